@@ -1,0 +1,115 @@
+//! `AuthUser`: the one way a handler asks for an authenticated caller.
+//!
+//! A handler that takes `AuthUser` is protected; one that does not is public. There is no list of
+//! public routes to keep in sync.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{HeaderValue, AUTHORIZATION};
+use actix_web::{web, FromRequest, HttpRequest};
+
+use crate::auth::{TokenError, TokenKeys};
+use crate::error::{ApiError, AuthFailure};
+use crate::store::{Principal, Store};
+
+/// The authenticated caller: a valid access token for a live session of an existing account.
+///
+/// Rejections (all 401 with a `WWW-Authenticate: Bearer realm="blog-api"` challenge):
+/// no token -> `missing_token`; malformed, forged, wrong `alg`/`iss`/`aud`/`typ`, not yet valid,
+/// ended session or deleted account -> `invalid_token`; expired -> `token_expired`.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthUser(pub Principal);
+
+/// An optional caller, for public endpoints that show more to the owner (a profile's email).
+///
+/// No `Authorization` header means anonymous; a header with a *bad* token is still a 401, never
+/// silently anonymous, or a client with an expired token would see a public view and not know
+/// to refresh (launchbadge realworld-axum-sqlx explains the same choice).
+#[derive(Debug, Clone, Copy)]
+pub struct MaybeAuthUser(pub Option<Principal>);
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            authenticate(&req).await?.map(AuthUser).ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))
+        })
+    }
+}
+
+impl FromRequest for MaybeAuthUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await.map(MaybeAuthUser) })
+    }
+}
+
+/// `Ok(None)` when there is no `Authorization` header; the caller otherwise.
+async fn authenticate(req: &HttpRequest) -> Result<Option<Principal>, ApiError> {
+    let Some(header) = req.headers().get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = bearer_token(header).map_err(ApiError::Unauthorized)?;
+    let keys = req
+        .app_data::<web::Data<TokenKeys>>()
+        .ok_or_else(|| ApiError::internal("TokenKeys missing from app data"))?;
+    let store = req
+        .app_data::<web::Data<Store>>()
+        .ok_or_else(|| ApiError::internal("Store missing from app data"))?;
+    let claims = keys.verify(token).map_err(|error| {
+        ApiError::Unauthorized(match error {
+            TokenError::Expired => AuthFailure::TokenExpired,
+            TokenError::Invalid(why) => AuthFailure::InvalidToken(why),
+        })
+    })?;
+    let principal = store.principal(claims.sub, claims.sid).await.ok_or(ApiError::Unauthorized(
+        AuthFailure::InvalidToken("the session has ended or the account no longer exists"),
+    ))?;
+    Ok(Some(principal))
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+///
+/// actix-web-httpauth 0.8's `Bearer::parse` matches the scheme name case-sensitively, but RFC 9110
+/// section 11.1 makes it case-insensitive (`bearer`, `BEARER`), so the scheme is matched here. Its
+/// challenge builder is still what renders our `WWW-Authenticate` headers (see `error.rs`).
+fn bearer_token(header: &HeaderValue) -> Result<&str, AuthFailure> {
+    let value = header.to_str().map_err(|_| AuthFailure::InvalidToken("the Authorization header is not ASCII"))?;
+    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // Another scheme (Basic...) carries no bearer token: RFC 6750 3.1 says answer as if absent.
+        return Err(AuthFailure::MissingToken);
+    }
+    let token = token.trim();
+    // RFC 6750 section 2.1 b64token; a JWT is three base64url parts.
+    let b64token = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
+    if token.is_empty() || !token.chars().all(b64token) {
+        return Err(AuthFailure::InvalidToken("the bearer token is malformed"));
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_is_case_insensitive_and_token_checked() {
+        let parse = |v: &'static str| bearer_token(&HeaderValue::from_static(v)).map(str::to_owned);
+        assert_eq!(parse("Bearer abc.def.ghi"), Ok("abc.def.ghi".into()));
+        assert_eq!(parse("bearer abc"), Ok("abc".into()));
+        assert_eq!(parse("BEARER   abc  "), Ok("abc".into()));
+        assert_eq!(parse("Basic dXNlcjpwYXNz"), Err(AuthFailure::MissingToken));
+        assert!(matches!(parse("Bearer"), Err(AuthFailure::InvalidToken(_))));
+        assert!(matches!(parse("Bearer a b"), Err(AuthFailure::InvalidToken(_))));
+        assert!(matches!(parse("Bearer <script>"), Err(AuthFailure::InvalidToken(_))));
+    }
+}

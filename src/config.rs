@@ -1,0 +1,265 @@
+//! Settings from `BLOG_*` environment variables (and `.env`, loaded by `main`).
+//!
+//! Every setting has a safe default so that a bare `cargo run` serves. A bad value is reported as
+//! one line naming the variable; nothing here panics.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The shortest HMAC secret accepted: 256 bits, as RFC 7518 section 3.2 requires for HS256.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to bind, `host:port`; port 0 picks a free port (tests do).
+    pub listen: String,
+    /// Where the generated JWT secret (and later the journal) live.
+    pub data_dir: PathBuf,
+    /// HS256 secret; when `None` one is generated and kept in `data_dir`.
+    pub jwt_secret: Option<SecretString>,
+    /// `iss` of the tokens we issue and accept.
+    pub issuer: String,
+    /// `aud` of the tokens we issue and accept.
+    pub audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// Origins allowed by CORS; `*` allows any.
+    pub cors_origins: Vec<String>,
+    /// A `tracing` filter, e.g. `info` or `blog_api=debug,actix_web=info`.
+    pub log: String,
+    /// HTTP worker threads; `None` means one per core.
+    pub workers: Option<usize>,
+}
+
+/// A setting that cannot be used; `Display` is the single line printed at startup.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(variable: &str, reason: impl Into<String>) -> Self {
+        Self { variable: variable.to_owned(), reason: reason.into() }
+    }
+}
+
+/// The environment as envy reads it, before validation.
+#[derive(Deserialize)]
+struct RawSettings {
+    #[serde(default = "defaults::listen")]
+    listen: String,
+    #[serde(default = "defaults::data_dir")]
+    data_dir: PathBuf,
+    jwt_secret: Option<String>,
+    #[serde(default = "defaults::issuer")]
+    issuer: String,
+    #[serde(default = "defaults::issuer")]
+    audience: String,
+    #[serde(default = "defaults::access_token_ttl")]
+    access_token_ttl: u64,
+    #[serde(default = "defaults::refresh_token_ttl")]
+    refresh_token_ttl: u64,
+    #[serde(default)]
+    cors_origins: String,
+    #[serde(default = "defaults::log")]
+    log: String,
+    workers: Option<usize>,
+}
+
+mod defaults {
+    use std::path::PathBuf;
+
+    pub fn listen() -> String {
+        "127.0.0.1:8080".into()
+    }
+    pub fn data_dir() -> PathBuf {
+        "./data".into()
+    }
+    pub fn issuer() -> String {
+        "blog-api".into()
+    }
+    pub fn access_token_ttl() -> u64 {
+        15 * 60
+    }
+    pub fn refresh_token_ttl() -> u64 {
+        30 * 24 * 60 * 60
+    }
+    pub fn log() -> String {
+        "info".into()
+    }
+}
+
+impl Settings {
+    /// Reads `BLOG_*` from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_iter(std::env::vars())
+    }
+
+    /// Reads settings from `(name, value)` pairs; only `BLOG_*` names are looked at.
+    pub fn from_iter(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let raw: RawSettings = envy::prefixed("BLOG_")
+            .from_iter(vars.into_iter().filter(|(name, _)| name.starts_with("BLOG_")))
+            .map_err(|error| match error {
+                envy::Error::MissingValue(field) => {
+                    ConfigError::new(&format!("BLOG_{}", field.to_uppercase()), "is required")
+                }
+                // envy says "<why> while parsing value '<v>' provided by BLOG_X".
+                envy::Error::Custom(message) => match message.rsplit_once(" provided by ") {
+                    Some((reason, variable)) => {
+                        // envy names the variable without its prefix.
+                        let variable = variable.trim().to_uppercase();
+                        let variable = if variable.starts_with("BLOG_") { variable } else { format!("BLOG_{variable}") };
+                        ConfigError::new(&variable, reason)
+                    }
+                    None => ConfigError::new("BLOG_*", message),
+                },
+            })?;
+        raw.validate()
+    }
+
+    /// Settings for tests and embedding: every default, with the given overrides.
+    pub fn defaults() -> Self {
+        Self::from_iter(std::iter::empty()).expect("the defaults are valid")
+    }
+}
+
+impl RawSettings {
+    fn validate(self) -> Result<Settings, ConfigError> {
+        if self.listen.trim().is_empty() {
+            return Err(ConfigError::new("BLOG_LISTEN", "must be host:port, e.g. 127.0.0.1:8080"));
+        }
+        let jwt_secret = match self.jwt_secret {
+            Some(secret) if secret.len() < MIN_SECRET_BYTES => {
+                return Err(ConfigError::new(
+                    "BLOG_JWT_SECRET",
+                    format!("must be at least {MIN_SECRET_BYTES} bytes (it is {})", secret.len()),
+                ))
+            }
+            Some(secret) => Some(SecretString::from(secret)),
+            None => None,
+        };
+        if self.issuer.trim().is_empty() {
+            return Err(ConfigError::new("BLOG_ISSUER", "must not be empty"));
+        }
+        if self.audience.trim().is_empty() {
+            return Err(ConfigError::new("BLOG_AUDIENCE", "must not be empty"));
+        }
+        if !(60..=24 * 60 * 60).contains(&self.access_token_ttl) {
+            return Err(ConfigError::new(
+                "BLOG_ACCESS_TOKEN_TTL",
+                "must be between 60 and 86400 seconds",
+            ));
+        }
+        if self.refresh_token_ttl < self.access_token_ttl {
+            return Err(ConfigError::new(
+                "BLOG_REFRESH_TOKEN_TTL",
+                "must be at least BLOG_ACCESS_TOKEN_TTL",
+            ));
+        }
+        let cors_origins = parse_origins(&self.cors_origins)?;
+        if self.workers == Some(0) {
+            return Err(ConfigError::new("BLOG_WORKERS", "must be at least 1"));
+        }
+        Ok(Settings {
+            listen: self.listen,
+            data_dir: self.data_dir,
+            jwt_secret,
+            issuer: self.issuer,
+            audience: self.audience,
+            access_token_ttl: Duration::from_secs(self.access_token_ttl),
+            refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl),
+            cors_origins,
+            log: self.log,
+            workers: self.workers,
+        })
+    }
+}
+
+/// `https://a.example, http://localhost:3000` -> origins. An origin has no path, so a trailing
+/// slash (a common copy-paste slip that would silently never match) is refused.
+fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let valid = origin == "*"
+                || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin.ends_with('/')
+                    && origin.split("://").nth(1).is_some_and(|host| {
+                        !host.is_empty() && !host.contains('/') && !host.contains(' ')
+                    }));
+            if valid {
+                Ok(origin.to_owned())
+            } else {
+                Err(ConfigError::new(
+                    "BLOG_CORS_ORIGINS",
+                    format!("`{origin}` is not an origin like https://blog.example or http://localhost:3000"),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Never print the secret, even in `{:?}` of the settings.
+impl Settings {
+    pub fn jwt_secret_bytes(&self) -> Option<&[u8]> {
+        self.jwt_secret.as_ref().map(|secret| secret.expose_secret().as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_iter(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn defaults_serve_on_loopback() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert_eq!(s.access_token_ttl, Duration::from_secs(900));
+        assert!(s.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+            (&[("BLOG_JWT_SECRET", "short")], "BLOG_JWT_SECRET", "a secret under 32 bytes"),
+            (&[("BLOG_ACCESS_TOKEN_TTL", "abc")], "BLOG_ACCESS_TOKEN_TTL", "not a number"),
+            (&[("BLOG_ACCESS_TOKEN_TTL", "5")], "BLOG_ACCESS_TOKEN_TTL", "too short"),
+            (&[("BLOG_CORS_ORIGINS", "https://a.example/")], "BLOG_CORS_ORIGINS", "trailing slash"),
+            (&[("BLOG_CORS_ORIGINS", "a.example")], "BLOG_CORS_ORIGINS", "no scheme"),
+            (&[("BLOG_WORKERS", "0")], "BLOG_WORKERS", "no workers"),
+            (&[("BLOG_REFRESH_TOKEN_TTL", "60")], "BLOG_REFRESH_TOKEN_TTL", "shorter than access"),
+        ];
+        for (pairs, variable, reason) in cases {
+            let error = settings(pairs).expect_err(reason).to_string();
+            assert!(error.contains(variable), "{reason}: {error}");
+            assert!(!error.contains('\n'), "{reason}: one line");
+        }
+    }
+
+    #[test]
+    fn secret_is_not_in_debug_output() {
+        let secret = "x".repeat(40);
+        let s = settings(&[("BLOG_JWT_SECRET", &secret)]).unwrap();
+        assert!(!format!("{s:?}").contains(&secret));
+        assert_eq!(s.jwt_secret_bytes(), Some(secret.as_bytes()));
+    }
+
+    #[test]
+    fn origins_are_split_and_trimmed() {
+        let s = settings(&[("BLOG_CORS_ORIGINS", "https://a.example, http://localhost:3000")])
+            .unwrap();
+        assert_eq!(s.cors_origins, ["https://a.example", "http://localhost:3000"]);
+    }
+}

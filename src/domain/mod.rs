@@ -1,0 +1,12 @@
+//! Validated domain types. A request body becomes these once, at the edge; past that point an
+//! invalid username, email, title or tag cannot exist.
+
+mod ids;
+mod post;
+mod time;
+mod user;
+
+pub use ids::{PostId, SessionId, UserId};
+pub use post::{PostContent, PostDescription, PostTitle, Slug, Tag, Tags};
+pub use time::{now, rfc3339_millis, Timestamp};
+pub use user::{DisplayName, Email, Password, Role, Username};

@@ -1,0 +1,230 @@
+//! Post fields.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+fn text(input: &str, max: usize, what: &str) -> Result<String, String> {
+    let value = input.trim();
+    if value.is_empty() {
+        return Err(format!("{what} must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(format!("{what} must be at most {max} characters long"));
+    }
+    Ok(value.to_owned())
+}
+
+/// A title: 1-200 characters, trimmed, on one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PostTitle(String);
+
+impl PostTitle {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let title = text(input, Self::MAX_CHARS, "title")?;
+        if title.chars().any(char::is_control) {
+            return Err("title must be one line without control characters".into());
+        }
+        Ok(Self(title))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The body of a post (Markdown or whatever the frontend renders): 1-100,000 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PostContent(String);
+
+impl PostContent {
+    pub const MAX_CHARS: usize = 100_000;
+
+    pub fn parse(input: &str) -> Result<Self, String> {
+        // Content keeps its inner and trailing whitespace (Markdown cares); it only must not be blank.
+        if input.trim().is_empty() {
+            return Err("content must not be empty".into());
+        }
+        if input.chars().count() > Self::MAX_CHARS {
+            return Err(format!("content must be at most {} characters long", Self::MAX_CHARS));
+        }
+        Ok(Self(input.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A short summary: up to 500 characters. Blank means "no description".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PostDescription(String);
+
+impl PostDescription {
+    pub const MAX_CHARS: usize = 500;
+
+    /// `Ok(None)` for a blank description.
+    pub fn parse(input: &str) -> Result<Option<Self>, String> {
+        if input.trim().is_empty() {
+            return Ok(None);
+        }
+        text(input, Self::MAX_CHARS, "description").map(|d| Some(Self(d)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One tag: 1-32 characters of lower-case letters, digits and `-`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Tag(String);
+
+impl Tag {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let tag = input.trim().to_lowercase();
+        if !(1..=32).contains(&tag.chars().count()) {
+            return Err(format!("tag `{input}` must be 1 to 32 characters long"));
+        }
+        if !tag.chars().all(|c| c.is_alphanumeric() || c == '-') {
+            return Err(format!("tag `{input}` may contain only letters, digits and '-'"));
+        }
+        Ok(Self(tag))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A post's tags: lower-case, sorted, de-duplicated, at most 10.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Tags(BTreeSet<Tag>);
+
+impl Tags {
+    pub const MAX: usize = 10;
+
+    pub fn parse<S: AsRef<str>>(inputs: &[S]) -> Result<Self, String> {
+        let tags = inputs
+            .iter()
+            .map(|input| Tag::parse(input.as_ref()))
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        if tags.len() > Self::MAX {
+            return Err(format!("at most {} tags are allowed", Self::MAX));
+        }
+        Ok(Self(tags))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Tag> {
+        self.0.iter()
+    }
+
+    pub fn contains(&self, tag: &Tag) -> bool {
+        self.0.contains(tag)
+    }
+}
+
+/// The URL form of a title: lower-case words joined by `-`. Unique across posts (the store adds
+/// `-2`, `-3`... on collision).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Slug(String);
+
+impl Slug {
+    const MAX_CHARS: usize = 80;
+
+    /// The slug a title asks for, before uniqueness.
+    pub fn from_title(title: &PostTitle) -> Self {
+        let mut slug = String::new();
+        for c in title.as_str().chars().flat_map(char::to_lowercase) {
+            if c.is_alphanumeric() {
+                slug.push(c);
+            } else if !slug.is_empty() && !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        let mut slug: String = slug.chars().take(Self::MAX_CHARS).collect();
+        while slug.ends_with('-') {
+            slug.pop();
+        }
+        if slug.is_empty() {
+            slug.push_str("post");
+        }
+        Self(slug)
+    }
+
+    /// A slug as given in a URL, for lookup only.
+    pub fn from_stored(slug: &str) -> Self {
+        Self(slug.to_owned())
+    }
+
+    /// This slug with a numeric suffix, for the `n`th post that wants it.
+    pub fn with_suffix(&self, n: u32) -> Self {
+        Self(format!("{}-{n}", self.0))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slug(title: &str) -> String {
+        Slug::from_title(&PostTitle::parse(title).unwrap()).as_str().to_owned()
+    }
+
+    #[test]
+    fn slugs_follow_titles() {
+        assert_eq!(slug("Hello, World!"), "hello-world");
+        assert_eq!(slug("  Rust   2024: what's new? "), "rust-2024-what-s-new");
+        assert_eq!(slug("Ça va"), "ça-va");
+        assert_eq!(slug("!!!"), "post");
+        assert_eq!(slug(&"ab ".repeat(60)).chars().count(), 80);
+        assert!(!slug(&"ab ".repeat(60)).ends_with('-'));
+    }
+
+    #[test]
+    fn tags_are_lowercased_sorted_and_deduplicated() {
+        let tags = Tags::parse(&["Rust", "web", "rust", " API "]).unwrap();
+        let names: Vec<_> = tags.iter().map(Tag::as_str).collect();
+        assert_eq!(names, ["api", "rust", "web"]);
+    }
+
+    #[test]
+    fn bad_tags() {
+        let eleven: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+        let long = "x".repeat(33);
+        let cases: [(&[&str], &str); 4] = [
+            (&[""], "empty tag"),
+            (&["two words"], "space"),
+            (&["c++"], "punctuation"),
+            (&[long.as_str()], "too long"),
+        ];
+        for (tags, reason) in cases {
+            assert!(Tags::parse(tags).is_err(), "{reason}");
+        }
+        assert!(Tags::parse(&eleven).is_err(), "more than 10");
+    }
+
+    #[test]
+    fn titles_content_and_descriptions() {
+        assert!(PostTitle::parse("   ").is_err());
+        assert!(PostTitle::parse("a\nb").is_err());
+        assert!(PostTitle::parse(&"t".repeat(201)).is_err());
+        assert_eq!(PostTitle::parse("  Hi ").unwrap().as_str(), "Hi");
+        assert!(PostContent::parse(" \n ").is_err());
+        assert_eq!(PostContent::parse("# Hi\n").unwrap().as_str(), "# Hi\n");
+        assert_eq!(PostDescription::parse("  ").unwrap(), None);
+        assert!(PostDescription::parse(&"d".repeat(501)).is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! Timestamps: UTC, serialised as RFC 3339 with milliseconds (`2026-11-23T10:00:00.000Z`).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// A point in time, UTC.
+pub type Timestamp = DateTime<Utc>;
+
+/// Now, truncated to whole milliseconds, so what is stored is exactly what clients see.
+pub fn now() -> Timestamp {
+    let now = Utc::now();
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+/// `#[serde(serialize_with = "rfc3339_millis")]` for timestamps in responses.
+pub fn rfc3339_millis<S: serde::Serializer>(time: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_with_milliseconds_and_z() {
+        let t = DateTime::from_timestamp_millis(1_795_428_000_123).unwrap();
+        let json = rfc3339_millis(&t, serde_json::value::Serializer).unwrap();
+        assert_eq!(json, "2026-11-23T10:00:00.123Z");
+    }
+}

@@ -1,0 +1,65 @@
+//! The OpenAPI 3.1 document, generated from the handlers and types themselves, and Swagger UI.
+
+use actix_web::{web, HttpResponse};
+use utoipa::openapi::security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::routes::{auth, health, posts, users};
+
+/// Where the document is served.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "blog-api",
+        description = "A blog backend: posts CRUD, accounts and JWT bearer authentication.\n\n\
+            Click **Authorize**, enter your username (or email) and password under \
+            `oauth2_password`, then try the protected operations.",
+    ),
+    paths(
+        health::index, health::health,
+        auth::signup, auth::login,
+        users::me, users::update_me, users::delete_me, users::change_password, users::profile,
+        posts::list, posts::create, posts::get, posts::replace, posts::update, posts::delete,
+    ),
+    components(schemas(crate::error::Problem)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Signup and login"),
+        (name = "users", description = "Accounts and profiles"),
+        (name = "posts", description = "Blog posts"),
+        (name = "service", description = "Index and health"),
+    )
+)]
+pub struct ApiDoc;
+
+/// OAuth2 password flow (what Swagger UI's Authorize uses) and plain HTTP bearer.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "oauth2_password",
+            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::new(
+                "/api/v1/auth/login",
+                Scopes::new(),
+            ))])),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// Serves the document and Swagger UI (vendored: nothing is fetched at build or run time).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, ApiDoc::openapi()))
+        // SwaggerUi answers `/docs/` only; send `/docs` there.
+        .service(crate::routes::resource("/docs", "GET").get(|| async {
+            HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
+        }));
+}

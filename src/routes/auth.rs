@@ -1,0 +1,292 @@
+//! `/api/v1/auth`: signup and login.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, USER_AGENT};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{password, RefreshToken, TokenKeys};
+use crate::config::Settings;
+use crate::domain::{DisplayName, Email, Password, Role, Username};
+use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
+use crate::extract::{body_kind, parse_form, parse_json, read_body, BodyKind, BodyLimit, JsonBody};
+use crate::routes::users::UserView;
+use crate::store::{LoginName, NewSession, NewUser, Store, User};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/auth")
+            .app_data(BodyLimit::AUTH)
+            .service(super::resource("/signup", "POST").post(signup))
+            .service(super::resource("/login", "POST").post(login)),
+    );
+}
+
+/// A new account.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "username": "alice", "email": "alice@example.com",
+    "password": "correct horse battery staple", "name": "Alice Liddell"
+}))]
+pub struct SignupRequest {
+    /// 3-32 characters of `a-z 0-9 _ -`; stored lower-case.
+    pub username: String,
+    pub email: String,
+    /// 8-128 characters of any Unicode; common and easily guessed passwords are refused.
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+    pub name: Option<String>,
+}
+
+/// RFC 6749 section 5.1 token response; signup and login add the account.
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: u64,
+    /// Opaque; exchange it for a new pair when the access token expires.
+    pub refresh_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserView>,
+}
+
+/// Creates an account and logs it in.
+///
+/// 201 with the account and a token pair; 409 if the email or username is taken; 422 naming
+/// each invalid field.
+#[utoipa::path(
+    post, path = "/api/v1/auth/signup", tag = "auth",
+    request_body = SignupRequest,
+    responses(
+        (status = 201, description = "Account created and logged in", body = TokenResponse),
+        (status = 400, description = "Malformed JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email or username taken", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn signup(
+    req: HttpRequest,
+    store: web::Data<Store>,
+    keys: web::Data<TokenKeys>,
+    settings: web::Data<Settings>,
+    body: JsonBody<SignupRequest>,
+) -> ApiResult<HttpResponse> {
+    let SignupRequest { username, email, password, name } = body.0;
+    let username = Username::parse(&username);
+    let email = Email::parse(&email);
+    // A password made of the account's own username or email is easy to guess.
+    let context: Vec<&str> =
+        [username.as_ref().ok().map(Username::as_str), email.as_ref().ok().map(Email::as_str)]
+            .into_iter()
+            .flatten()
+            .collect();
+    let password = Password::parse(password, &context);
+    let name = name.as_deref().map(DisplayName::parse).transpose();
+    let (username, email, password, name) = match (username, email, password, name) {
+        (Ok(username), Ok(email), Ok(password), Ok(name)) => (username, email, password, name),
+        (username, email, password, name) => {
+            return Err(ApiError::Validation(
+                FieldErrors::new()
+                    .with("username", username.err())
+                    .with("email", email.err())
+                    .with("password", password.err())
+                    .with("name", name.err()),
+            ))
+        }
+    };
+    // Refuse a taken name before spending a hash on it; create_user checks again atomically.
+    store.check_available(&username, &email).await?;
+    let password_hash = password::hash(password).await?;
+    let refresh = RefreshToken::generate();
+    let new_user = NewUser { username, email, name, role: Role::User, password_hash };
+    let (user, session) = store.create_user(new_user, new_session(&req, &refresh, &settings)).await?;
+    let body = token_response(&keys, &user, session, refresh)?;
+    Ok(no_store(HttpResponse::Created())
+        .insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)))
+        .json(body))
+}
+
+/// Login as JSON: `email` or `username` (exactly one), and `password`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "alice@example.com", "password": "correct horse battery staple"}))]
+pub struct LoginRequest {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+}
+
+/// Login as the OAuth2 password grant (RFC 6749 section 4.3), as Swagger UI's Authorize sends it.
+/// `username` may be a username or an email address.
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordGrant {
+    #[schema(example = "password")]
+    pub grant_type: String,
+    pub username: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+    /// Accepted and ignored: scopes follow from the account.
+    pub scope: Option<String>,
+}
+
+/// Who is logging in, from either form of login.
+pub struct Credentials {
+    name: LoginNameOwned,
+    password: SecretString,
+}
+
+enum LoginNameOwned {
+    Email(String),
+    Username(String),
+}
+
+impl LoginNameOwned {
+    fn from_either(name: String) -> Self {
+        if name.contains('@') {
+            Self::Email(name)
+        } else {
+            Self::Username(name)
+        }
+    }
+
+    fn as_login(&self) -> LoginName<'_> {
+        match self {
+            Self::Email(email) => LoginName::Email(email),
+            Self::Username(username) => LoginName::Username(username),
+        }
+    }
+}
+
+impl FromRequest for Credentials {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            let kind = body_kind(&req).ok_or(ApiError::UnsupportedMediaType {
+                expected: "application/json or application/x-www-form-urlencoded",
+            })?;
+            let body = read_body(&req, payload).await?;
+            match kind {
+                BodyKind::Json => {
+                    let login: LoginRequest = parse_json(&body)?;
+                    let name = match (login.email, login.username) {
+                        (Some(email), None) => LoginNameOwned::Email(email),
+                        (None, Some(username)) => LoginNameOwned::Username(username),
+                        _ => {
+                            let mut errors = FieldErrors::new();
+                            errors.add("email", "give exactly one of email and username");
+                            return Err(ApiError::Validation(errors));
+                        }
+                    };
+                    Ok(Credentials { name, password: login.password })
+                }
+                BodyKind::Form => {
+                    let grant: PasswordGrant = parse_form(&body)?;
+                    if grant.grant_type != "password" {
+                        return Err(ApiError::BadRequest {
+                            code: "unsupported_grant_type",
+                            detail: "this endpoint accepts grant_type=password".into(),
+                        });
+                    }
+                    Ok(Credentials { name: LoginNameOwned::from_either(grant.username), password: grant.password })
+                }
+            }
+        })
+    }
+}
+
+/// Logs in with a password and starts a session.
+///
+/// Accepts JSON `{email | username, password}` or the OAuth2 password grant as a form. 200 with
+/// a token pair; 401 `invalid_credentials` for an unknown account and a wrong password alike
+/// (same body, same time: an unknown account is checked against a dummy hash).
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "auth",
+    request_body(content(
+        (LoginRequest = "application/json"),
+        (PasswordGrant = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 400, description = "Malformed body or unsupported grant_type", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown account or wrong password", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn login(
+    req: HttpRequest,
+    store: web::Data<Store>,
+    keys: web::Data<TokenKeys>,
+    settings: web::Data<Settings>,
+    credentials: Credentials,
+) -> ApiResult<HttpResponse> {
+    let Credentials { name, password } = credentials;
+    let account = store.credentials(name.as_login()).await;
+    let (user_id, stored_hash) = match account {
+        Some((id, hash)) => (Some(id), Some(hash)),
+        None => (None, None),
+    };
+    let verified = password::verify(password, stored_hash).await?;
+    let invalid = || ApiError::Unauthorized(AuthFailure::InvalidCredentials);
+    let user_id = user_id.filter(|_| verified).ok_or_else(invalid)?;
+    let refresh = RefreshToken::generate();
+    // The account may have been deleted while its password was being checked.
+    let (user, session) = store
+        .start_session(user_id, new_session(&req, &refresh, &settings))
+        .await
+        .map_err(|_| invalid())?;
+    Ok(no_store(HttpResponse::Ok()).json(token_response(&keys, &user, session, refresh)?))
+}
+
+fn new_session(req: &HttpRequest, refresh: &RefreshToken, settings: &Settings) -> NewSession {
+    let ttl = chrono::Duration::from_std(settings.refresh_token_ttl).unwrap_or(chrono::Duration::days(30));
+    NewSession {
+        refresh_hash: refresh.hash(),
+        expires_at: crate::domain::now() + ttl,
+        user_agent: req
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect()),
+    }
+}
+
+fn token_response(
+    keys: &TokenKeys,
+    user: &User,
+    session: crate::domain::SessionId,
+    refresh: RefreshToken,
+) -> ApiResult<TokenResponse> {
+    let access = keys.issue(user.id, session, user.role).map_err(ApiError::internal)?;
+    Ok(TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: access.expires_in,
+        refresh_token: refresh.expose().to_owned(),
+        user: Some(UserView::private(user)),
+    })
+}
+
+/// Token responses must not be cached (RFC 6749 section 5.1).
+fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    builder.insert_header((header::CACHE_CONTROL, "no-store")).insert_header((header::PRAGMA, "no-cache"));
+    builder
+}

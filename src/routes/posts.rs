@@ -1,0 +1,320 @@
+//! `/api/v1/posts`: the blog's posts.
+
+use actix_web::http::header::{self, IF_NONE_MATCH};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::AuthUser;
+use crate::domain::{PostContent, PostDescription, PostId, PostTitle, Tag, Tags, Username};
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::extract::{etag, expected_versions, BodyLimit, IfMatch, JsonBody};
+use crate::routes::users::present;
+use crate::store::{Expected, NewPost, Post, PostCursor, PostEdit, PostQuery, Store};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/posts")
+            .app_data(BodyLimit::POSTS)
+            .service(super::resource("", "GET, POST").get(list).post(create))
+            .service(
+                super::resource("/{id}", "GET, PUT, PATCH, DELETE")
+                    .get(get)
+                    .put(replace)
+                    .patch(update)
+                    .delete(delete),
+            ),
+    );
+}
+
+/// Query of `GET /api/v1/posts`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size, 1-100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only posts by this username.
+    pub author: Option<String>,
+    /// Only posts with this tag.
+    pub tag: Option<String>,
+}
+
+/// A page of posts, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct PostPage {
+    pub data: Vec<Post>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl ListParams {
+    const DEFAULT_LIMIT: usize = 20;
+    const MAX_LIMIT: usize = 100;
+
+    fn into_query(self) -> ApiResult<PostQuery> {
+        let mut errors = FieldErrors::new();
+        let limit = match self.limit.as_deref().map(str::parse::<usize>) {
+            None => Self::DEFAULT_LIMIT,
+            Some(Ok(limit)) if (1..=Self::MAX_LIMIT).contains(&limit) => limit,
+            Some(_) => {
+                errors.add("limit", "must be an integer from 1 to 100");
+                0
+            }
+        };
+        let after = self.cursor.as_deref().map(|cursor| {
+            PostCursor::decode(cursor).ok_or_else(|| {
+                errors.add("cursor", "is not a cursor this API returned");
+            })
+        });
+        let author = self.author.as_deref().map(|author| {
+            Username::parse(author).map_err(|e| errors.add("author", e))
+        });
+        let tag = self.tag.as_deref().map(|tag| Tag::parse(tag).map_err(|e| errors.add("tag", e)));
+        errors.into_result()?;
+        Ok(PostQuery {
+            limit,
+            after: after.and_then(Result::ok),
+            author: author.and_then(Result::ok),
+            tag: tag.and_then(Result::ok),
+        })
+    }
+}
+
+/// Lists posts, newest first, a page at a time.
+///
+/// Filters combine: `author` (username) and `tag`. 422 for a bad `limit`, `cursor`, `author`
+/// or `tag`.
+#[utoipa::path(
+    get, path = "/api/v1/posts", tag = "posts",
+    params(ListParams),
+    responses(
+        (status = 200, body = PostPage),
+        (status = 422, description = "Bad query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(store: web::Data<Store>, params: web::Query<ListParams>) -> ApiResult<HttpResponse> {
+    let page = store.list_posts(&params.into_inner().into_query()?).await;
+    Ok(HttpResponse::Ok().json(PostPage {
+        data: page.posts,
+        next_cursor: page.next.map(|cursor| cursor.encode()),
+    }))
+}
+
+/// A new post.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "title": "Hello, world", "content": "# Hello\n\nMy first post.",
+    "description": "A first post", "tags": ["intro", "rust"]
+}))]
+pub struct PostInput {
+    /// 1-200 characters, one line.
+    pub title: String,
+    /// 1-100,000 characters.
+    pub content: String,
+    /// Up to 500 characters; omitted or blank means none.
+    pub description: Option<String>,
+    /// Up to 10 tags of 1-32 letters, digits or `-`; stored lower-case, sorted, unique.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+impl PostInput {
+    fn parse(self) -> ApiResult<NewPost> {
+        let title = PostTitle::parse(&self.title);
+        let content = PostContent::parse(&self.content);
+        let description = self.description.as_deref().map(PostDescription::parse).transpose().map(Option::flatten);
+        let tags = Tags::parse(&self.tags);
+        match (title, content, description, tags) {
+            (Ok(title), Ok(content), Ok(description), Ok(tags)) => {
+                Ok(NewPost { title, content, description, tags })
+            }
+            (title, content, description, tags) => Err(ApiError::Validation(
+                FieldErrors::new()
+                    .with("title", title.err())
+                    .with("content", content.err())
+                    .with("description", description.err())
+                    .with("tags", tags.err()),
+            )),
+        }
+    }
+}
+
+/// Changes to a post; absent fields are unchanged, `description: null` clears it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Hello again", "tags": ["rust"]}))]
+pub struct PostPatch {
+    pub title: Option<String>,
+    pub content: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+}
+
+impl PostPatch {
+    fn parse(self) -> ApiResult<PostEdit> {
+        let title = self.title.as_deref().map(PostTitle::parse).transpose();
+        let content = self.content.as_deref().map(PostContent::parse).transpose();
+        let description = self
+            .description
+            .map(|d| d.as_deref().map(PostDescription::parse).transpose().map(Option::flatten))
+            .transpose();
+        let tags = self.tags.as_deref().map(Tags::parse).transpose();
+        match (title, content, description, tags) {
+            (Ok(title), Ok(content), Ok(description), Ok(tags)) => {
+                Ok(PostEdit { title, content, description, tags })
+            }
+            (title, content, description, tags) => Err(ApiError::Validation(
+                FieldErrors::new()
+                    .with("title", title.err())
+                    .with("content", content.err())
+                    .with("description", description.err())
+                    .with("tags", tags.err()),
+            )),
+        }
+    }
+}
+
+/// A post response with its `ETag`.
+fn with_etag(mut builder: actix_web::HttpResponseBuilder, post: &Post) -> HttpResponse {
+    builder.insert_header((header::ETAG, etag(post.version))).json(post)
+}
+
+/// Creates a post by the caller. 201 with `Location` and `ETag`.
+#[utoipa::path(
+    post, path = "/api/v1/posts", tag = "posts",
+    request_body = PostInput,
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = Post,
+            headers(("Location" = String, description = "URL of the new post"), ("ETag" = String))),
+        (status = 400, description = "Malformed JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid, unknown or read-only fields", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    auth: AuthUser,
+    store: web::Data<Store>,
+    body: JsonBody<PostInput>,
+) -> ApiResult<HttpResponse> {
+    let post = store.create_post(auth.0.user_id, body.0.parse()?).await?;
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, format!("/api/v1/posts/{}", post.id)));
+    Ok(with_etag(response, &post))
+}
+
+/// One post by id or slug, with its `ETag`; 304 when `If-None-Match` names the current one.
+#[utoipa::path(
+    get, path = "/api/v1/posts/{id}", tag = "posts",
+    params(("id" = String, Path, description = "Post id (UUID) or slug")),
+    responses(
+        (status = 200, body = Post, headers(("ETag" = String))),
+        (status = 304, description = "Not modified"),
+        (status = 404, description = "No such post", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(req: HttpRequest, id: web::Path<String>, store: web::Data<Store>) -> ApiResult<HttpResponse> {
+    let post = match id.parse::<PostId>() {
+        Ok(id) => store.post(id).await,
+        Err(_) => store.post_by_slug(&id).await,
+    }
+    .ok_or(ApiError::NotFound("post"))?;
+    if let Expected::OneOf(versions) = expected_versions(&req, IF_NONE_MATCH) {
+        if versions.contains(&post.version) {
+            return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag(post.version))).finish());
+        }
+    }
+    Ok(with_etag(HttpResponse::Ok(), &post))
+}
+
+/// Replaces a post (author only). Omitted `description` and `tags` are cleared.
+/// 412 if `If-Match` names an older version.
+#[utoipa::path(
+    put, path = "/api/v1/posts/{id}", tag = "posts",
+    params(("id" = String, Path, format = Uuid), ("If-Match" = Option<String>, Header, description = "ETag the post must still have")),
+    request_body = PostInput,
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses(
+        (status = 200, body = Post, headers(("ETag" = String))),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the author", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the given ETag", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn replace(
+    auth: AuthUser,
+    id: web::Path<PostId>,
+    if_match: IfMatch,
+    store: web::Data<Store>,
+    body: JsonBody<PostInput>,
+) -> ApiResult<HttpResponse> {
+    let post = body.0.parse()?;
+    let edit = PostEdit {
+        title: Some(post.title),
+        content: Some(post.content),
+        description: Some(post.description),
+        tags: Some(post.tags),
+    };
+    let post = store.update_post(*id, &auth.0, &if_match.0, edit).await?;
+    Ok(with_etag(HttpResponse::Ok(), &post))
+}
+
+/// Changes some fields of a post (author only). 412 if `If-Match` names an older version.
+#[utoipa::path(
+    patch, path = "/api/v1/posts/{id}", tag = "posts",
+    params(("id" = String, Path, format = Uuid), ("If-Match" = Option<String>, Header, description = "ETag the post must still have")),
+    request_body = PostPatch,
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses(
+        (status = 200, body = Post, headers(("ETag" = String))),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the author", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the given ETag", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update(
+    auth: AuthUser,
+    id: web::Path<PostId>,
+    if_match: IfMatch,
+    store: web::Data<Store>,
+    body: JsonBody<PostPatch>,
+) -> ApiResult<HttpResponse> {
+    let edit = body.0.parse()?;
+    let post = store.update_post(*id, &auth.0, &if_match.0, edit).await?;
+    Ok(with_etag(HttpResponse::Ok(), &post))
+}
+
+/// Deletes a post (its author or an admin). 204.
+#[utoipa::path(
+    delete, path = "/api/v1/posts/{id}", tag = "posts",
+    params(("id" = String, Path, format = Uuid), ("If-Match" = Option<String>, Header, description = "ETag the post must still have")),
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the author", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the given ETag", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    auth: AuthUser,
+    id: web::Path<PostId>,
+    if_match: IfMatch,
+    store: web::Data<Store>,
+) -> ApiResult<HttpResponse> {
+    store.delete_post(*id, &auth.0, &if_match.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

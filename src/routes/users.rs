@@ -1,0 +1,199 @@
+//! `/api/v1/users`: profiles, the caller's own account and its password.
+
+use actix_web::{web, HttpResponse};
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{password, AuthUser, MaybeAuthUser};
+use crate::domain::{rfc3339_millis, DisplayName, Password, Role, Timestamp, UserId};
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::extract::{BodyLimit, JsonBody};
+use crate::store::{Store, User};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/users")
+            .app_data(BodyLimit::AUTH)
+            .service(super::resource("/me", "GET, PATCH, DELETE").get(me).patch(update_me).delete(delete_me))
+            .service(super::resource("/me/password", "PUT").put(change_password))
+            .service(super::resource("/{id}", "GET").get(profile)),
+    );
+}
+
+/// An account as clients see it. `email` only for the account itself (or an admin).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: UserId,
+    #[schema(example = "alice")]
+    pub username: String,
+    #[schema(example = "Alice Liddell")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "alice@example.com")]
+    pub email: Option<String>,
+    pub role: Role,
+    #[serde(serialize_with = "rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime, example = "2026-11-23T10:00:00.000Z")]
+    pub created_at: Timestamp,
+}
+
+impl UserView {
+    /// With email: for the account itself.
+    pub fn private(user: &User) -> Self {
+        Self { email: Some(user.email.as_str().to_owned()), ..Self::public(user) }
+    }
+
+    /// Without email: for everyone else.
+    pub fn public(user: &User) -> Self {
+        Self {
+            id: user.id,
+            username: user.username.as_str().to_owned(),
+            name: user.name.as_ref().map(|n| n.as_str().to_owned()),
+            email: None,
+            role: user.role,
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// The caller's own account, with email.
+#[utoipa::path(
+    get, path = "/api/v1/users/me", tag = "users",
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses(
+        (status = 200, body = UserView),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn me(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
+    let user = store.user(auth.0.user_id).await.ok_or(ApiError::NotFound("user"))?;
+    Ok(HttpResponse::Ok().json(UserView::private(&user)))
+}
+
+/// Changes to the caller's profile. `name: null` clears the name; an absent field is unchanged.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Alice L."}))]
+pub struct UpdateMe {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+}
+
+/// Tells "field absent" (outer `None`, via `#[serde(default)]`) from "field is null".
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Updates the caller's profile; 200 with the account.
+#[utoipa::path(
+    patch, path = "/api/v1/users/me", tag = "users",
+    request_body = UpdateMe,
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses(
+        (status = 200, body = UserView),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_me(
+    auth: AuthUser,
+    store: web::Data<Store>,
+    body: JsonBody<UpdateMe>,
+) -> ApiResult<HttpResponse> {
+    let user = match body.0.name {
+        None => store.user(auth.0.user_id).await.ok_or(ApiError::NotFound("user"))?,
+        Some(name) => {
+            let name = name.as_deref().map(DisplayName::parse).transpose();
+            let name = name.map_err(|e| ApiError::Validation(FieldErrors::new().with("name", Some(e))))?;
+            store.set_user_name(auth.0.user_id, name).await?
+        }
+    };
+    Ok(HttpResponse::Ok().json(UserView::private(&user)))
+}
+
+/// Deletes the caller's account, its posts and every session. 204.
+#[utoipa::path(
+    delete, path = "/api/v1/users/me", tag = "users",
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_me(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
+    store.delete_user(auth.0.user_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A password change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    #[schema(value_type = String, format = Password)]
+    pub current_password: SecretString,
+    #[schema(value_type = String, format = Password)]
+    pub new_password: SecretString,
+}
+
+/// Changes the caller's password and ends every other session. 204.
+///
+/// A wrong `current_password` is a 422 on that field rather than a 401: the caller *is*
+/// authenticated, and frontends commonly treat any 401 as "log out".
+#[utoipa::path(
+    put, path = "/api/v1/users/me/password", tag = "users",
+    request_body = ChangePassword,
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed; other sessions ended"),
+        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong current password or weak new one", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn change_password(
+    auth: AuthUser,
+    store: web::Data<Store>,
+    body: JsonBody<ChangePassword>,
+) -> ApiResult<HttpResponse> {
+    let user = store.user(auth.0.user_id).await.ok_or(ApiError::NotFound("user"))?;
+    let new_password =
+        Password::parse(body.0.new_password, &[user.username.as_str(), user.email.as_str()]);
+    let stored = store.password_hash(user.id).await;
+    if !password::verify(body.0.current_password, stored).await? {
+        return Err(ApiError::Validation(
+            FieldErrors::new()
+                .with("current_password", Some("is not the current password".into()))
+                .with("new_password", new_password.err()),
+        ));
+    }
+    let new_password = new_password
+        .map_err(|e| ApiError::Validation(FieldErrors::new().with("new_password", Some(e))))?;
+    let hash = password::hash(new_password).await?;
+    store.set_password_hash(user.id, hash, Some(auth.0.session_id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A public profile: no email unless it is the caller's own (or the caller is an admin).
+#[utoipa::path(
+    get, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = String, Path, format = Uuid, description = "User id")),
+    responses(
+        (status = 200, body = UserView),
+        (status = 401, description = "A token was sent and is invalid", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn profile(
+    id: web::Path<UserId>,
+    viewer: MaybeAuthUser,
+    store: web::Data<Store>,
+) -> ApiResult<HttpResponse> {
+    let user = store.user(*id).await.ok_or(ApiError::NotFound("user"))?;
+    let sees_email = viewer.0.is_some_and(|viewer| viewer.user_id == user.id || viewer.is_admin());
+    let view = if sees_email { UserView::private(&user) } else { UserView::public(&user) };
+    Ok(HttpResponse::Ok().json(view))
+}

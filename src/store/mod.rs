@@ -1,0 +1,445 @@
+//! The store: the one seam between handlers and data.
+//!
+//! Handlers call methods here and never see the maps. Each method that reads, decides and writes
+//! does so under one acquisition of one `parking_lot` mutex, so checks (uniqueness, ownership,
+//! `If-Match` versions) cannot race with the write they guard. The lock is never held across an
+//! `.await` (the guard is `!Send`, so the compiler enforces it) nor while hashing a password.
+//!
+//! Methods are `async` although the in-memory backend never waits: a durable or PostgreSQL
+//! backend will, and callers should not have to change when it does.
+
+mod cursor;
+mod records;
+mod state;
+
+use parking_lot::Mutex;
+
+use crate::domain::{
+    now, DisplayName, Email, PostContent, PostDescription, PostId, PostTitle, Role, SessionId,
+    Slug, Tag, Tags, Timestamp, UserId, Username,
+};
+
+pub use cursor::PostCursor;
+pub use records::{Author, Post, PostRecord, Principal, SessionRecord, User, UserRecord};
+use state::{Change, State};
+
+/// What the store refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("the email address is already registered")]
+    EmailTaken,
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error("only the author may change this post")]
+    NotAuthor,
+    #[error("the post has changed since the version given")]
+    VersionMismatch,
+}
+
+/// A new account, validated.
+#[derive(Debug)]
+pub struct NewUser {
+    pub username: Username,
+    pub email: Email,
+    pub name: Option<DisplayName>,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+/// A new session: the hash of its first refresh token and where it came from.
+#[derive(Debug)]
+pub struct NewSession {
+    pub refresh_hash: [u8; 32],
+    pub expires_at: Timestamp,
+    pub user_agent: Option<String>,
+}
+
+/// The fields of a new post.
+#[derive(Debug)]
+pub struct NewPost {
+    pub title: PostTitle,
+    pub content: PostContent,
+    pub description: Option<PostDescription>,
+    pub tags: Tags,
+}
+
+/// Changes to a post; `None` leaves a field as it is. A full replace (PUT) sets every field.
+#[derive(Debug, Default)]
+pub struct PostEdit {
+    pub title: Option<PostTitle>,
+    pub content: Option<PostContent>,
+    pub description: Option<Option<PostDescription>>,
+    pub tags: Option<Tags>,
+}
+
+/// Versions the caller expects the post to be at (from `If-Match`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    /// No precondition.
+    Any,
+    /// The post must be at one of these versions (an empty list never matches).
+    OneOf(Vec<u64>),
+}
+
+/// Which posts to list, and from where.
+#[derive(Debug)]
+pub struct PostQuery {
+    pub author: Option<Username>,
+    pub tag: Option<Tag>,
+    /// Continue after this post (exclusive).
+    pub after: Option<PostCursor>,
+    pub limit: usize,
+}
+
+/// One page of posts, newest first.
+#[derive(Debug)]
+pub struct Page {
+    pub posts: Vec<Post>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<PostCursor>,
+}
+
+/// How to find an account at login.
+#[derive(Debug)]
+pub enum LoginName<'a> {
+    Email(&'a str),
+    Username(&'a str),
+}
+
+/// Counts for `/health`.
+#[derive(Debug, Clone, Copy)]
+pub struct Stats {
+    pub users: usize,
+    pub posts: usize,
+    pub sessions: usize,
+}
+
+/// The in-memory store, shared by all workers.
+#[derive(Debug, Default)]
+pub struct Store {
+    state: Mutex<State>,
+}
+
+impl Store {
+    /// An empty store that keeps nothing on disk.
+    pub fn ephemeral() -> Self {
+        Self::default()
+    }
+
+    /// The only way a change reaches the state; the durability journal hooks in here.
+    fn commit(state: &mut State, change: Change) {
+        state.apply(change);
+    }
+
+    pub async fn stats(&self) -> Stats {
+        let state = self.state.lock();
+        Stats { users: state.users.len(), posts: state.posts.len(), sessions: state.sessions.len() }
+    }
+
+    // ---- accounts -------------------------------------------------------------------------
+
+    /// Fails fast when the username or email is taken, so signup can skip the password hash.
+    /// [`Store::create_user`] checks again under the lock.
+    pub async fn check_available(&self, username: &Username, email: &Email) -> Result<(), StoreError> {
+        let state = self.state.lock();
+        check_available(&state, username, email)
+    }
+
+    /// Creates an account and its first session in one step.
+    pub async fn create_user(
+        &self,
+        user: NewUser,
+        session: NewSession,
+    ) -> Result<(User, SessionId), StoreError> {
+        let mut state = self.state.lock();
+        check_available(&state, &user.username, &user.email)?;
+        let created_at = now();
+        let record = UserRecord {
+            id: UserId::new(),
+            username: user.username,
+            email: user.email,
+            name: user.name,
+            role: user.role,
+            password_hash: user.password_hash,
+            created_at,
+        };
+        let view = User::from(&record);
+        let session = session_record(record.id, session, created_at);
+        let session_id = session.id;
+        Self::commit(&mut state, Change::CreateUser(record));
+        Self::commit(&mut state, Change::CreateSession(session));
+        Ok((view, session_id))
+    }
+
+    /// The id and password hash of the account `name` refers to, for login.
+    pub async fn credentials(&self, name: LoginName<'_>) -> Option<(UserId, String)> {
+        let state = self.state.lock();
+        let id = match name {
+            LoginName::Email(email) => state.users_by_email.get(&email.trim().to_lowercase()),
+            LoginName::Username(username) => {
+                state.users_by_username.get(&username.trim().to_lowercase())
+            }
+        }?;
+        state.users.get(id).map(|user| (user.id, user.password_hash.clone()))
+    }
+
+    /// The password hash of an account, to check its current password.
+    pub async fn password_hash(&self, id: UserId) -> Option<String> {
+        self.state.lock().users.get(&id).map(|user| user.password_hash.clone())
+    }
+
+    /// Starts a session for an existing account (after its password was checked).
+    pub async fn start_session(
+        &self,
+        user_id: UserId,
+        session: NewSession,
+    ) -> Result<(User, SessionId), StoreError> {
+        let mut state = self.state.lock();
+        let user = state.users.get(&user_id).map(User::from).ok_or(StoreError::NotFound("user"))?;
+        let session = session_record(user_id, session, now());
+        let session_id = session.id;
+        Self::commit(&mut state, Change::CreateSession(session));
+        Ok((user, session_id))
+    }
+
+    /// Who holds this access token, if its account and session are still live: one O(1) lookup
+    /// per request, so logout and account deletion take effect at once.
+    pub async fn principal(&self, user_id: UserId, session_id: SessionId) -> Option<Principal> {
+        let state = self.state.lock();
+        let session = state.sessions.get(&session_id)?;
+        if session.user_id != user_id || session.expires_at <= now() {
+            return None;
+        }
+        let user = state.users.get(&user_id)?;
+        Some(Principal { user_id, session_id, role: user.role })
+    }
+
+    pub async fn user(&self, id: UserId) -> Option<User> {
+        self.state.lock().users.get(&id).map(User::from)
+    }
+
+    /// Sets or clears the display name.
+    pub async fn set_user_name(&self, id: UserId, name: Option<DisplayName>) -> Result<User, StoreError> {
+        let mut state = self.state.lock();
+        if !state.users.contains_key(&id) {
+            return Err(StoreError::NotFound("user"));
+        }
+        Self::commit(&mut state, Change::SetUserName { id, name });
+        state.users.get(&id).map(User::from).ok_or(StoreError::NotFound("user"))
+    }
+
+    /// Replaces the password hash and ends every session of the account but `keep`.
+    pub async fn set_password_hash(
+        &self,
+        id: UserId,
+        password_hash: String,
+        keep: Option<SessionId>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        if !state.users.contains_key(&id) {
+            return Err(StoreError::NotFound("user"));
+        }
+        Self::commit(&mut state, Change::SetPasswordHash { id, password_hash, keep });
+        Ok(())
+    }
+
+    /// Deletes an account with its posts and sessions.
+    pub async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        if !state.users.contains_key(&id) {
+            return Err(StoreError::NotFound("user"));
+        }
+        Self::commit(&mut state, Change::DeleteUser { id });
+        Ok(())
+    }
+
+    pub async fn end_session(&self, id: SessionId) {
+        Self::commit(&mut self.state.lock(), Change::EndSession { id });
+    }
+
+    // ---- posts ----------------------------------------------------------------------------
+
+    pub async fn create_post(&self, author: UserId, post: NewPost) -> Result<Post, StoreError> {
+        let mut state = self.state.lock();
+        if !state.users.contains_key(&author) {
+            return Err(StoreError::NotFound("user"));
+        }
+        let id = PostId::new();
+        let created_at = now();
+        let record = PostRecord {
+            id,
+            author,
+            slug: state.unique_slug(&Slug::from_title(&post.title), id),
+            title: post.title,
+            description: post.description,
+            content: post.content,
+            tags: post.tags,
+            created_at,
+            updated_at: created_at,
+            version: 1,
+        };
+        Self::commit(&mut state, Change::PutPost(record));
+        view(&state, id).ok_or(StoreError::NotFound("post"))
+    }
+
+    pub async fn post(&self, id: PostId) -> Option<Post> {
+        view(&self.state.lock(), id)
+    }
+
+    pub async fn post_by_slug(&self, slug: &str) -> Option<Post> {
+        let state = self.state.lock();
+        let id = *state.posts_by_slug.get(&Slug::from_stored(slug))?;
+        view(&state, id)
+    }
+
+    /// Applies `edit` if `actor` wrote the post and it is at an `expected` version. A change
+    /// that alters nothing keeps the version, so retries are idempotent.
+    pub async fn update_post(
+        &self,
+        id: PostId,
+        actor: &Principal,
+        expected: &Expected,
+        edit: PostEdit,
+    ) -> Result<Post, StoreError> {
+        let mut state = self.state.lock();
+        let current = state.posts.get(&id).ok_or(StoreError::NotFound("post"))?;
+        if current.author != actor.user_id {
+            return Err(StoreError::NotAuthor);
+        }
+        if let Expected::OneOf(versions) = expected {
+            if !versions.contains(&current.version) {
+                return Err(StoreError::VersionMismatch);
+            }
+        }
+        let mut next = current.clone();
+        if let Some(title) = edit.title {
+            next.title = title;
+        }
+        if let Some(content) = edit.content {
+            next.content = content;
+        }
+        if let Some(description) = edit.description {
+            next.description = description;
+        }
+        if let Some(tags) = edit.tags {
+            next.tags = tags;
+        }
+        let unchanged = next.title == current.title
+            && next.content == current.content
+            && next.description == current.description
+            && next.tags == current.tags;
+        if !unchanged {
+            next.slug = state.unique_slug(&Slug::from_title(&next.title), id);
+            next.version += 1;
+            next.updated_at = now().max(next.created_at);
+            Self::commit(&mut state, Change::PutPost(next));
+        }
+        view(&state, id).ok_or(StoreError::NotFound("post"))
+    }
+
+    /// Deletes a post if `actor` wrote it or is an admin, and it is at an `expected` version.
+    pub async fn delete_post(
+        &self,
+        id: PostId,
+        actor: &Principal,
+        expected: &Expected,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        let current = state.posts.get(&id).ok_or(StoreError::NotFound("post"))?;
+        if current.author != actor.user_id && !actor.is_admin() {
+            return Err(StoreError::NotAuthor);
+        }
+        if let Expected::OneOf(versions) = expected {
+            if !versions.contains(&current.version) {
+                return Err(StoreError::VersionMismatch);
+            }
+        }
+        Self::commit(&mut state, Change::DeletePost { id });
+        Ok(())
+    }
+
+    /// A page of posts, newest first. Walks one ordered index from the cursor, so a page costs
+    /// O(log n + limit) however many posts there are. With both `author` and `tag`, the author's
+    /// index is walked and filtered by tag: O(posts by that author) at worst.
+    pub async fn list_posts(&self, query: &PostQuery) -> Page {
+        let state = self.state.lock();
+        let empty = Default::default();
+        let author = match &query.author {
+            Some(name) => match state.users_by_username.get(name.as_str()) {
+                Some(id) => Some(*id),
+                None => return Page { posts: Vec::new(), next: None },
+            },
+            None => None,
+        };
+        let index = match (author, &query.tag) {
+            (Some(author), _) => state.posts_by_author.get(&author).unwrap_or(&empty),
+            (None, Some(tag)) => state.posts_by_tag.get(tag).unwrap_or(&empty),
+            (None, None) => &state.timeline,
+        };
+        let keys: Box<dyn DoubleEndedIterator<Item = &state::PostKey>> = match &query.after {
+            Some(cursor) => Box::new(index.range(..cursor.key())),
+            None => Box::new(index.iter()),
+        };
+        let wanted = |id: &PostId| match (&query.tag, author) {
+            (Some(tag), Some(_)) => state.posts.get(id).is_some_and(|p| p.tags.contains(tag)),
+            _ => true,
+        };
+        let mut posts: Vec<Post> = keys
+            .rev()
+            .filter(|(_, id)| wanted(id))
+            .take(query.limit + 1)
+            .filter_map(|(_, id)| view(&state, *id))
+            .collect();
+        let next = if posts.len() > query.limit {
+            posts.truncate(query.limit);
+            posts.last().map(|post| PostCursor::new(post.created_at, post.id))
+        } else {
+            None
+        };
+        Page { posts, next }
+    }
+}
+
+fn check_available(state: &State, username: &Username, email: &Email) -> Result<(), StoreError> {
+    if state.users_by_email.contains_key(&email.key()) {
+        return Err(StoreError::EmailTaken);
+    }
+    if state.users_by_username.contains_key(username.as_str()) {
+        return Err(StoreError::UsernameTaken);
+    }
+    Ok(())
+}
+
+fn session_record(user_id: UserId, session: NewSession, created_at: Timestamp) -> SessionRecord {
+    SessionRecord {
+        id: SessionId::new(),
+        user_id,
+        refresh_hash: session.refresh_hash,
+        created_at,
+        expires_at: session.expires_at,
+        user_agent: session.user_agent,
+    }
+}
+
+/// The client view of a stored post, with its author resolved.
+fn view(state: &State, id: PostId) -> Option<Post> {
+    let post = state.posts.get(&id)?;
+    let author = state.users.get(&post.author)?;
+    Some(Post {
+        id: post.id,
+        slug: post.slug.clone(),
+        title: post.title.clone(),
+        description: post.description.clone(),
+        content: post.content.clone(),
+        tags: post.tags.clone(),
+        author: Author { id: author.id, username: author.username.clone(), name: author.name.clone() },
+        created_at: post.created_at,
+        updated_at: post.updated_at,
+        version: post.version,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+//! What the store keeps, and the read models it hands out.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::{
+    rfc3339_millis, DisplayName, Email, PostContent, PostDescription, PostId, PostTitle, Role,
+    SessionId, Slug, Tags, Timestamp, UserId, Username,
+};
+
+/// A stored account, password hash included. Never leaves the store: see [`User`].
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub username: Username,
+    pub email: Email,
+    pub name: Option<DisplayName>,
+    pub role: Role,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub created_at: Timestamp,
+}
+
+/// A login session: the refresh-token family its access tokens belong to (`sid`).
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub user_id: UserId,
+    /// SHA-256 of the current refresh token; the token itself is never stored.
+    pub refresh_hash: [u8; 32],
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub user_agent: Option<String>,
+}
+
+/// A stored post. The author is kept by id, so a renamed author shows everywhere at once.
+#[derive(Debug, Clone)]
+pub struct PostRecord {
+    pub id: PostId,
+    pub author: UserId,
+    pub slug: Slug,
+    pub title: PostTitle,
+    pub description: Option<PostDescription>,
+    pub content: PostContent,
+    pub tags: Tags,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub version: u64,
+}
+
+/// An account as the rest of the service sees it: no password hash, by construction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub username: Username,
+    pub email: Email,
+    pub name: Option<DisplayName>,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+impl From<&UserRecord> for User {
+    fn from(record: &UserRecord) -> Self {
+        Self {
+            id: record.id,
+            username: record.username.clone(),
+            email: record.email.clone(),
+            name: record.name.clone(),
+            role: record.role,
+            created_at: record.created_at,
+        }
+    }
+}
+
+/// Who wrote a post, as embedded in it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Author {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: UserId,
+    #[schema(value_type = String, example = "alice")]
+    pub username: Username,
+    #[schema(value_type = Option<String>, example = "Alice Liddell")]
+    pub name: Option<DisplayName>,
+}
+
+/// A post as clients see it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Post {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: PostId,
+    #[schema(value_type = String, example = "hello-world")]
+    pub slug: Slug,
+    #[schema(value_type = String, example = "Hello, world")]
+    pub title: PostTitle,
+    #[schema(value_type = Option<String>, example = "A first post")]
+    pub description: Option<PostDescription>,
+    #[schema(value_type = String, example = "# Hello\n\nMy first post.")]
+    pub content: PostContent,
+    #[schema(value_type = Vec<String>, example = json!(["intro", "rust"]))]
+    pub tags: Tags,
+    pub author: Author,
+    #[serde(serialize_with = "rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime, example = "2026-11-23T10:00:00.000Z")]
+    pub created_at: Timestamp,
+    #[serde(serialize_with = "rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime, example = "2026-11-23T10:00:00.000Z")]
+    pub updated_at: Timestamp,
+    /// Starts at 1 and increments on every change; the `ETag` is derived from it.
+    #[schema(example = 1)]
+    pub version: u64,
+}
+
+/// Who is acting, as the store knows them now (the role is read live, not from the token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub role: Role,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}

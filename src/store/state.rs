@@ -1,0 +1,175 @@
+//! The in-memory state and its indexes. Every mutation is a [`Change`] applied by
+//! [`State::apply`], the single place indexes are maintained; a durability journal records the
+//! same `Change`s and replays them through the same function.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::domain::{DisplayName, PostId, SessionId, Slug, Tag, Timestamp, UserId};
+
+use super::records::{PostRecord, SessionRecord, UserRecord};
+
+/// Order of posts in lists: newest first is reverse order of this key.
+pub type PostKey = (Timestamp, PostId);
+
+/// One mutation of the store.
+#[derive(Debug, Clone)]
+pub enum Change {
+    CreateUser(UserRecord),
+    SetUserName { id: UserId, name: Option<DisplayName> },
+    /// New password hash; ends every session of the account except `keep`.
+    SetPasswordHash { id: UserId, password_hash: String, keep: Option<SessionId> },
+    /// Deletes the account, its sessions and its posts.
+    DeleteUser { id: UserId },
+    CreateSession(SessionRecord),
+    EndSession { id: SessionId },
+    /// Inserts a post or replaces the one with the same id.
+    PutPost(PostRecord),
+    DeletePost { id: PostId },
+}
+
+/// All data, with the indexes that make every hot path O(1) or O(log n).
+#[derive(Debug, Default)]
+pub struct State {
+    pub(super) users: HashMap<UserId, UserRecord>,
+    /// Lower-cased email -> user.
+    pub(super) users_by_email: HashMap<String, UserId>,
+    /// Username (already lower-case) -> user.
+    pub(super) users_by_username: HashMap<String, UserId>,
+    pub(super) sessions: HashMap<SessionId, SessionRecord>,
+    pub(super) sessions_by_user: HashMap<UserId, HashSet<SessionId>>,
+    pub(super) sessions_by_refresh: HashMap<[u8; 32], SessionId>,
+    pub(super) posts: HashMap<PostId, PostRecord>,
+    pub(super) posts_by_slug: HashMap<Slug, PostId>,
+    /// Every post, by creation time.
+    pub(super) timeline: BTreeSet<PostKey>,
+    pub(super) posts_by_author: HashMap<UserId, BTreeSet<PostKey>>,
+    pub(super) posts_by_tag: HashMap<Tag, BTreeSet<PostKey>>,
+}
+
+fn key_of(post: &PostRecord) -> PostKey {
+    (post.created_at, post.id)
+}
+
+impl State {
+    /// Applies one change. Callers have validated it against the current state (uniqueness,
+    /// ownership, existence); `apply` only keeps data and indexes in step.
+    pub fn apply(&mut self, change: Change) {
+        match change {
+            Change::CreateUser(user) => {
+                self.users_by_email.insert(user.email.key(), user.id);
+                self.users_by_username.insert(user.username.as_str().to_owned(), user.id);
+                self.users.insert(user.id, user);
+            }
+            Change::SetUserName { id, name } => {
+                if let Some(user) = self.users.get_mut(&id) {
+                    user.name = name;
+                }
+            }
+            Change::SetPasswordHash { id, password_hash, keep } => {
+                if let Some(user) = self.users.get_mut(&id) {
+                    user.password_hash = password_hash;
+                }
+                let ended: Vec<SessionId> = self
+                    .sessions_by_user
+                    .get(&id)
+                    .map(|ids| ids.iter().copied().filter(|sid| Some(*sid) != keep).collect())
+                    .unwrap_or_default();
+                for sid in ended {
+                    self.end_session(sid);
+                }
+            }
+            Change::DeleteUser { id } => {
+                let posts: Vec<PostId> = self
+                    .posts_by_author
+                    .get(&id)
+                    .map(|keys| keys.iter().map(|(_, post)| *post).collect())
+                    .unwrap_or_default();
+                for post in posts {
+                    self.remove_post(post);
+                }
+                let sessions: Vec<SessionId> = self
+                    .sessions_by_user
+                    .get(&id)
+                    .map(|ids| ids.iter().copied().collect())
+                    .unwrap_or_default();
+                for sid in sessions {
+                    self.end_session(sid);
+                }
+                if let Some(user) = self.users.remove(&id) {
+                    self.users_by_email.remove(&user.email.key());
+                    self.users_by_username.remove(user.username.as_str());
+                }
+            }
+            Change::CreateSession(session) => {
+                self.sessions_by_user.entry(session.user_id).or_default().insert(session.id);
+                self.sessions_by_refresh.insert(session.refresh_hash, session.id);
+                self.sessions.insert(session.id, session);
+            }
+            Change::EndSession { id } => self.end_session(id),
+            Change::PutPost(post) => {
+                self.remove_post(post.id);
+                let key = key_of(&post);
+                self.posts_by_slug.insert(post.slug.clone(), post.id);
+                self.timeline.insert(key);
+                self.posts_by_author.entry(post.author).or_default().insert(key);
+                for tag in post.tags.iter() {
+                    self.posts_by_tag.entry(tag.clone()).or_default().insert(key);
+                }
+                self.posts.insert(post.id, post);
+            }
+            Change::DeletePost { id } => self.remove_post(id),
+        }
+    }
+
+    fn end_session(&mut self, id: SessionId) {
+        if let Some(session) = self.sessions.remove(&id) {
+            self.sessions_by_refresh.remove(&session.refresh_hash);
+            if let Some(ids) = self.sessions_by_user.get_mut(&session.user_id) {
+                ids.remove(&id);
+                if ids.is_empty() {
+                    self.sessions_by_user.remove(&session.user_id);
+                }
+            }
+        }
+    }
+
+    fn remove_post(&mut self, id: PostId) {
+        let Some(post) = self.posts.remove(&id) else {
+            return;
+        };
+        let key = key_of(&post);
+        self.posts_by_slug.remove(&post.slug);
+        self.timeline.remove(&key);
+        remove_from_index(&mut self.posts_by_author, &post.author, &key);
+        for tag in post.tags.iter() {
+            remove_from_index(&mut self.posts_by_tag, tag, &key);
+        }
+    }
+
+    /// A slug for `wanted` not used by any post other than `owner`.
+    pub fn unique_slug(&self, wanted: &Slug, owner: PostId) -> Slug {
+        let free = |slug: &Slug| self.posts_by_slug.get(slug).is_none_or(|id| *id == owner);
+        if free(wanted) {
+            return wanted.clone();
+        }
+        (2..)
+            .map(|n| wanted.with_suffix(n))
+            .find(free)
+            .expect("an unbounded range always finds a free suffix")
+    }
+}
+
+/// Removes `key` from the set under `index[name]`, dropping the set when it empties so that
+/// deleted authors and abandoned tags do not leak memory.
+fn remove_from_index<K: std::hash::Hash + Eq>(
+    index: &mut HashMap<K, BTreeSet<PostKey>>,
+    name: &K,
+    key: &PostKey,
+) {
+    if let Some(keys) = index.get_mut(name) {
+        keys.remove(key);
+        if keys.is_empty() {
+            index.remove(name);
+        }
+    }
+}
