@@ -45,7 +45,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(variable: &str, reason: impl Into<String>) -> Self {
-        Self { variable: variable.to_owned(), reason: reason.into() }
+        Self {
+            variable: variable.to_owned(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -98,13 +101,18 @@ mod defaults {
 impl Settings {
     /// Reads `BLOG_*` from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_iter(std::env::vars())
+        Self::from_vars(std::env::vars())
     }
 
     /// Reads settings from `(name, value)` pairs; only `BLOG_*` names are looked at.
-    pub fn from_iter(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let raw: RawSettings = envy::prefixed("BLOG_")
-            .from_iter(vars.into_iter().filter(|(name, _)| name.starts_with("BLOG_")))
+            .from_iter(
+                vars.into_iter()
+                    .filter(|(name, _)| name.starts_with("BLOG_")),
+            )
             .map_err(|error| match error {
                 envy::Error::MissingValue(field) => {
                     ConfigError::new(&format!("BLOG_{}", field.to_uppercase()), "is required")
@@ -114,7 +122,11 @@ impl Settings {
                     Some((reason, variable)) => {
                         // envy names the variable without its prefix.
                         let variable = variable.trim().to_uppercase();
-                        let variable = if variable.starts_with("BLOG_") { variable } else { format!("BLOG_{variable}") };
+                        let variable = if variable.starts_with("BLOG_") {
+                            variable
+                        } else {
+                            format!("BLOG_{variable}")
+                        };
                         ConfigError::new(&variable, reason)
                     }
                     None => ConfigError::new("BLOG_*", message),
@@ -125,20 +137,26 @@ impl Settings {
 
     /// Settings for tests and embedding: every default, with the given overrides.
     pub fn defaults() -> Self {
-        Self::from_iter(std::iter::empty()).expect("the defaults are valid")
+        Self::from_vars(std::iter::empty()).expect("the defaults are valid")
     }
 }
 
 impl RawSettings {
     fn validate(self) -> Result<Settings, ConfigError> {
         if self.listen.trim().is_empty() {
-            return Err(ConfigError::new("BLOG_LISTEN", "must be host:port, e.g. 127.0.0.1:8080"));
+            return Err(ConfigError::new(
+                "BLOG_LISTEN",
+                "must be host:port, e.g. 127.0.0.1:8080",
+            ));
         }
         let jwt_secret = match self.jwt_secret {
             Some(secret) if secret.len() < MIN_SECRET_BYTES => {
                 return Err(ConfigError::new(
                     "BLOG_JWT_SECRET",
-                    format!("must be at least {MIN_SECRET_BYTES} bytes (it is {})", secret.len()),
+                    format!(
+                        "must be at least {MIN_SECRET_BYTES} bytes (it is {})",
+                        secret.len()
+                    ),
                 ))
             }
             Some(secret) => Some(SecretString::from(secret)),
@@ -209,7 +227,9 @@ fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
 /// Never print the secret, even in `{:?}` of the settings.
 impl Settings {
     pub fn jwt_secret_bytes(&self) -> Option<&[u8]> {
-        self.jwt_secret.as_ref().map(|secret| secret.expose_secret().as_bytes())
+        self.jwt_secret
+            .as_ref()
+            .map(|secret| secret.expose_secret().as_bytes())
     }
 }
 
@@ -218,7 +238,7 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        Settings::from_iter(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        Settings::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
     }
 
     #[test]
@@ -232,14 +252,39 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_variable() {
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
-            (&[("BLOG_JWT_SECRET", "short")], "BLOG_JWT_SECRET", "a secret under 32 bytes"),
-            (&[("BLOG_ACCESS_TOKEN_TTL", "abc")], "BLOG_ACCESS_TOKEN_TTL", "not a number"),
-            (&[("BLOG_ACCESS_TOKEN_TTL", "5")], "BLOG_ACCESS_TOKEN_TTL", "too short"),
-            (&[("BLOG_CORS_ORIGINS", "https://a.example/")], "BLOG_CORS_ORIGINS", "trailing slash"),
-            (&[("BLOG_CORS_ORIGINS", "a.example")], "BLOG_CORS_ORIGINS", "no scheme"),
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case] = &[
+            (
+                &[("BLOG_JWT_SECRET", "short")],
+                "BLOG_JWT_SECRET",
+                "a secret under 32 bytes",
+            ),
+            (
+                &[("BLOG_ACCESS_TOKEN_TTL", "abc")],
+                "BLOG_ACCESS_TOKEN_TTL",
+                "not a number",
+            ),
+            (
+                &[("BLOG_ACCESS_TOKEN_TTL", "5")],
+                "BLOG_ACCESS_TOKEN_TTL",
+                "too short",
+            ),
+            (
+                &[("BLOG_CORS_ORIGINS", "https://a.example/")],
+                "BLOG_CORS_ORIGINS",
+                "trailing slash",
+            ),
+            (
+                &[("BLOG_CORS_ORIGINS", "a.example")],
+                "BLOG_CORS_ORIGINS",
+                "no scheme",
+            ),
             (&[("BLOG_WORKERS", "0")], "BLOG_WORKERS", "no workers"),
-            (&[("BLOG_REFRESH_TOKEN_TTL", "60")], "BLOG_REFRESH_TOKEN_TTL", "shorter than access"),
+            (
+                &[("BLOG_REFRESH_TOKEN_TTL", "60")],
+                "BLOG_REFRESH_TOKEN_TTL",
+                "shorter than access",
+            ),
         ];
         for (pairs, variable, reason) in cases {
             let error = settings(pairs).expect_err(reason).to_string();
@@ -258,8 +303,14 @@ mod tests {
 
     #[test]
     fn origins_are_split_and_trimmed() {
-        let s = settings(&[("BLOG_CORS_ORIGINS", "https://a.example, http://localhost:3000")])
-            .unwrap();
-        assert_eq!(s.cors_origins, ["https://a.example", "http://localhost:3000"]);
+        let s = settings(&[(
+            "BLOG_CORS_ORIGINS",
+            "https://a.example, http://localhost:3000",
+        )])
+        .unwrap();
+        assert_eq!(
+            s.cors_origins,
+            ["https://a.example", "http://localhost:3000"]
+        );
     }
 }

@@ -9,7 +9,9 @@ use std::fmt;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use actix_web_httpauth::headers::www_authenticate::bearer::{Bearer as Challenge, Error as ChallengeError};
+use actix_web_httpauth::headers::www_authenticate::bearer::{
+    Bearer as Challenge, Error as ChallengeError,
+};
 use serde::Serialize;
 
 /// The realm every bearer challenge names.
@@ -115,7 +117,9 @@ pub enum ApiError {
 
 fn auth_detail(failure: AuthFailure) -> &'static str {
     match failure {
-        AuthFailure::MissingToken => "an access token is required: send Authorization: Bearer <token>",
+        AuthFailure::MissingToken => {
+            "an access token is required: send Authorization: Bearer <token>"
+        }
         AuthFailure::InvalidToken(why) => why,
         AuthFailure::TokenExpired => "the access token has expired",
         AuthFailure::InvalidCredentials => "invalid username, email or password",
@@ -130,7 +134,10 @@ impl ApiError {
 
     /// A 403 with a stable code.
     pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::Forbidden { code, detail: detail.into() }
+        Self::Forbidden {
+            code,
+            detail: detail.into(),
+        }
     }
 
     /// The stable, machine-readable `code` of the problem body.
@@ -274,9 +281,14 @@ mod tests {
 
     #[actix_web::test]
     async fn validation_errors_list_fields() {
-        let errors = FieldErrors::new().with("email", Some("is not valid".into())).with("x", None);
+        let errors = FieldErrors::new()
+            .with("email", Some("is not valid".into()))
+            .with("x", None);
         let body = body_of(ApiError::Validation(errors)).await;
-        assert_eq!(body["errors"], serde_json::json!({"email": ["is not valid"]}));
+        assert_eq!(
+            body["errors"],
+            serde_json::json!({"email": ["is not valid"]})
+        );
         assert_eq!(body["code"], "validation_failed");
     }
 
@@ -284,7 +296,13 @@ mod tests {
     fn expired_tokens_carry_an_invalid_token_challenge() {
         let response = ApiError::Unauthorized(AuthFailure::TokenExpired).error_response();
         let challenge = response.headers().get(header::WWW_AUTHENTICATE).unwrap();
-        assert!(challenge.to_str().unwrap().contains("error=\"invalid_token\""));
-        assert_eq!(response.headers().get(header::CONTENT_TYPE).unwrap(), PROBLEM_JSON);
+        assert!(challenge
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\""));
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            PROBLEM_JSON
+        );
     }
 }

@@ -38,7 +38,9 @@ pub enum BodyKind {
 pub fn body_kind(req: &HttpRequest) -> Option<BodyKind> {
     let value = req.headers().get(CONTENT_TYPE)?.to_str().ok()?;
     let essence = value.split(';').next()?.trim().to_ascii_lowercase();
-    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
         Some(BodyKind::Json)
     } else if essence == "application/x-www-form-urlencoded" {
         Some(BodyKind::Form)
@@ -49,7 +51,11 @@ pub fn body_kind(req: &HttpRequest) -> Option<BodyKind> {
 
 /// Reads the whole body, refusing it (413) as soon as it passes the scope's [`BodyLimit`].
 pub async fn read_body(req: &HttpRequest, mut payload: Payload) -> Result<Vec<u8>, ApiError> {
-    let limit = req.app_data::<BodyLimit>().copied().unwrap_or(BodyLimit::AUTH).0;
+    let limit = req
+        .app_data::<BodyLimit>()
+        .copied()
+        .unwrap_or(BodyLimit::AUTH)
+        .0;
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
@@ -89,7 +95,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             code: "malformed_json",
             detail: "the request body is empty; send a JSON object".into(),
         },
-        _ => ApiError::BadRequest { code: "malformed_json", detail: format!("malformed JSON: {error}") },
+        _ => ApiError::BadRequest {
+            code: "malformed_json",
+            detail: format!("malformed JSON: {error}"),
+        },
     })
 }
 
@@ -102,7 +111,10 @@ pub fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 fn field_error(path: &str, message: &str) -> ApiError {
     let between_backticks = |m: &str| m.split('`').nth(1).map(str::to_owned);
     let (field, reason) = if let Some(rest) = message.strip_prefix("unknown field ") {
-        (between_backticks(rest), "is not an accepted field (unknown or read-only)".to_owned())
+        (
+            between_backticks(rest),
+            "is not an accepted field (unknown or read-only)".to_owned(),
+        )
     } else if let Some(rest) = message.strip_prefix("missing field ") {
         (between_backticks(rest), "is required".to_owned())
     } else {
@@ -138,7 +150,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let payload = payload.take();
         Box::pin(async move {
             if body_kind(&req) != Some(BodyKind::Json) {
-                return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
+                return Err(ApiError::UnsupportedMediaType {
+                    expected: "application/json",
+                });
             }
             let body = read_body(&req, payload).await?;
             parse_json(&body).map(JsonBody)
@@ -166,7 +180,10 @@ impl FromRequest for IfMatch {
 }
 
 /// Versions listed in a conditional header; `Expected::Any` when it is absent or `*`.
-pub fn expected_versions(req: &HttpRequest, header: actix_web::http::header::HeaderName) -> Expected {
+pub fn expected_versions(
+    req: &HttpRequest,
+    header: actix_web::http::header::HeaderName,
+) -> Expected {
     let values: Vec<&str> = req
         .headers()
         .get_all(header)
@@ -216,9 +233,19 @@ mod tests {
             ("{\"title\": ", 400, "", "truncated"),
             ("{title: 1}", 400, "", "not JSON"),
             ("", 400, "", "empty"),
-            ("{\"title\":\"a\",\"count\":1} x", 400, "", "trailing garbage"),
+            (
+                "{\"title\":\"a\",\"count\":1} x",
+                400,
+                "",
+                "trailing garbage",
+            ),
             ("{\"title\":\"a\"}", 422, "count", "missing field"),
-            ("{\"title\":\"a\",\"count\":1,\"id\":2}", 422, "\"id\"", "unknown field"),
+            (
+                "{\"title\":\"a\",\"count\":1,\"id\":2}",
+                422,
+                "\"id\"",
+                "unknown field",
+            ),
             ("{\"title\":\"a\",\"count\":-1}", 422, "count", "wrong type"),
             ("42", 422, "body", "not an object"),
             ("[1]", 422, "[0]", "an array"),
@@ -232,22 +259,48 @@ mod tests {
 
     #[test]
     fn if_match_lists_versions() {
-        let req = |v: &str| TestRequest::default().insert_header((IF_MATCH, v)).to_http_request();
-        assert_eq!(expected_versions(&req("\"3\""), IF_MATCH), Expected::OneOf(vec![3]));
-        assert_eq!(expected_versions(&req("\"1\", \"2\""), IF_MATCH), Expected::OneOf(vec![1, 2]));
+        let req = |v: &str| {
+            TestRequest::default()
+                .insert_header((IF_MATCH, v))
+                .to_http_request()
+        };
+        assert_eq!(
+            expected_versions(&req("\"3\""), IF_MATCH),
+            Expected::OneOf(vec![3])
+        );
+        assert_eq!(
+            expected_versions(&req("\"1\", \"2\""), IF_MATCH),
+            Expected::OneOf(vec![1, 2])
+        );
         assert_eq!(expected_versions(&req("*"), IF_MATCH), Expected::Any);
-        assert_eq!(expected_versions(&req("W/\"3\""), IF_MATCH), Expected::OneOf(vec![]));
+        assert_eq!(
+            expected_versions(&req("W/\"3\""), IF_MATCH),
+            Expected::OneOf(vec![])
+        );
         let none = TestRequest::default().to_http_request();
         assert_eq!(expected_versions(&none, IF_MATCH), Expected::Any);
     }
 
     #[test]
     fn content_types() {
-        let req = |v: &str| TestRequest::default().insert_header((CONTENT_TYPE, v)).to_http_request();
-        assert_eq!(body_kind(&req("application/json; charset=utf-8")), Some(BodyKind::Json));
+        let req = |v: &str| {
+            TestRequest::default()
+                .insert_header((CONTENT_TYPE, v))
+                .to_http_request()
+        };
+        assert_eq!(
+            body_kind(&req("application/json; charset=utf-8")),
+            Some(BodyKind::Json)
+        );
         assert_eq!(body_kind(&req("Application/JSON")), Some(BodyKind::Json));
-        assert_eq!(body_kind(&req("application/merge-patch+json")), Some(BodyKind::Json));
-        assert_eq!(body_kind(&req("application/x-www-form-urlencoded")), Some(BodyKind::Form));
+        assert_eq!(
+            body_kind(&req("application/merge-patch+json")),
+            Some(BodyKind::Json)
+        );
+        assert_eq!(
+            body_kind(&req("application/x-www-form-urlencoded")),
+            Some(BodyKind::Form)
+        );
         assert_eq!(body_kind(&req("text/plain")), None);
         assert_eq!(body_kind(&TestRequest::default().to_http_request()), None);
     }

@@ -20,7 +20,10 @@ use crate::telemetry::RequestSpan;
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("BLOG_LISTEN: cannot listen on {address}: {source}")]
-    Listen { address: String, source: std::io::Error },
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
     #[error("signing keys: {0}")]
     Keys(String),
 }
@@ -37,13 +40,18 @@ impl Application {
         let keys = web::Data::new(TokenKeys::from_settings(&settings).map_err(StartupError::Keys)?);
         let store = web::Data::new(Store::ephemeral());
         let address = settings.listen.clone();
-        let listen_error = |source| StartupError::Listen { address: address.clone(), source };
+        let listen_error = |source| StartupError::Listen {
+            address: address.clone(),
+            source,
+        };
         let listener = TcpListener::bind(&settings.listen).map_err(listen_error)?;
         let address = listener.local_addr().map_err(listen_error)?;
         // The dummy hash that equalises login timing is made now, not during a first login.
         password::warm_up();
 
-        let workers = settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+        let workers = settings
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
         let cors_origins = settings.cors_origins.clone();
         let settings = web::Data::new(settings);
         let server = HttpServer::new(move || {
@@ -54,14 +62,18 @@ impl Application {
                 .app_data(store.clone())
                 .app_data(keys.clone())
                 .app_data(settings.clone())
-                .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound("resource").into()))
                 .app_data(
-                    web::QueryConfig::default()
-                        .error_handler(|error, _| ApiError::InvalidInput(format!("bad query string: {error}")).into()),
+                    web::PathConfig::default()
+                        .error_handler(|_, _| ApiError::NotFound("resource").into()),
                 )
+                .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                    ApiError::InvalidInput(format!("bad query string: {error}")).into()
+                }))
                 .configure(crate::openapi::configure)
                 .configure(crate::routes::configure)
-                .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::NotFound("route")) }))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::NotFound("route"))
+                }))
         })
         .workers(workers)
         .listen(listener)
@@ -93,12 +105,32 @@ impl Application {
 /// CORS for the configured origins, so a frontend elsewhere can send `Authorization` and JSON.
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
-        .allowed_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH, header::IF_NONE_MATCH])
-        .expose_headers([header::ETAG, header::LOCATION, header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
+        ])
         .max_age(3600);
     for origin in origins {
-        cors = if origin == "*" { cors.allow_any_origin() } else { cors.allowed_origin(origin) };
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
     }
     cors
 }

@@ -37,7 +37,10 @@ impl FromRequest for AuthUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            authenticate(&req).await?.map(AuthUser).ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))
+            authenticate(&req)
+                .await?
+                .map(AuthUser)
+                .ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))
         })
     }
 }
@@ -70,9 +73,12 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<Principal>, ApiError> 
             TokenError::Invalid(why) => AuthFailure::InvalidToken(why),
         })
     })?;
-    let principal = store.principal(claims.sub, claims.sid).await.ok_or(ApiError::Unauthorized(
-        AuthFailure::InvalidToken("the session has ended or the account no longer exists"),
-    ))?;
+    let principal = store
+        .principal(claims.sub, claims.sid)
+        .await
+        .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken(
+            "the session has ended or the account no longer exists",
+        )))?;
     Ok(Some(principal))
 }
 
@@ -82,7 +88,9 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<Principal>, ApiError> 
 /// section 11.1 makes it case-insensitive (`bearer`, `BEARER`), so the scheme is matched here. Its
 /// challenge builder is still what renders our `WWW-Authenticate` headers (see `error.rs`).
 fn bearer_token(header: &HeaderValue) -> Result<&str, AuthFailure> {
-    let value = header.to_str().map_err(|_| AuthFailure::InvalidToken("the Authorization header is not ASCII"))?;
+    let value = header
+        .to_str()
+        .map_err(|_| AuthFailure::InvalidToken("the Authorization header is not ASCII"))?;
     let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         // Another scheme (Basic...) carries no bearer token: RFC 6750 3.1 says answer as if absent.
@@ -109,7 +117,13 @@ mod tests {
         assert_eq!(parse("BEARER   abc  "), Ok("abc".into()));
         assert_eq!(parse("Basic dXNlcjpwYXNz"), Err(AuthFailure::MissingToken));
         assert!(matches!(parse("Bearer"), Err(AuthFailure::InvalidToken(_))));
-        assert!(matches!(parse("Bearer a b"), Err(AuthFailure::InvalidToken(_))));
-        assert!(matches!(parse("Bearer <script>"), Err(AuthFailure::InvalidToken(_))));
+        assert!(matches!(
+            parse("Bearer a b"),
+            Err(AuthFailure::InvalidToken(_))
+        ));
+        assert!(matches!(
+            parse("Bearer <script>"),
+            Err(AuthFailure::InvalidToken(_))
+        ));
     }
 }

@@ -24,7 +24,10 @@ fn hasher() -> Argon2<'static> {
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
     let mut random = [0u8; 32];
     getrandom::fill(&mut random).expect("the OS random source works");
-    hasher().hash_password(&random).expect("hashing a fixed-size input works").to_string()
+    hasher()
+        .hash_password(&random)
+        .expect("hashing a fixed-size input works")
+        .to_string()
 });
 
 /// Computes the dummy hash now.
@@ -52,9 +55,12 @@ pub async fn verify(candidate: SecretString, stored: Option<String>) -> Result<b
     actix_web::rt::task::spawn_blocking(move || {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.clone());
-        let parsed = PasswordHash::new(&phc).map_err(|e| ApiError::internal(format!("stored hash: {e}")))?;
+        let parsed =
+            PasswordHash::new(&phc).map_err(|e| ApiError::internal(format!("stored hash: {e}")))?;
         // Params come from the PHC string, so hashes made with older parameters still verify.
-        let matches = hasher().verify_password(candidate.expose_secret().as_bytes(), &parsed).is_ok();
+        let matches = hasher()
+            .verify_password(candidate.expose_secret().as_bytes(), &parsed)
+            .is_ok();
         Ok(known && matches)
     })
     .await
@@ -75,8 +81,12 @@ mod tests {
         let b = hash(password("correct horse battery")).await.unwrap();
         assert!(a.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{a}");
         assert_ne!(a, b, "a fresh salt every time");
-        assert!(verify("correct horse battery".into(), Some(a.clone())).await.unwrap());
-        assert!(!verify("correct horse batterY".into(), Some(a)).await.unwrap());
+        assert!(verify("correct horse battery".into(), Some(a.clone()))
+            .await
+            .unwrap());
+        assert!(!verify("correct horse batterY".into(), Some(a))
+            .await
+            .unwrap());
     }
 
     #[actix_web::test]

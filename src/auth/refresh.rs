@@ -41,6 +41,9 @@ mod tests {
         let b = RefreshToken::generate();
         assert_eq!(a.expose().len(), 43);
         assert_ne!(a.expose(), b.expose());
-        assert_eq!(a.hash(), RefreshToken::from_client(a.expose().to_owned()).hash());
+        assert_eq!(
+            a.hash(),
+            RefreshToken::from_client(a.expose().to_owned()).hash()
+        );
     }
 }

@@ -77,7 +77,9 @@ impl TokenKeys {
     /// first login.
     pub fn new(secret: &[u8], issuer: &str, audience: &str, ttl: Duration) -> Result<Self, String> {
         if secret.len() < MIN_SECRET_BYTES {
-            return Err(format!("the JWT secret must be at least {MIN_SECRET_BYTES} bytes"));
+            return Err(format!(
+                "the JWT secret must be at least {MIN_SECRET_BYTES} bytes"
+            ));
         }
         let mut validation = Validation::new(ALGORITHM);
         validation.leeway = LEEWAY_SECONDS;
@@ -106,9 +108,8 @@ impl TokenKeys {
     pub fn from_settings(settings: &Settings) -> Result<Self, String> {
         let secret = match &settings.jwt_secret {
             Some(secret) => secret.clone(),
-            None => load_or_create_secret(&settings.data_dir).map_err(|e| {
-                format!("{}: {e}", settings.data_dir.join(SECRET_FILE).display())
-            })?,
+            None => load_or_create_secret(&settings.data_dir)
+                .map_err(|e| format!("{}: {e}", settings.data_dir.join(SECRET_FILE).display()))?,
         };
         Self::new(
             secret.expose_secret().as_bytes(),
@@ -122,7 +123,9 @@ impl TokenKeys {
         let token = self
             .issue(UserId::new(), SessionId::new(), Role::User)
             .map_err(|e| format!("signing a test token failed: {e}"))?;
-        self.verify(&token.token).map(|_| ()).map_err(|e| format!("verifying a test token failed: {e}"))
+        self.verify(&token.token)
+            .map(|_| ())
+            .map_err(|e| format!("verifying a test token failed: {e}"))
     }
 
     /// Signs an access token for a session.
@@ -146,7 +149,10 @@ impl TokenKeys {
             role,
         };
         let token = jsonwebtoken::encode(&self.header, &claims, &self.encoding)?;
-        Ok(IssuedToken { token, expires_in: ttl })
+        Ok(IssuedToken {
+            token,
+            expires_in: ttl,
+        })
     }
 
     /// Checks signature, algorithm, `typ` and every claim.
@@ -154,12 +160,24 @@ impl TokenKeys {
         let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map_err(|error| match error.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
-                ErrorKind::ImmatureSignature => TokenError::Invalid("the access token is not valid yet"),
-                ErrorKind::InvalidAudience => TokenError::Invalid("the access token is for another audience"),
-                ErrorKind::InvalidIssuer => TokenError::Invalid("the access token is from another issuer"),
-                ErrorKind::InvalidAlgorithm => TokenError::Invalid("the access token uses a refused algorithm"),
-                ErrorKind::InvalidSignature => TokenError::Invalid("the access token signature is invalid"),
-                ErrorKind::MissingRequiredClaim(_) => TokenError::Invalid("the access token lacks a required claim"),
+                ErrorKind::ImmatureSignature => {
+                    TokenError::Invalid("the access token is not valid yet")
+                }
+                ErrorKind::InvalidAudience => {
+                    TokenError::Invalid("the access token is for another audience")
+                }
+                ErrorKind::InvalidIssuer => {
+                    TokenError::Invalid("the access token is from another issuer")
+                }
+                ErrorKind::InvalidAlgorithm => {
+                    TokenError::Invalid("the access token uses a refused algorithm")
+                }
+                ErrorKind::InvalidSignature => {
+                    TokenError::Invalid("the access token signature is invalid")
+                }
+                ErrorKind::MissingRequiredClaim(_) => {
+                    TokenError::Invalid("the access token lacks a required claim")
+                }
                 _ => TokenError::Invalid("the access token is malformed"),
             })?;
         // `typ` tells access tokens from other JWTs signed with the same key (RFC 8725 3.11).
@@ -204,7 +222,9 @@ fn load_or_create_secret(dir: &Path) -> io::Result<SecretString> {
 
 fn check_secret(secret: String) -> io::Result<SecretString> {
     if secret.len() < MIN_SECRET_BYTES {
-        return Err(io::Error::other(format!("the secret must be at least {MIN_SECRET_BYTES} bytes")));
+        return Err(io::Error::other(format!(
+            "the secret must be at least {MIN_SECRET_BYTES} bytes"
+        )));
     }
     Ok(SecretString::from(secret))
 }
@@ -234,7 +254,10 @@ mod tests {
         let (user, session) = (UserId::new(), SessionId::new());
         let issued = keys.issue(user, session, Role::Admin).unwrap();
         let claims = keys.verify(&issued.token).unwrap();
-        assert_eq!((claims.sub, claims.sid, claims.role), (user, session, Role::Admin));
+        assert_eq!(
+            (claims.sub, claims.sid, claims.role),
+            (user, session, Role::Admin)
+        );
         assert_eq!(claims.exp - claims.iat, 900);
         assert_eq!(issued.expires_in, 900);
         let header = jsonwebtoken::decode_header(&issued.token).unwrap();
@@ -251,9 +274,20 @@ mod tests {
         let keys = keys();
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some("JWT".into());
-        let claims = keys.verify(&keys.issue(UserId::new(), SessionId::new(), Role::User).unwrap().token).unwrap();
-        let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(SECRET)).unwrap();
-        assert_eq!(keys.verify(&token), Err(TokenError::Invalid("the token is not an access token")));
+        let claims = keys
+            .verify(
+                &keys
+                    .issue(UserId::new(), SessionId::new(), Role::User)
+                    .unwrap()
+                    .token,
+            )
+            .unwrap();
+        let token =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(SECRET)).unwrap();
+        assert_eq!(
+            keys.verify(&token),
+            Err(TokenError::Invalid("the token is not an access token"))
+        );
     }
 
     #[cfg(unix)]
@@ -266,7 +300,10 @@ mod tests {
         let second = load_or_create_secret(&data).unwrap();
         assert_eq!(first.expose_secret(), second.expose_secret());
         assert_eq!(first.expose_secret().len(), 128);
-        let mode = fs::metadata(data.join(SECRET_FILE)).unwrap().permissions().mode();
+        let mode = fs::metadata(data.join(SECRET_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let dir_mode = fs::metadata(&data).unwrap().permissions().mode();
         assert_eq!(dir_mode & 0o777, 0o700);

@@ -50,7 +50,10 @@ impl PostContent {
             return Err("content must not be empty".into());
         }
         if input.chars().count() > Self::MAX_CHARS {
-            return Err(format!("content must be at most {} characters long", Self::MAX_CHARS));
+            return Err(format!(
+                "content must be at most {} characters long",
+                Self::MAX_CHARS
+            ));
         }
         Ok(Self(input.to_owned()))
     }
@@ -93,7 +96,9 @@ impl Tag {
             return Err(format!("tag `{input}` must be 1 to 32 characters long"));
         }
         if !tag.chars().all(|c| c.is_alphanumeric() || c == '-') {
-            return Err(format!("tag `{input}` may contain only letters, digits and '-'"));
+            return Err(format!(
+                "tag `{input}` may contain only letters, digits and '-'"
+            ));
         }
         Ok(Self(tag))
     }
@@ -180,7 +185,9 @@ mod tests {
     use super::*;
 
     fn slug(title: &str) -> String {
-        Slug::from_title(&PostTitle::parse(title).unwrap()).as_str().to_owned()
+        Slug::from_title(&PostTitle::parse(title).unwrap())
+            .as_str()
+            .to_owned()
     }
 
     #[test]

@@ -83,15 +83,22 @@ pub async fn signup(
     settings: web::Data<Settings>,
     body: JsonBody<SignupRequest>,
 ) -> ApiResult<HttpResponse> {
-    let SignupRequest { username, email, password, name } = body.0;
+    let SignupRequest {
+        username,
+        email,
+        password,
+        name,
+    } = body.0;
     let username = Username::parse(&username);
     let email = Email::parse(&email);
     // A password made of the account's own username or email is easy to guess.
-    let context: Vec<&str> =
-        [username.as_ref().ok().map(Username::as_str), email.as_ref().ok().map(Email::as_str)]
-            .into_iter()
-            .flatten()
-            .collect();
+    let context: Vec<&str> = [
+        username.as_ref().ok().map(Username::as_str),
+        email.as_ref().ok().map(Email::as_str),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let password = Password::parse(password, &context);
     let name = name.as_deref().map(DisplayName::parse).transpose();
     let (username, email, password, name) = match (username, email, password, name) {
@@ -110,8 +117,16 @@ pub async fn signup(
     store.check_available(&username, &email).await?;
     let password_hash = password::hash(password).await?;
     let refresh = RefreshToken::generate();
-    let new_user = NewUser { username, email, name, role: Role::User, password_hash };
-    let (user, session) = store.create_user(new_user, new_session(&req, &refresh, &settings)).await?;
+    let new_user = NewUser {
+        username,
+        email,
+        name,
+        role: Role::User,
+        password_hash,
+    };
+    let (user, session) = store
+        .create_user(new_user, new_session(&req, &refresh, &settings))
+        .await?;
     let body = token_response(&keys, &user, session, refresh)?;
     Ok(no_store(HttpResponse::Created())
         .insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)))
@@ -194,7 +209,10 @@ impl FromRequest for Credentials {
                             return Err(ApiError::Validation(errors));
                         }
                     };
-                    Ok(Credentials { name, password: login.password })
+                    Ok(Credentials {
+                        name,
+                        password: login.password,
+                    })
                 }
                 BodyKind::Form => {
                     let grant: PasswordGrant = parse_form(&body)?;
@@ -204,7 +222,10 @@ impl FromRequest for Credentials {
                             detail: "this endpoint accepts grant_type=password".into(),
                         });
                     }
-                    Ok(Credentials { name: LoginNameOwned::from_either(grant.username), password: grant.password })
+                    Ok(Credentials {
+                        name: LoginNameOwned::from_either(grant.username),
+                        password: grant.password,
+                    })
                 }
             }
         })
@@ -257,7 +278,8 @@ pub async fn login(
 }
 
 fn new_session(req: &HttpRequest, refresh: &RefreshToken, settings: &Settings) -> NewSession {
-    let ttl = chrono::Duration::from_std(settings.refresh_token_ttl).unwrap_or(chrono::Duration::days(30));
+    let ttl = chrono::Duration::from_std(settings.refresh_token_ttl)
+        .unwrap_or(chrono::Duration::days(30));
     NewSession {
         refresh_hash: refresh.hash(),
         expires_at: crate::domain::now() + ttl,
@@ -275,7 +297,9 @@ fn token_response(
     session: crate::domain::SessionId,
     refresh: RefreshToken,
 ) -> ApiResult<TokenResponse> {
-    let access = keys.issue(user.id, session, user.role).map_err(ApiError::internal)?;
+    let access = keys
+        .issue(user.id, session, user.role)
+        .map_err(ApiError::internal)?;
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",
@@ -287,6 +311,8 @@ fn token_response(
 
 /// Token responses must not be cached (RFC 6749 section 5.1).
 fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
-    builder.insert_header((header::CACHE_CONTROL, "no-store")).insert_header((header::PRAGMA, "no-cache"));
+    builder
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
     builder
 }

@@ -58,6 +58,10 @@ pub async fn health(store: web::Data<Store>) -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
-        store: StoreHealth { backend: "memory", status: "ok", posts: stats.posts },
+        store: StoreHealth {
+            backend: "memory",
+            status: "ok",
+            posts: stats.posts,
+        },
     })
 }

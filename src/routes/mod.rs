@@ -33,12 +33,14 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound(what) => ApiError::NotFound(what),
-            StoreError::EmailTaken => {
-                ApiError::Conflict { code: "email_taken", detail: error.to_string() }
-            }
-            StoreError::UsernameTaken => {
-                ApiError::Conflict { code: "username_taken", detail: error.to_string() }
-            }
+            StoreError::EmailTaken => ApiError::Conflict {
+                code: "email_taken",
+                detail: error.to_string(),
+            },
+            StoreError::UsernameTaken => ApiError::Conflict {
+                code: "username_taken",
+                detail: error.to_string(),
+            },
             StoreError::NotAuthor => ApiError::forbidden("not_author", error.to_string()),
             StoreError::VersionMismatch => ApiError::PreconditionFailed,
         }

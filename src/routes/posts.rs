@@ -69,10 +69,14 @@ impl ListParams {
                 errors.add("cursor", "is not a cursor this API returned");
             })
         });
-        let author = self.author.as_deref().map(|author| {
-            Username::parse(author).map_err(|e| errors.add("author", e))
-        });
-        let tag = self.tag.as_deref().map(|tag| Tag::parse(tag).map_err(|e| errors.add("tag", e)));
+        let author = self
+            .author
+            .as_deref()
+            .map(|author| Username::parse(author).map_err(|e| errors.add("author", e)));
+        let tag = self
+            .tag
+            .as_deref()
+            .map(|tag| Tag::parse(tag).map_err(|e| errors.add("tag", e)));
         errors.into_result()?;
         Ok(PostQuery {
             limit,
@@ -95,7 +99,10 @@ impl ListParams {
         (status = 422, description = "Bad query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn list(store: web::Data<Store>, params: web::Query<ListParams>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    store: web::Data<Store>,
+    params: web::Query<ListParams>,
+) -> ApiResult<HttpResponse> {
     let page = store.list_posts(&params.into_inner().into_query()?).await;
     Ok(HttpResponse::Ok().json(PostPage {
         data: page.posts,
@@ -126,12 +133,20 @@ impl PostInput {
     fn parse(self) -> ApiResult<NewPost> {
         let title = PostTitle::parse(&self.title);
         let content = PostContent::parse(&self.content);
-        let description = self.description.as_deref().map(PostDescription::parse).transpose().map(Option::flatten);
+        let description = self
+            .description
+            .as_deref()
+            .map(PostDescription::parse)
+            .transpose()
+            .map(Option::flatten);
         let tags = Tags::parse(&self.tags);
         match (title, content, description, tags) {
-            (Ok(title), Ok(content), Ok(description), Ok(tags)) => {
-                Ok(NewPost { title, content, description, tags })
-            }
+            (Ok(title), Ok(content), Ok(description), Ok(tags)) => Ok(NewPost {
+                title,
+                content,
+                description,
+                tags,
+            }),
             (title, content, description, tags) => Err(ApiError::Validation(
                 FieldErrors::new()
                     .with("title", title.err())
@@ -162,13 +177,21 @@ impl PostPatch {
         let content = self.content.as_deref().map(PostContent::parse).transpose();
         let description = self
             .description
-            .map(|d| d.as_deref().map(PostDescription::parse).transpose().map(Option::flatten))
+            .map(|d| {
+                d.as_deref()
+                    .map(PostDescription::parse)
+                    .transpose()
+                    .map(Option::flatten)
+            })
             .transpose();
         let tags = self.tags.as_deref().map(Tags::parse).transpose();
         match (title, content, description, tags) {
-            (Ok(title), Ok(content), Ok(description), Ok(tags)) => {
-                Ok(PostEdit { title, content, description, tags })
-            }
+            (Ok(title), Ok(content), Ok(description), Ok(tags)) => Ok(PostEdit {
+                title,
+                content,
+                description,
+                tags,
+            }),
             (title, content, description, tags) => Err(ApiError::Validation(
                 FieldErrors::new()
                     .with("title", title.err())
@@ -182,7 +205,9 @@ impl PostPatch {
 
 /// A post response with its `ETag`.
 fn with_etag(mut builder: actix_web::HttpResponseBuilder, post: &Post) -> HttpResponse {
-    builder.insert_header((header::ETAG, etag(post.version))).json(post)
+    builder
+        .insert_header((header::ETAG, etag(post.version)))
+        .json(post)
 }
 
 /// Creates a post by the caller. 201 with `Location` and `ETag`.
@@ -221,7 +246,11 @@ pub async fn create(
         (status = 404, description = "No such post", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get(req: HttpRequest, id: web::Path<String>, store: web::Data<Store>) -> ApiResult<HttpResponse> {
+pub async fn get(
+    req: HttpRequest,
+    id: web::Path<String>,
+    store: web::Data<Store>,
+) -> ApiResult<HttpResponse> {
     let post = match id.parse::<PostId>() {
         Ok(id) => store.post(id).await,
         Err(_) => store.post_by_slug(&id).await,
@@ -229,7 +258,9 @@ pub async fn get(req: HttpRequest, id: web::Path<String>, store: web::Data<Store
     .ok_or(ApiError::NotFound("post"))?;
     if let Expected::OneOf(versions) = expected_versions(&req, IF_NONE_MATCH) {
         if versions.contains(&post.version) {
-            return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag(post.version))).finish());
+            return Ok(HttpResponse::NotModified()
+                .insert_header((header::ETAG, etag(post.version)))
+                .finish());
         }
     }
     Ok(with_etag(HttpResponse::Ok(), &post))

@@ -15,7 +15,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/users")
             .app_data(BodyLimit::AUTH)
-            .service(super::resource("/me", "GET, PATCH, DELETE").get(me).patch(update_me).delete(delete_me))
+            .service(
+                super::resource("/me", "GET, PATCH, DELETE")
+                    .get(me)
+                    .patch(update_me)
+                    .delete(delete_me),
+            )
             .service(super::resource("/me/password", "PUT").put(change_password))
             .service(super::resource("/{id}", "GET").get(profile)),
     );
@@ -42,7 +47,10 @@ pub struct UserView {
 impl UserView {
     /// With email: for the account itself.
     pub fn private(user: &User) -> Self {
-        Self { email: Some(user.email.as_str().to_owned()), ..Self::public(user) }
+        Self {
+            email: Some(user.email.as_str().to_owned()),
+            ..Self::public(user)
+        }
     }
 
     /// Without email: for everyone else.
@@ -68,7 +76,10 @@ impl UserView {
     )
 )]
 pub async fn me(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
-    let user = store.user(auth.0.user_id).await.ok_or(ApiError::NotFound("user"))?;
+    let user = store
+        .user(auth.0.user_id)
+        .await
+        .ok_or(ApiError::NotFound("user"))?;
     Ok(HttpResponse::Ok().json(UserView::private(&user)))
 }
 
@@ -106,10 +117,14 @@ pub async fn update_me(
     body: JsonBody<UpdateMe>,
 ) -> ApiResult<HttpResponse> {
     let user = match body.0.name {
-        None => store.user(auth.0.user_id).await.ok_or(ApiError::NotFound("user"))?,
+        None => store
+            .user(auth.0.user_id)
+            .await
+            .ok_or(ApiError::NotFound("user"))?,
         Some(name) => {
             let name = name.as_deref().map(DisplayName::parse).transpose();
-            let name = name.map_err(|e| ApiError::Validation(FieldErrors::new().with("name", Some(e))))?;
+            let name =
+                name.map_err(|e| ApiError::Validation(FieldErrors::new().with("name", Some(e))))?;
             store.set_user_name(auth.0.user_id, name).await?
         }
     };
@@ -159,21 +174,31 @@ pub async fn change_password(
     store: web::Data<Store>,
     body: JsonBody<ChangePassword>,
 ) -> ApiResult<HttpResponse> {
-    let user = store.user(auth.0.user_id).await.ok_or(ApiError::NotFound("user"))?;
-    let new_password =
-        Password::parse(body.0.new_password, &[user.username.as_str(), user.email.as_str()]);
+    let user = store
+        .user(auth.0.user_id)
+        .await
+        .ok_or(ApiError::NotFound("user"))?;
+    let new_password = Password::parse(
+        body.0.new_password,
+        &[user.username.as_str(), user.email.as_str()],
+    );
     let stored = store.password_hash(user.id).await;
     if !password::verify(body.0.current_password, stored).await? {
         return Err(ApiError::Validation(
             FieldErrors::new()
-                .with("current_password", Some("is not the current password".into()))
+                .with(
+                    "current_password",
+                    Some("is not the current password".into()),
+                )
                 .with("new_password", new_password.err()),
         ));
     }
     let new_password = new_password
         .map_err(|e| ApiError::Validation(FieldErrors::new().with("new_password", Some(e))))?;
     let hash = password::hash(new_password).await?;
-    store.set_password_hash(user.id, hash, Some(auth.0.session_id)).await?;
+    store
+        .set_password_hash(user.id, hash, Some(auth.0.session_id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -193,7 +218,13 @@ pub async fn profile(
     store: web::Data<Store>,
 ) -> ApiResult<HttpResponse> {
     let user = store.user(*id).await.ok_or(ApiError::NotFound("user"))?;
-    let sees_email = viewer.0.is_some_and(|viewer| viewer.user_id == user.id || viewer.is_admin());
-    let view = if sees_email { UserView::private(&user) } else { UserView::public(&user) };
+    let sees_email = viewer
+        .0
+        .is_some_and(|viewer| viewer.user_id == user.id || viewer.is_admin());
+    let view = if sees_email {
+        UserView::private(&user)
+    } else {
+        UserView::public(&user)
+    };
     Ok(HttpResponse::Ok().json(view))
 }

@@ -26,7 +26,11 @@ impl PostCursor {
     }
 
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}.{}", self.created_at.timestamp_millis(), self.id))
+        URL_SAFE_NO_PAD.encode(format!(
+            "{}.{}",
+            self.created_at.timestamp_millis(),
+            self.id
+        ))
     }
 
     /// `None` for anything [`PostCursor::encode`] did not produce.
@@ -49,7 +53,12 @@ mod tests {
     fn round_trips_and_rejects_garbage() {
         let cursor = PostCursor::new(crate::domain::now(), PostId::new());
         assert_eq!(PostCursor::decode(&cursor.encode()), Some(cursor));
-        for garbage in ["", "!!", "bm90IGEgY3Vyc29y", &URL_SAFE_NO_PAD.encode("1.not-a-uuid")] {
+        for garbage in [
+            "",
+            "!!",
+            "bm90IGEgY3Vyc29y",
+            &URL_SAFE_NO_PAD.encode("1.not-a-uuid"),
+        ] {
             assert_eq!(PostCursor::decode(garbage), None, "{garbage}");
         }
     }

@@ -135,14 +135,22 @@ impl Store {
 
     pub async fn stats(&self) -> Stats {
         let state = self.state.lock();
-        Stats { users: state.users.len(), posts: state.posts.len(), sessions: state.sessions.len() }
+        Stats {
+            users: state.users.len(),
+            posts: state.posts.len(),
+            sessions: state.sessions.len(),
+        }
     }
 
     // ---- accounts -------------------------------------------------------------------------
 
     /// Fails fast when the username or email is taken, so signup can skip the password hash.
     /// [`Store::create_user`] checks again under the lock.
-    pub async fn check_available(&self, username: &Username, email: &Email) -> Result<(), StoreError> {
+    pub async fn check_available(
+        &self,
+        username: &Username,
+        email: &Email,
+    ) -> Result<(), StoreError> {
         let state = self.state.lock();
         check_available(&state, username, email)
     }
@@ -182,12 +190,19 @@ impl Store {
                 state.users_by_username.get(&username.trim().to_lowercase())
             }
         }?;
-        state.users.get(id).map(|user| (user.id, user.password_hash.clone()))
+        state
+            .users
+            .get(id)
+            .map(|user| (user.id, user.password_hash.clone()))
     }
 
     /// The password hash of an account, to check its current password.
     pub async fn password_hash(&self, id: UserId) -> Option<String> {
-        self.state.lock().users.get(&id).map(|user| user.password_hash.clone())
+        self.state
+            .lock()
+            .users
+            .get(&id)
+            .map(|user| user.password_hash.clone())
     }
 
     /// Starts a session for an existing account (after its password was checked).
@@ -197,7 +212,11 @@ impl Store {
         session: NewSession,
     ) -> Result<(User, SessionId), StoreError> {
         let mut state = self.state.lock();
-        let user = state.users.get(&user_id).map(User::from).ok_or(StoreError::NotFound("user"))?;
+        let user = state
+            .users
+            .get(&user_id)
+            .map(User::from)
+            .ok_or(StoreError::NotFound("user"))?;
         let session = session_record(user_id, session, now());
         let session_id = session.id;
         Self::commit(&mut state, Change::CreateSession(session));
@@ -213,7 +232,11 @@ impl Store {
             return None;
         }
         let user = state.users.get(&user_id)?;
-        Some(Principal { user_id, session_id, role: user.role })
+        Some(Principal {
+            user_id,
+            session_id,
+            role: user.role,
+        })
     }
 
     pub async fn user(&self, id: UserId) -> Option<User> {
@@ -221,13 +244,21 @@ impl Store {
     }
 
     /// Sets or clears the display name.
-    pub async fn set_user_name(&self, id: UserId, name: Option<DisplayName>) -> Result<User, StoreError> {
+    pub async fn set_user_name(
+        &self,
+        id: UserId,
+        name: Option<DisplayName>,
+    ) -> Result<User, StoreError> {
         let mut state = self.state.lock();
         if !state.users.contains_key(&id) {
             return Err(StoreError::NotFound("user"));
         }
         Self::commit(&mut state, Change::SetUserName { id, name });
-        state.users.get(&id).map(User::from).ok_or(StoreError::NotFound("user"))
+        state
+            .users
+            .get(&id)
+            .map(User::from)
+            .ok_or(StoreError::NotFound("user"))
     }
 
     /// Replaces the password hash and ends every session of the account but `keep`.
@@ -241,7 +272,14 @@ impl Store {
         if !state.users.contains_key(&id) {
             return Err(StoreError::NotFound("user"));
         }
-        Self::commit(&mut state, Change::SetPasswordHash { id, password_hash, keep });
+        Self::commit(
+            &mut state,
+            Change::SetPasswordHash {
+                id,
+                password_hash,
+                keep,
+            },
+        );
         Ok(())
     }
 
@@ -369,7 +407,12 @@ impl Store {
         let author = match &query.author {
             Some(name) => match state.users_by_username.get(name.as_str()) {
                 Some(id) => Some(*id),
-                None => return Page { posts: Vec::new(), next: None },
+                None => {
+                    return Page {
+                        posts: Vec::new(),
+                        next: None,
+                    }
+                }
             },
             None => None,
         };
@@ -394,7 +437,9 @@ impl Store {
             .collect();
         let next = if posts.len() > query.limit {
             posts.truncate(query.limit);
-            posts.last().map(|post| PostCursor::new(post.created_at, post.id))
+            posts
+                .last()
+                .map(|post| PostCursor::new(post.created_at, post.id))
         } else {
             None
         };
@@ -434,7 +479,11 @@ fn view(state: &State, id: PostId) -> Option<Post> {
         description: post.description.clone(),
         content: post.content.clone(),
         tags: post.tags.clone(),
-        author: Author { id: author.id, username: author.username.clone(), name: author.name.clone() },
+        author: Author {
+            id: author.id,
+            username: author.username.clone(),
+            name: author.name.clone(),
+        },
         created_at: post.created_at,
         updated_at: post.updated_at,
         version: post.version,

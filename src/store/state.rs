@@ -15,16 +15,29 @@ pub type PostKey = (Timestamp, PostId);
 #[derive(Debug, Clone)]
 pub enum Change {
     CreateUser(UserRecord),
-    SetUserName { id: UserId, name: Option<DisplayName> },
+    SetUserName {
+        id: UserId,
+        name: Option<DisplayName>,
+    },
     /// New password hash; ends every session of the account except `keep`.
-    SetPasswordHash { id: UserId, password_hash: String, keep: Option<SessionId> },
+    SetPasswordHash {
+        id: UserId,
+        password_hash: String,
+        keep: Option<SessionId>,
+    },
     /// Deletes the account, its sessions and its posts.
-    DeleteUser { id: UserId },
+    DeleteUser {
+        id: UserId,
+    },
     CreateSession(SessionRecord),
-    EndSession { id: SessionId },
+    EndSession {
+        id: SessionId,
+    },
     /// Inserts a post or replaces the one with the same id.
     PutPost(PostRecord),
-    DeletePost { id: PostId },
+    DeletePost {
+        id: PostId,
+    },
 }
 
 /// All data, with the indexes that make every hot path O(1) or O(log n).
@@ -57,7 +70,8 @@ impl State {
         match change {
             Change::CreateUser(user) => {
                 self.users_by_email.insert(user.email.key(), user.id);
-                self.users_by_username.insert(user.username.as_str().to_owned(), user.id);
+                self.users_by_username
+                    .insert(user.username.as_str().to_owned(), user.id);
                 self.users.insert(user.id, user);
             }
             Change::SetUserName { id, name } => {
@@ -65,14 +79,23 @@ impl State {
                     user.name = name;
                 }
             }
-            Change::SetPasswordHash { id, password_hash, keep } => {
+            Change::SetPasswordHash {
+                id,
+                password_hash,
+                keep,
+            } => {
                 if let Some(user) = self.users.get_mut(&id) {
                     user.password_hash = password_hash;
                 }
                 let ended: Vec<SessionId> = self
                     .sessions_by_user
                     .get(&id)
-                    .map(|ids| ids.iter().copied().filter(|sid| Some(*sid) != keep).collect())
+                    .map(|ids| {
+                        ids.iter()
+                            .copied()
+                            .filter(|sid| Some(*sid) != keep)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 for sid in ended {
                     self.end_session(sid);
@@ -101,8 +124,12 @@ impl State {
                 }
             }
             Change::CreateSession(session) => {
-                self.sessions_by_user.entry(session.user_id).or_default().insert(session.id);
-                self.sessions_by_refresh.insert(session.refresh_hash, session.id);
+                self.sessions_by_user
+                    .entry(session.user_id)
+                    .or_default()
+                    .insert(session.id);
+                self.sessions_by_refresh
+                    .insert(session.refresh_hash, session.id);
                 self.sessions.insert(session.id, session);
             }
             Change::EndSession { id } => self.end_session(id),
@@ -111,9 +138,15 @@ impl State {
                 let key = key_of(&post);
                 self.posts_by_slug.insert(post.slug.clone(), post.id);
                 self.timeline.insert(key);
-                self.posts_by_author.entry(post.author).or_default().insert(key);
+                self.posts_by_author
+                    .entry(post.author)
+                    .or_default()
+                    .insert(key);
                 for tag in post.tags.iter() {
-                    self.posts_by_tag.entry(tag.clone()).or_default().insert(key);
+                    self.posts_by_tag
+                        .entry(tag.clone())
+                        .or_default()
+                        .insert(key);
                 }
                 self.posts.insert(post.id, post);
             }

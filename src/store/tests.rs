@@ -1,7 +1,11 @@
 use super::*;
 
 fn session() -> NewSession {
-    NewSession { refresh_hash: rand_hash(), expires_at: now() + chrono::Duration::days(1), user_agent: None }
+    NewSession {
+        refresh_hash: rand_hash(),
+        expires_at: now() + chrono::Duration::days(1),
+        user_agent: None,
+    }
 }
 
 fn rand_hash() -> [u8; 32] {
@@ -65,9 +69,13 @@ async fn duplicate_email_or_username_is_refused_ignoring_case() {
         role: Role::User,
         password_hash: String::new(),
     };
-    let by_email = store.create_user(clash("bob", "ALICE@example.com"), session()).await;
+    let by_email = store
+        .create_user(clash("bob", "ALICE@example.com"), session())
+        .await;
     assert_eq!(by_email.unwrap_err(), StoreError::EmailTaken);
-    let by_name = store.create_user(clash("ALICE", "other@example.com"), session()).await;
+    let by_name = store
+        .create_user(clash("ALICE", "other@example.com"), session())
+        .await;
     assert_eq!(by_name.unwrap_err(), StoreError::UsernameTaken);
     assert_eq!(store.stats().await.users, 1);
 }
@@ -78,31 +86,77 @@ async fn pages_walk_newest_first_without_gaps_or_repeats() {
     let alice = user(&store, "alice").await;
     let bob = user(&store, "bob").await;
     for i in 0..25 {
-        let (who, tags) = if i % 2 == 0 { (&alice, &["even"][..]) } else { (&bob, &["odd"][..]) };
-        store.create_post(who.user_id, new_post(&format!("p{i:02}"), tags)).await.unwrap();
+        let (who, tags) = if i % 2 == 0 {
+            (&alice, &["even"][..])
+        } else {
+            (&bob, &["odd"][..])
+        };
+        store
+            .create_post(who.user_id, new_post(&format!("p{i:02}"), tags))
+            .await
+            .unwrap();
     }
     let expected: Vec<String> = (0..25).rev().map(|i| format!("p{i:02}")).collect();
     assert_eq!(all_pages(&store, query(None, None, 7)).await, expected);
-    let alices: Vec<String> = expected.iter().filter(|t| t[1..].parse::<u32>().unwrap() % 2 == 0).cloned().collect();
-    assert_eq!(all_pages(&store, query(Some("alice"), None, 4)).await, alices);
-    assert_eq!(all_pages(&store, query(None, Some("even"), 3)).await, alices);
-    assert_eq!(all_pages(&store, query(Some("alice"), Some("odd"), 3)).await, Vec::<String>::new());
-    assert_eq!(all_pages(&store, query(Some("nobody"), None, 3)).await, Vec::<String>::new());
+    let alices: Vec<String> = expected
+        .iter()
+        .filter(|t| t[1..].parse::<u32>().unwrap() % 2 == 0)
+        .cloned()
+        .collect();
+    assert_eq!(
+        all_pages(&store, query(Some("alice"), None, 4)).await,
+        alices
+    );
+    assert_eq!(
+        all_pages(&store, query(None, Some("even"), 3)).await,
+        alices
+    );
+    assert_eq!(
+        all_pages(&store, query(Some("alice"), Some("odd"), 3)).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        all_pages(&store, query(Some("nobody"), None, 3)).await,
+        Vec::<String>::new()
+    );
     let exact = store.list_posts(&query(None, None, 25)).await;
-    assert_eq!((exact.posts.len(), exact.next), (25, None), "a full last page has no next cursor");
+    assert_eq!(
+        (exact.posts.len(), exact.next),
+        (25, None),
+        "a full last page has no next cursor"
+    );
 }
 
 #[actix_web::test]
 async fn slugs_stay_unique_and_follow_the_title() {
     let store = Store::ephemeral();
     let alice = user(&store, "alice").await;
-    let first = store.create_post(alice.user_id, new_post("Hello", &[])).await.unwrap();
-    let second = store.create_post(alice.user_id, new_post("Hello", &[])).await.unwrap();
-    assert_eq!((first.slug.as_str(), second.slug.as_str()), ("hello", "hello-2"));
-    let edit = PostEdit { title: Some(PostTitle::parse("Other").unwrap()), ..Default::default() };
-    let renamed = store.update_post(first.id, &alice, &Expected::Any, edit).await.unwrap();
+    let first = store
+        .create_post(alice.user_id, new_post("Hello", &[]))
+        .await
+        .unwrap();
+    let second = store
+        .create_post(alice.user_id, new_post("Hello", &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.slug.as_str(), second.slug.as_str()),
+        ("hello", "hello-2")
+    );
+    let edit = PostEdit {
+        title: Some(PostTitle::parse("Other").unwrap()),
+        ..Default::default()
+    };
+    let renamed = store
+        .update_post(first.id, &alice, &Expected::Any, edit)
+        .await
+        .unwrap();
     assert_eq!(renamed.slug.as_str(), "other");
-    assert_eq!(store.post_by_slug("hello").await, None, "the old slug is released");
+    assert_eq!(
+        store.post_by_slug("hello").await,
+        None,
+        "the old slug is released"
+    );
     assert_eq!(store.post_by_slug("other").await.unwrap().id, first.id);
 }
 
@@ -111,19 +165,41 @@ async fn updates_check_author_and_version_then_bump_the_version() {
     let store = Store::ephemeral();
     let alice = user(&store, "alice").await;
     let bob = user(&store, "bob").await;
-    let post = store.create_post(alice.user_id, new_post("T", &["a"])).await.unwrap();
-    let retag = || PostEdit { tags: Some(Tags::parse(&["b"]).unwrap()), ..Default::default() };
+    let post = store
+        .create_post(alice.user_id, new_post("T", &["a"]))
+        .await
+        .unwrap();
+    let retag = || PostEdit {
+        tags: Some(Tags::parse(&["b"]).unwrap()),
+        ..Default::default()
+    };
 
-    let by_bob = store.update_post(post.id, &bob, &Expected::Any, retag()).await;
+    let by_bob = store
+        .update_post(post.id, &bob, &Expected::Any, retag())
+        .await;
     assert_eq!(by_bob.unwrap_err(), StoreError::NotAuthor);
-    let stale = store.update_post(post.id, &alice, &Expected::OneOf(vec![7]), retag()).await;
+    let stale = store
+        .update_post(post.id, &alice, &Expected::OneOf(vec![7]), retag())
+        .await;
     assert_eq!(stale.unwrap_err(), StoreError::VersionMismatch);
 
-    let updated = store.update_post(post.id, &alice, &Expected::OneOf(vec![1]), retag()).await.unwrap();
+    let updated = store
+        .update_post(post.id, &alice, &Expected::OneOf(vec![1]), retag())
+        .await
+        .unwrap();
     assert_eq!(updated.version, 2);
-    let again = store.update_post(post.id, &alice, &Expected::Any, retag()).await.unwrap();
-    assert_eq!(again.version, 2, "a change that changes nothing keeps the version");
-    assert_eq!(all_pages(&store, query(None, Some("a"), 10)).await, Vec::<String>::new());
+    let again = store
+        .update_post(post.id, &alice, &Expected::Any, retag())
+        .await
+        .unwrap();
+    assert_eq!(
+        again.version, 2,
+        "a change that changes nothing keeps the version"
+    );
+    assert_eq!(
+        all_pages(&store, query(None, Some("a"), 10)).await,
+        Vec::<String>::new()
+    );
     assert_eq!(all_pages(&store, query(None, Some("b"), 10)).await, ["T"]);
 }
 
@@ -132,8 +208,14 @@ async fn deleting_a_user_removes_posts_sessions_and_index_entries() {
     let store = Store::ephemeral();
     let alice = user(&store, "alice").await;
     let bob = user(&store, "bob").await;
-    store.create_post(alice.user_id, new_post("A", &["x"])).await.unwrap();
-    store.create_post(bob.user_id, new_post("B", &["x"])).await.unwrap();
+    store
+        .create_post(alice.user_id, new_post("A", &["x"]))
+        .await
+        .unwrap();
+    store
+        .create_post(bob.user_id, new_post("B", &["x"]))
+        .await
+        .unwrap();
 
     store.delete_user(alice.user_id).await.unwrap();
 
@@ -151,8 +233,14 @@ async fn password_change_ends_other_sessions_only() {
     let store = Store::ephemeral();
     let alice = user(&store, "alice").await;
     let (_, other) = store.start_session(alice.user_id, session()).await.unwrap();
-    store.set_password_hash(alice.user_id, "new".into(), Some(alice.session_id)).await.unwrap();
-    assert!(store.principal(alice.user_id, alice.session_id).await.is_some());
+    store
+        .set_password_hash(alice.user_id, "new".into(), Some(alice.session_id))
+        .await
+        .unwrap();
+    assert!(store
+        .principal(alice.user_id, alice.session_id)
+        .await
+        .is_some());
     assert!(store.principal(alice.user_id, other).await.is_none());
 }
 
@@ -161,9 +249,21 @@ async fn admins_may_delete_any_post_others_may_not() {
     let store = Store::ephemeral();
     let alice = user(&store, "alice").await;
     let mallory = user(&store, "mallory").await;
-    let post = store.create_post(alice.user_id, new_post("T", &[])).await.unwrap();
-    assert_eq!(store.delete_post(post.id, &mallory, &Expected::Any).await, Err(StoreError::NotAuthor));
-    let admin = Principal { role: Role::Admin, ..mallory };
-    store.delete_post(post.id, &admin, &Expected::Any).await.unwrap();
+    let post = store
+        .create_post(alice.user_id, new_post("T", &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete_post(post.id, &mallory, &Expected::Any).await,
+        Err(StoreError::NotAuthor)
+    );
+    let admin = Principal {
+        role: Role::Admin,
+        ..mallory
+    };
+    store
+        .delete_post(post.id, &admin, &Expected::Any)
+        .await
+        .unwrap();
     assert_eq!(store.post(post.id).await, None);
 }

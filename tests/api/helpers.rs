@@ -1,0 +1,192 @@
+use std::future::Future;
+use std::sync::mpsc;
+use std::sync::LazyLock;
+
+use actix_web::dev::ServerHandle;
+use blog_api::config::Settings;
+use blog_api::startup::Application;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+/// The HS256 secret every test server signs with, so tests can forge tokens with it.
+pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    // Quiet unless asked: TEST_LOG=1 cargo test
+    if std::env::var("TEST_LOG").is_ok() {
+        blog_api::telemetry::init("debug", std::io::stdout);
+    }
+});
+
+/// A running server, stopped when dropped.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    handle: ServerHandle,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // `stop` sends the command at once; the server's own thread carries it out.
+        drop(self.handle.stop(false));
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the application on its own thread and actix system, so it outlives nothing: the
+/// test's runtime is only a client.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    LazyLock::force(&TRACING);
+    let data_dir = tempfile::tempdir().expect("a temporary directory");
+    let mut settings = Settings::defaults();
+    settings.listen = "127.0.0.1:0".into();
+    settings.data_dir = data_dir.path().join("data");
+    settings.jwt_secret = Some(SecretString::from(TEST_SECRET));
+    settings.workers = Some(2);
+    configure(&mut settings);
+
+    let (ready, started) = mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let application = Application::build(settings).expect("the application builds");
+            ready
+                .send((application.address(), application.handle()))
+                .expect("the test waits");
+            application
+                .run_until_stopped()
+                .await
+                .expect("the server runs");
+        })
+    });
+    let (address, handle) = started.recv().expect("the server starts");
+    TestApp {
+        address: format!("http://{address}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        handle,
+        _data_dir: data_dir,
+    }
+}
+
+/// An account created through the API.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub token: String,
+    pub refresh_token: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Sends JSON with `method`, authenticated when `token` is given.
+    /// The returned future owns its request, so callers may build bodies in closures.
+    pub fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> impl Future<Output = Response> + 'static {
+        let mut request = self.request(method, path).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.expect("request sent") }
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.send_json(Method::POST, path, None, body).await
+    }
+
+    pub async fn signup_raw(&self, body: &Value) -> Response {
+        self.post_json("/api/v1/auth/signup", body).await
+    }
+
+    /// Signs up `username` with [`PASSWORD`] and `username@example.com`.
+    pub async fn signup(&self, username: &str) -> Account {
+        let email = format!("{username}@example.com");
+        let response = self
+            .signup_raw(&json!({"username": username, "email": email, "password": PASSWORD}))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "signup of {username}"
+        );
+        let body: Value = response.json().await.unwrap();
+        Account {
+            id: body["user"]["id"].as_str().unwrap().to_owned(),
+            email,
+            token: body["access_token"].as_str().unwrap().to_owned(),
+            refresh_token: body["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn login(&self, body: &Value) -> Response {
+        self.post_json("/api/v1/auth/login", body).await
+    }
+
+    /// Creates a post and returns its JSON.
+    pub async fn create_post(&self, token: &str, body: &Value) -> Value {
+        let response = self
+            .send_json(Method::POST, "/api/v1/posts", Some(token), body)
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "create post");
+        response.json().await.unwrap()
+    }
+}
+
+/// A minimal valid post body.
+pub fn post_body(title: &str) -> Value {
+    json!({"title": title, "content": format!("Content of {title}.")})
+}
+
+/// Asserts a problem+json error with `status` and `code`, and returns its body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["type"], "about:blank");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}

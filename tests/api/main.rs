@@ -1,0 +1,10 @@
+//! Black-box tests: each starts the real application on 127.0.0.1 port 0 with a fresh store and
+//! talks HTTP to it.
+
+mod auth;
+mod errors;
+mod health;
+mod helpers;
+mod posts;
+mod tokens;
+mod users;
