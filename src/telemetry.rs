@@ -21,6 +21,8 @@ where
         // One line per finished request, with its status and duration.
         .with_span_events(FmtSpan::CLOSE)
         .with_target(false)
+        // Colour only for a terminal, not for files and log collectors.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .try_init();
 }
 

@@ -4,6 +4,7 @@
 mod auth;
 mod errors;
 mod health;
+mod openapi;
 mod helpers;
 mod posts;
 mod tokens;

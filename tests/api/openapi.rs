@@ -1,0 +1,76 @@
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+async fn document() -> Value {
+    let app = spawn_app().await;
+    let response = app.get("/api/v1/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_document_is_openapi_3_1_with_every_endpoint() {
+    let doc = document().await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    let expected = [
+        ("/", "get"),
+        ("/health", "get"),
+        ("/api/v1/auth/signup", "post"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/users/me", "get"),
+        ("/api/v1/users/me", "patch"),
+        ("/api/v1/users/me", "delete"),
+        ("/api/v1/users/me/password", "put"),
+        ("/api/v1/users/{id}", "get"),
+        ("/api/v1/posts", "get"),
+        ("/api/v1/posts", "post"),
+        ("/api/v1/posts/{id}", "get"),
+        ("/api/v1/posts/{id}", "put"),
+        ("/api/v1/posts/{id}", "patch"),
+        ("/api/v1/posts/{id}", "delete"),
+    ];
+    for (path, method) in expected {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} is documented");
+    }
+    let operations: usize = doc["paths"].as_object().unwrap().values().map(|item| item.as_object().unwrap().len()).sum();
+    assert_eq!(operations, expected.len(), "and nothing undocumented-by-test");
+}
+
+#[tokio::test]
+async fn security_schemes_are_oauth2_password_and_bearer() {
+    let doc = document().await;
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["oauth2_password"]["flows"]["password"]["tokenUrl"], "/api/v1/auth/login");
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    for (path, method) in [("/api/v1/posts", "post"), ("/api/v1/posts/{id}", "delete"), ("/api/v1/users/me", "get")] {
+        let security = doc["paths"][path][method]["security"].to_string();
+        assert!(security.contains("oauth2_password") && security.contains("bearer"), "{method} {path}: {security}");
+    }
+    assert!(doc["paths"]["/api/v1/posts"]["get"]["security"].is_null(), "listing is public");
+}
+
+#[tokio::test]
+async fn errors_are_documented_as_problem_json() {
+    let doc = document().await;
+    let responses = &doc["paths"]["/api/v1/posts"]["post"]["responses"];
+    for status in ["400", "401", "413", "415", "422"] {
+        let schema = &responses[status]["content"]["application/problem+json"]["schema"]["$ref"];
+        assert_eq!(schema, "#/components/schemas/Problem", "{status}");
+    }
+    assert!(doc["components"]["schemas"]["Problem"]["example"].is_object());
+    assert!(doc["components"]["schemas"]["PostInput"]["example"].is_object());
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_from_the_binary() {
+    let app = spawn_app().await;
+    let redirect = app.get("/docs").await;
+    assert_eq!(redirect.status(), 308);
+    assert_eq!(redirect.headers()["location"], "/docs/");
+    let page = app.get("/docs/").await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("swagger-ui"));
+    let config = app.get("/docs/swagger-initializer.js").await.text().await.unwrap();
+    assert!(config.contains("/api/v1/openapi.json"), "{config}");
+}
