@@ -84,6 +84,12 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let (path, error) = match serde_path_to_error::deserialize(&mut deserializer) {
         Ok(value) => match deserializer.end() {
+            // serde lets a struct be read from an array too; every body here is an object.
+            Ok(()) if body.trim_ascii_start().first() != Some(&b'{') => {
+                let mut errors = FieldErrors::new();
+                errors.add("body", "must be a JSON object");
+                return Err(ApiError::Validation(errors));
+            }
             Ok(()) => return Ok(value),
             Err(error) => (String::new(), error),
         },
@@ -249,6 +255,12 @@ mod tests {
             ("{\"title\":\"a\",\"count\":-1}", 422, "count", "wrong type"),
             ("42", 422, "body", "not an object"),
             ("[1]", 422, "[0]", "an array"),
+            (
+                "[\"a\", 1]",
+                422,
+                "body",
+                "an array that fits the struct's fields",
+            ),
         ];
         for (body, status, field, reason) in cases {
             let (got, fields) = status_and_fields(parse_json::<Body>(body.as_bytes()));

@@ -1,10 +1,13 @@
 //! The OpenAPI 3.1 document, generated from the handlers and types themselves, and Swagger UI.
 
 use actix_web::{web, HttpResponse};
+use std::collections::BTreeMap;
 use utoipa::openapi::security::{
     Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };
-use utoipa::{Modify, OpenApi};
+
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoResponses, Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{auth, health, posts, users};
@@ -26,7 +29,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         users::me, users::update_me, users::delete_me, users::change_password, users::profile,
         posts::list, posts::create, posts::get, posts::replace, posts::update, posts::delete,
     ),
-    components(schemas(crate::error::Problem)),
+    components(schemas(crate::error::Problem, TagName)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Signup and login"),
@@ -36,6 +39,11 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
     )
 )]
 pub struct ApiDoc;
+
+/// A tag as clients send it; stored lower-case.
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = "^[A-Za-z0-9-]{1,32}$", example = "rust")]
+pub struct TagName(pub String);
 
 /// OAuth2 password flow (what Swagger UI's Authorize uses) and plain HTTP bearer.
 struct SecuritySchemes;
@@ -71,4 +79,67 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .insert_header(("Location", "/docs/"))
                 .finish()
         }));
+}
+
+/// problem+json responses with these statuses and descriptions.
+fn problems(list: &[(u16, &str)]) -> BTreeMap<String, RefOr<Response>> {
+    list.iter()
+        .map(|(status, description)| {
+            let content = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(*description)
+                .content(crate::error::PROBLEM_JSON, content);
+            (status.to_string(), RefOr::T(response.build()))
+        })
+        .collect()
+}
+
+/// What any operation with a JSON body can answer besides success.
+pub struct BodyProblems;
+
+impl IntoResponses for BodyProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[
+            (400, "Malformed JSON"),
+            (
+                413,
+                "Body over the limit (64 KiB for accounts, 1 MiB for posts)",
+            ),
+            (415, "Body not sent as application/json"),
+            (422, "Invalid, missing, unknown or read-only fields"),
+        ])
+    }
+}
+
+/// What a protected operation answers without a valid token.
+pub struct AuthProblems;
+
+impl IntoResponses for AuthProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[(401, "Missing, invalid or expired access token")])
+    }
+}
+
+/// What changing an existing post can answer besides success.
+pub struct PostWriteProblems;
+
+impl IntoResponses for PostWriteProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[
+            (403, "Not the author"),
+            (404, "No such post"),
+            (412, "The post changed since the ETag given in If-Match"),
+        ])
+    }
+}
+
+/// A 404 for a path id that names nothing.
+pub struct NotFoundProblem;
+
+impl IntoResponses for NotFoundProblem {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[(404, "Not found")])
+    }
 }

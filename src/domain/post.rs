@@ -4,13 +4,15 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+/// Trimmed text of at most `max` characters. The limit applies to the input as sent, so it is
+/// the limit the OpenAPI schema states (`maxLength`).
 fn text(input: &str, max: usize, what: &str) -> Result<String, String> {
+    if input.chars().count() > max {
+        return Err(format!("{what} must be at most {max} characters long"));
+    }
     let value = input.trim();
     if value.is_empty() {
         return Err(format!("{what} must not be empty"));
-    }
-    if value.chars().count() > max {
-        return Err(format!("{what} must be at most {max} characters long"));
     }
     Ok(value.to_owned())
 }
@@ -84,23 +86,27 @@ impl PostDescription {
     }
 }
 
-/// One tag: 1-32 characters of lower-case letters, digits and `-`.
+/// One tag: 1-32 characters of `a-z 0-9 -`, stored lower-case.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Tag(String);
 
 impl Tag {
+    /// The rule the OpenAPI schema states.
+    pub const PATTERN: &'static str = "^[A-Za-z0-9-]{1,32}$";
+
+    /// ASCII letters, digits and `-`, lower-cased. Not trimmed: a tag with spaces around it is
+    /// refused rather than silently changed.
     pub fn parse(input: &str) -> Result<Self, String> {
-        let tag = input.trim().to_lowercase();
-        if !(1..=32).contains(&tag.chars().count()) {
+        if !(1..=32).contains(&input.chars().count()) {
             return Err(format!("tag `{input}` must be 1 to 32 characters long"));
         }
-        if !tag.chars().all(|c| c.is_alphanumeric() || c == '-') {
+        if !input.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(format!(
-                "tag `{input}` may contain only letters, digits and '-'"
+                "tag `{input}` may contain only letters a-z, digits and '-'"
             ));
         }
-        Ok(Self(tag))
+        Ok(Self(input.to_ascii_lowercase()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -116,14 +122,16 @@ pub struct Tags(BTreeSet<Tag>);
 impl Tags {
     pub const MAX: usize = 10;
 
+    /// At most [`Tags::MAX`] sent (duplicates count: the limit is on the request, as the
+    /// schema's `maxItems` states), each a valid [`Tag`].
     pub fn parse<S: AsRef<str>>(inputs: &[S]) -> Result<Self, String> {
+        if inputs.len() > Self::MAX {
+            return Err(format!("at most {} tags are allowed", Self::MAX));
+        }
         let tags = inputs
             .iter()
             .map(|input| Tag::parse(input.as_ref()))
-            .collect::<Result<BTreeSet<_>, _>>()?;
-        if tags.len() > Self::MAX {
-            return Err(format!("at most {} tags are allowed", Self::MAX));
-        }
+            .collect::<Result<_, _>>()?;
         Ok(Self(tags))
     }
 
@@ -202,7 +210,7 @@ mod tests {
 
     #[test]
     fn tags_are_lowercased_sorted_and_deduplicated() {
-        let tags = Tags::parse(&["Rust", "web", "rust", " API "]).unwrap();
+        let tags = Tags::parse(&["Rust", "web", "rust", "API"]).unwrap();
         let names: Vec<_> = tags.iter().map(Tag::as_str).collect();
         assert_eq!(names, ["api", "rust", "web"]);
     }
@@ -211,16 +219,22 @@ mod tests {
     fn bad_tags() {
         let eleven: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
         let long = "x".repeat(33);
-        let cases: [(&[&str], &str); 4] = [
+        let cases: [(&[&str], &str); 6] = [
             (&[""], "empty tag"),
             (&["two words"], "space"),
             (&["c++"], "punctuation"),
+            (&[" api"], "surrounding space"),
+            (&["ünï"], "non-ascii"),
             (&[long.as_str()], "too long"),
         ];
         for (tags, reason) in cases {
             assert!(Tags::parse(tags).is_err(), "{reason}");
         }
         assert!(Tags::parse(&eleven).is_err(), "more than 10");
+        assert!(
+            Tags::parse(&["rust"; 11]).is_err(),
+            "more than 10 sent, even if the same"
+        );
     }
 
     #[test]
@@ -228,6 +242,11 @@ mod tests {
         assert!(PostTitle::parse("   ").is_err());
         assert!(PostTitle::parse("a\nb").is_err());
         assert!(PostTitle::parse(&"t".repeat(201)).is_err());
+        let padded = format!("t{}", " ".repeat(200));
+        assert!(
+            PostTitle::parse(&padded).is_err(),
+            "the limit applies before trimming"
+        );
         assert_eq!(PostTitle::parse("  Hi ").unwrap().as_str(), "Hi");
         assert!(PostContent::parse(" \n ").is_err());
         assert_eq!(PostContent::parse("# Hi\n").unwrap().as_str(), "# Hi\n");

@@ -36,11 +36,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }))]
 pub struct SignupRequest {
     /// 3-32 characters of `a-z 0-9 _ -`; stored lower-case.
+    #[schema(
+        pattern = "^[A-Za-z0-9_-]{3,32}$",
+        min_length = 3,
+        max_length = 32,
+        example = "alice"
+    )]
     pub username: String,
+    #[schema(format = Email, max_length = 254, example = "alice@example.com")]
     pub email: String,
     /// 8-128 characters of any Unicode; common and easily guessed passwords are refused.
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 128, example = "correct horse battery staple")]
     pub password: SecretString,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "\\S",
+        example = "Alice Liddell"
+    )]
     pub name: Option<String>,
 }
 
@@ -69,11 +82,8 @@ pub struct TokenResponse {
     request_body = SignupRequest,
     responses(
         (status = 201, description = "Account created and logged in", body = TokenResponse),
-        (status = 400, description = "Malformed JSON", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email or username taken", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyProblems,
     )
 )]
 pub async fn signup(
@@ -138,9 +148,11 @@ pub async fn signup(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "alice@example.com", "password": "correct horse battery staple"}))]
 pub struct LoginRequest {
+    #[schema(format = Email, example = "alice@example.com")]
     pub email: Option<String>,
+    #[schema(example = "alice")]
     pub username: Option<String>,
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, example = "correct horse battery staple")]
     pub password: SecretString,
 }
 
@@ -150,8 +162,9 @@ pub struct LoginRequest {
 pub struct PasswordGrant {
     #[schema(example = "password")]
     pub grant_type: String,
+    #[schema(example = "alice")]
     pub username: String,
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, example = "correct horse battery staple")]
     pub password: SecretString,
     /// Accepted and ignored: scopes follow from the account.
     pub scope: Option<String>,
@@ -245,11 +258,8 @@ impl FromRequest for Credentials {
     )),
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
-        (status = 400, description = "Malformed body or unsupported grant_type", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Unknown account or wrong password", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor a form", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyProblems,
     )
 )]
 pub async fn login(

@@ -35,10 +35,13 @@ pub struct ListParams {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
     /// Only posts by this username.
+    #[param(pattern = "^[A-Za-z0-9_-]{3,32}$")]
     pub author: Option<String>,
     /// Only posts with this tag.
+    #[param(pattern = "^[A-Za-z0-9-]{1,32}$")]
     pub tag: Option<String>,
 }
 
@@ -119,13 +122,21 @@ pub async fn list(
 }))]
 pub struct PostInput {
     /// 1-200 characters, one line.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*\\S[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub title: String,
     /// 1-100,000 characters.
+    #[schema(min_length = 1, max_length = 100000, pattern = "\\S")]
     pub content: String,
     /// Up to 500 characters; omitted or blank means none.
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     /// Up to 10 tags of 1-32 letters, digits or `-`; stored lower-case, sorted, unique.
     #[serde(default)]
+    #[schema(max_items = 10, value_type = Vec<crate::openapi::TagName>)]
     pub tags: Vec<String>,
 }
 
@@ -163,11 +174,18 @@ impl PostInput {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"title": "Hello again", "tags": ["rust"]}))]
 pub struct PostPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*\\S[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub title: Option<String>,
+    #[schema(min_length = 1, max_length = 100000, pattern = "\\S")]
     pub content: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub description: Option<Option<String>>,
+    #[schema(max_items = 10, value_type = Option<Vec<crate::openapi::TagName>>)]
     pub tags: Option<Vec<String>>,
 }
 
@@ -218,11 +236,7 @@ fn with_etag(mut builder: actix_web::HttpResponseBuilder, post: &Post) -> HttpRe
     responses(
         (status = 201, description = "Created", body = Post,
             headers(("Location" = String, description = "URL of the new post"), ("ETag" = String))),
-        (status = 400, description = "Malformed JSON", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid, unknown or read-only fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyProblems, crate::openapi::AuthProblems,
     )
 )]
 pub async fn create(
@@ -243,7 +257,7 @@ pub async fn create(
     responses(
         (status = 200, body = Post, headers(("ETag" = String))),
         (status = 304, description = "Not modified"),
-        (status = 404, description = "No such post", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::NotFoundProblem,
     )
 )]
 pub async fn get(
@@ -275,11 +289,7 @@ pub async fn get(
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 200, body = Post, headers(("ETag" = String))),
-        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not the author", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such post", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Changed since the given ETag", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyProblems, crate::openapi::AuthProblems, crate::openapi::PostWriteProblems,
     )
 )]
 pub async fn replace(
@@ -308,11 +318,7 @@ pub async fn replace(
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 200, body = Post, headers(("ETag" = String))),
-        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not the author", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such post", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Changed since the given ETag", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyProblems, crate::openapi::AuthProblems, crate::openapi::PostWriteProblems,
     )
 )]
 pub async fn update(
@@ -334,10 +340,7 @@ pub async fn update(
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not the author", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such post", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Changed since the given ETag", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthProblems, crate::openapi::PostWriteProblems,
     )
 )]
 pub async fn delete(

@@ -72,7 +72,7 @@ impl UserView {
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 200, body = UserView),
-        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthProblems,
     )
 )]
 pub async fn me(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
@@ -89,7 +89,7 @@ pub async fn me(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpRespon
 #[schema(example = json!({"name": "Alice L."}))]
 pub struct UpdateMe {
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<Option<String>>,
 }
 
@@ -107,8 +107,7 @@ pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 200, body = UserView),
-        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyProblems, crate::openapi::AuthProblems,
     )
 )]
 pub async fn update_me(
@@ -137,7 +136,7 @@ pub async fn update_me(
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthProblems,
     )
 )]
 pub async fn delete_me(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
@@ -149,9 +148,9 @@ pub async fn delete_me(auth: AuthUser, store: web::Data<Store>) -> ApiResult<Htt
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 1, max_length = 128)]
     pub current_password: SecretString,
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
     pub new_password: SecretString,
 }
 
@@ -165,8 +164,7 @@ pub struct ChangePassword {
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Changed; other sessions ended"),
-        (status = 401, description = "Missing or invalid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong current password or weak new one", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyProblems, crate::openapi::AuthProblems,
     )
 )]
 pub async fn change_password(
@@ -208,8 +206,7 @@ pub async fn change_password(
     params(("id" = String, Path, format = Uuid, description = "User id")),
     responses(
         (status = 200, body = UserView),
-        (status = 401, description = "A token was sent and is invalid", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthProblems, crate::openapi::NotFoundProblem,
     )
 )]
 pub async fn profile(

@@ -4,8 +4,8 @@
 mod auth;
 mod errors;
 mod health;
-mod openapi;
 mod helpers;
+mod openapi;
 mod posts;
 mod tokens;
 mod users;

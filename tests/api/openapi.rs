@@ -12,7 +12,11 @@ async fn document() -> Value {
 #[tokio::test]
 async fn the_document_is_openapi_3_1_with_every_endpoint() {
     let doc = document().await;
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
     let expected = [
         ("/", "get"),
         ("/health", "get"),
@@ -31,23 +35,48 @@ async fn the_document_is_openapi_3_1_with_every_endpoint() {
         ("/api/v1/posts/{id}", "delete"),
     ];
     for (path, method) in expected {
-        assert!(doc["paths"][path][method].is_object(), "{method} {path} is documented");
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is documented"
+        );
     }
-    let operations: usize = doc["paths"].as_object().unwrap().values().map(|item| item.as_object().unwrap().len()).sum();
-    assert_eq!(operations, expected.len(), "and nothing undocumented-by-test");
+    let operations: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    assert_eq!(
+        operations,
+        expected.len(),
+        "and nothing undocumented-by-test"
+    );
 }
 
 #[tokio::test]
 async fn security_schemes_are_oauth2_password_and_bearer() {
     let doc = document().await;
     let schemes = &doc["components"]["securitySchemes"];
-    assert_eq!(schemes["oauth2_password"]["flows"]["password"]["tokenUrl"], "/api/v1/auth/login");
+    assert_eq!(
+        schemes["oauth2_password"]["flows"]["password"]["tokenUrl"],
+        "/api/v1/auth/login"
+    );
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
-    for (path, method) in [("/api/v1/posts", "post"), ("/api/v1/posts/{id}", "delete"), ("/api/v1/users/me", "get")] {
+    for (path, method) in [
+        ("/api/v1/posts", "post"),
+        ("/api/v1/posts/{id}", "delete"),
+        ("/api/v1/users/me", "get"),
+    ] {
         let security = doc["paths"][path][method]["security"].to_string();
-        assert!(security.contains("oauth2_password") && security.contains("bearer"), "{method} {path}: {security}");
+        assert!(
+            security.contains("oauth2_password") && security.contains("bearer"),
+            "{method} {path}: {security}"
+        );
     }
-    assert!(doc["paths"]["/api/v1/posts"]["get"]["security"].is_null(), "listing is public");
+    assert!(
+        doc["paths"]["/api/v1/posts"]["get"]["security"].is_null(),
+        "listing is public"
+    );
 }
 
 #[tokio::test]
@@ -71,6 +100,11 @@ async fn swagger_ui_is_served_from_the_binary() {
     let page = app.get("/docs/").await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("swagger-ui"));
-    let config = app.get("/docs/swagger-initializer.js").await.text().await.unwrap();
+    let config = app
+        .get("/docs/swagger-initializer.js")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(config.contains("/api/v1/openapi.json"), "{config}");
 }

@@ -69,6 +69,7 @@ async fn patch_me_sets_and_clears_the_name() {
             "email cannot be changed here",
         ),
         (json!({"role": "admin"}), "role", "role is read-only"),
+        (json!([]), "body", "an array, not an object"),
     ] {
         let problem = assert_problem(patch(body).await, 422, "validation_failed").await;
         assert!(problem["errors"][field].is_array(), "{reason}: {problem}");
