@@ -33,6 +33,37 @@ pub struct Settings {
     pub log: String,
     /// HTTP worker threads; `None` means one per core.
     pub workers: Option<usize>,
+    /// The admin account to create at startup, if it does not exist.
+    pub admin: Option<AdminAccount>,
+    /// Abuse limits.
+    pub limits: Limits,
+}
+
+/// `BLOG_ADMIN_USERNAME`, `BLOG_ADMIN_EMAIL`, `BLOG_ADMIN_PASSWORD`: all three or none.
+#[derive(Debug, Clone)]
+pub struct AdminAccount {
+    pub username: String,
+    pub email: String,
+    pub password: SecretString,
+}
+
+/// Limits that keep a flood of logins from hurting anyone else.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Requests per minute per client IP on `/api/v1/auth/*` (token bucket refill rate).
+    pub auth_rate_per_minute: u32,
+    /// Bucket size: requests a client may send at once before the rate applies.
+    pub auth_burst: u32,
+    /// Consecutive failed logins for one account name before it is throttled.
+    pub login_failure_limit: u32,
+    /// First throttle window; it doubles with every further failure, up to an hour.
+    pub login_lockout: Duration,
+    /// Password hashes computed at once (each takes 19 MiB and a core for ~20 ms).
+    pub hash_concurrency: usize,
+    /// Logins and signups allowed to wait for a hashing slot; beyond that, 503.
+    pub hash_queue: usize,
+    /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDR ranges).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// A setting that cannot be used; `Display` is the single line printed at startup.
@@ -73,6 +104,22 @@ struct RawSettings {
     #[serde(default = "defaults::log")]
     log: String,
     workers: Option<usize>,
+    admin_username: Option<String>,
+    admin_email: Option<String>,
+    admin_password: Option<String>,
+    #[serde(default = "defaults::auth_rate_per_minute")]
+    auth_rate_per_minute: u32,
+    #[serde(default = "defaults::auth_burst")]
+    auth_burst: u32,
+    #[serde(default = "defaults::login_failure_limit")]
+    login_failure_limit: u32,
+    #[serde(default = "defaults::login_lockout_seconds")]
+    login_lockout_seconds: u64,
+    hash_concurrency: Option<usize>,
+    #[serde(default = "defaults::hash_queue")]
+    hash_queue: usize,
+    #[serde(default)]
+    trusted_proxies: String,
 }
 
 mod defaults {
@@ -95,6 +142,25 @@ mod defaults {
     }
     pub fn log() -> String {
         "info".into()
+    }
+    pub fn auth_rate_per_minute() -> u32 {
+        30
+    }
+    pub fn auth_burst() -> u32 {
+        10
+    }
+    pub fn login_failure_limit() -> u32 {
+        10
+    }
+    pub fn login_lockout_seconds() -> u64 {
+        60
+    }
+    pub fn hash_queue() -> usize {
+        64
+    }
+    /// Half the cores (at least one), so logins can never take every core from reads.
+    pub fn hash_concurrency() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
     }
 }
 
@@ -184,7 +250,49 @@ impl RawSettings {
         if self.workers == Some(0) {
             return Err(ConfigError::new("BLOG_WORKERS", "must be at least 1"));
         }
+        let admin =
+            match (self.admin_username, self.admin_email, self.admin_password) {
+                (None, None, None) => None,
+                (Some(username), Some(email), Some(password)) => Some(AdminAccount {
+                    username,
+                    email,
+                    password: SecretString::from(password),
+                }),
+                _ => return Err(ConfigError::new(
+                    "BLOG_ADMIN_USERNAME",
+                    "set BLOG_ADMIN_USERNAME, BLOG_ADMIN_EMAIL and BLOG_ADMIN_PASSWORD together",
+                )),
+            };
+        let positive = |value: u64, variable: &str| {
+            if value == 0 {
+                Err(ConfigError::new(variable, "must be at least 1"))
+            } else {
+                Ok(())
+            }
+        };
+        positive(
+            self.auth_rate_per_minute.into(),
+            "BLOG_AUTH_RATE_PER_MINUTE",
+        )?;
+        positive(self.auth_burst.into(), "BLOG_AUTH_BURST")?;
+        positive(self.login_failure_limit.into(), "BLOG_LOGIN_FAILURE_LIMIT")?;
+        positive(self.login_lockout_seconds, "BLOG_LOGIN_LOCKOUT_SECONDS")?;
+        let hash_concurrency = self
+            .hash_concurrency
+            .unwrap_or_else(defaults::hash_concurrency);
+        positive(hash_concurrency as u64, "BLOG_HASH_CONCURRENCY")?;
+        let trusted_proxies = parse_networks(&self.trusted_proxies)?;
         Ok(Settings {
+            admin,
+            limits: Limits {
+                auth_rate_per_minute: self.auth_rate_per_minute,
+                auth_burst: self.auth_burst,
+                login_failure_limit: self.login_failure_limit,
+                login_lockout: Duration::from_secs(self.login_lockout_seconds),
+                hash_concurrency,
+                hash_queue: self.hash_queue,
+                trusted_proxies,
+            },
             listen: self.listen,
             data_dir: self.data_dir,
             jwt_secret,
@@ -197,6 +305,25 @@ impl RawSettings {
             workers: self.workers,
         })
     }
+}
+
+/// `10.0.0.1, 192.168.0.0/16, ::1` -> networks (a bare IP is a /32 or /128).
+fn parse_networks(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        "BLOG_TRUSTED_PROXIES",
+                        format!("`{entry}` is not an IP address or CIDR range"),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// `https://a.example, http://localhost:3000` -> origins. An origin has no path, so a trailing
@@ -281,6 +408,26 @@ mod tests {
             ),
             (&[("BLOG_WORKERS", "0")], "BLOG_WORKERS", "no workers"),
             (
+                &[("BLOG_ADMIN_USERNAME", "root")],
+                "BLOG_ADMIN_USERNAME",
+                "admin without email and password",
+            ),
+            (
+                &[("BLOG_AUTH_BURST", "0")],
+                "BLOG_AUTH_BURST",
+                "an empty bucket",
+            ),
+            (
+                &[("BLOG_TRUSTED_PROXIES", "10.0.0.1, nope")],
+                "BLOG_TRUSTED_PROXIES",
+                "not an IP",
+            ),
+            (
+                &[("BLOG_HASH_CONCURRENCY", "0")],
+                "BLOG_HASH_CONCURRENCY",
+                "no hashing at all",
+            ),
+            (
                 &[("BLOG_REFRESH_TOKEN_TTL", "60")],
                 "BLOG_REFRESH_TOKEN_TTL",
                 "shorter than access",
@@ -299,6 +446,18 @@ mod tests {
         let s = settings(&[("BLOG_JWT_SECRET", &secret)]).unwrap();
         assert!(!format!("{s:?}").contains(&secret));
         assert_eq!(s.jwt_secret_bytes(), Some(secret.as_bytes()));
+    }
+
+    #[test]
+    fn proxies_are_ips_or_ranges() {
+        let s = settings(&[("BLOG_TRUSTED_PROXIES", "10.0.0.1, 192.168.0.0/16")]).unwrap();
+        let proxies: Vec<String> = s
+            .limits
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(proxies, ["10.0.0.1/32", "192.168.0.0/16"]);
     }
 
     #[test]

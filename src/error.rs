@@ -72,6 +72,8 @@ pub enum AuthFailure {
     TokenExpired,
     /// Login failed. Deliberately one variant for "no such account" and "wrong password".
     InvalidCredentials,
+    /// A refresh token that is unknown, expired, or already used (which revokes its session).
+    InvalidGrant,
 }
 
 /// Every error the API answers with.
@@ -104,6 +106,15 @@ pub enum ApiError {
     /// 415.
     #[error("the request body must be sent as {expected}")]
     UnsupportedMediaType { expected: &'static str },
+    /// 429: too many requests from this client or for this account; retry after the delay.
+    #[error("{detail}")]
+    TooManyRequests {
+        retry_after_secs: u64,
+        detail: String,
+    },
+    /// 503: every password-hashing slot is busy and the queue is full.
+    #[error("the server is busy; retry shortly")]
+    Overloaded,
     /// 422: the body parsed but its values are invalid.
     #[error("the request has invalid fields")]
     Validation(FieldErrors),
@@ -123,6 +134,7 @@ fn auth_detail(failure: AuthFailure) -> &'static str {
         AuthFailure::InvalidToken(why) => why,
         AuthFailure::TokenExpired => "the access token has expired",
         AuthFailure::InvalidCredentials => "invalid username, email or password",
+        AuthFailure::InvalidGrant => "the refresh token is invalid, expired or already used",
     }
 }
 
@@ -150,6 +162,9 @@ impl ApiError {
             Self::Unauthorized(AuthFailure::InvalidToken(_)) => "invalid_token",
             Self::Unauthorized(AuthFailure::TokenExpired) => "token_expired",
             Self::Unauthorized(AuthFailure::InvalidCredentials) => "invalid_credentials",
+            Self::Unauthorized(AuthFailure::InvalidGrant) => "invalid_grant",
+            Self::TooManyRequests { .. } => "rate_limited",
+            Self::Overloaded => "overloaded",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PreconditionFailed => "precondition_failed",
@@ -163,12 +178,25 @@ impl ApiError {
     /// The `WWW-Authenticate` challenge for a 401, per RFC 6750 section 3: no `error=` when the
     /// request carried no token, `invalid_token` when it carried a bad one.
     fn challenge(&self) -> Option<String> {
-        let Self::Unauthorized(failure) = self else {
-            return None;
-        };
         let challenge = Challenge::build().realm(REALM);
+        let failure = match self {
+            Self::Unauthorized(failure) => failure,
+            // RFC 6750 section 3.1: a token without the needed privilege.
+            Self::Forbidden {
+                code: "insufficient_scope",
+                detail,
+            } => {
+                let challenge = challenge
+                    .error(ChallengeError::InsufficientScope)
+                    .error_description(detail.clone());
+                return Some(challenge.finish().to_string());
+            }
+            _ => return None,
+        };
         let challenge = match failure {
-            AuthFailure::MissingToken | AuthFailure::InvalidCredentials => challenge,
+            AuthFailure::MissingToken
+            | AuthFailure::InvalidCredentials
+            | AuthFailure::InvalidGrant => challenge,
             AuthFailure::InvalidToken(_) | AuthFailure::TokenExpired => challenge
                 .error(ChallengeError::InvalidToken)
                 .error_description(auth_detail(*failure)),
@@ -213,6 +241,8 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) | Self::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -227,8 +257,19 @@ impl ResponseError for ApiError {
         if let Some(challenge) = self.challenge() {
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
-        if let Self::MethodNotAllowed { allow } = self {
-            response.insert_header((header::ALLOW, *allow));
+        match self {
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, *allow));
+            }
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::Overloaded => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
         }
         let errors = match self {
             Self::Validation(errors) => Some(errors.clone()),

@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(&settings.log, std::io::stdout);
-    let application = match Application::build(settings) {
+    let application = match Application::build(settings).await {
         Ok(application) => application,
         Err(error) => {
             eprintln!("error: {error}");

@@ -25,8 +25,9 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
     ),
     paths(
         health::index, health::health,
-        auth::signup, auth::login,
+        auth::signup, auth::login, auth::refresh, auth::logout,
         users::me, users::update_me, users::delete_me, users::change_password, users::profile,
+        users::sessions, users::end_session, users::list, users::delete_user,
         posts::list, posts::create, posts::get, posts::replace, posts::update, posts::delete,
     ),
     components(schemas(crate::error::Problem, TagName)),
@@ -141,5 +142,27 @@ pub struct NotFoundProblem;
 impl IntoResponses for NotFoundProblem {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         problems(&[(404, "Not found")])
+    }
+}
+
+/// What every `/api/v1/auth/*` operation can answer when a client sends too many requests.
+pub struct RateLimitProblem;
+
+impl IntoResponses for RateLimitProblem {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[(429, "Too many requests from this address (see Retry-After)")])
+    }
+}
+
+/// What an operation that hashes a password answers when every hashing slot and the queue
+/// are full.
+pub struct OverloadProblem;
+
+impl IntoResponses for OverloadProblem {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[(
+            503,
+            "Too many password hashes in progress; retry shortly (see Retry-After)",
+        )])
     }
 }

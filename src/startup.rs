@@ -10,10 +10,11 @@ use actix_web::middleware::Compress;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::{password, TokenKeys};
-use crate::config::Settings;
+use crate::auth::{auth_rate_limit, password, LoginThrottle, PasswordHasher, TokenKeys};
+use crate::config::{AdminAccount, Settings};
+use crate::domain::{Email, Password, Role, Username};
 use crate::error::ApiError;
-use crate::store::Store;
+use crate::store::{NewUser, Store};
 use crate::telemetry::RequestSpan;
 
 /// Why the server could not start. `Display` is the one line `main` prints.
@@ -26,6 +27,8 @@ pub enum StartupError {
     },
     #[error("signing keys: {0}")]
     Keys(String),
+    #[error("BLOG_ADMIN_{field}: {reason}")]
+    Admin { field: &'static str, reason: String },
 }
 
 /// A bound, ready-to-run server.
@@ -35,10 +38,24 @@ pub struct Application {
 }
 
 impl Application {
-    /// Loads keys, binds the listener (port 0 picks a free one) and builds the app.
-    pub fn build(settings: Settings) -> Result<Self, StartupError> {
+    /// Loads keys, creates the admin account if configured, binds the listener (port 0 picks a
+    /// free one) and builds the app.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let keys = web::Data::new(TokenKeys::from_settings(&settings).map_err(StartupError::Keys)?);
         let store = web::Data::new(Store::ephemeral());
+        if let Some(admin) = &settings.admin {
+            ensure_admin(&store, admin).await?;
+        }
+        let limits = &settings.limits;
+        let hasher = web::Data::new(PasswordHasher::new(
+            limits.hash_concurrency,
+            limits.hash_queue,
+        ));
+        let throttle = web::Data::new(LoginThrottle::new(
+            limits.login_failure_limit,
+            limits.login_lockout,
+        ));
+        let rate_limit = auth_rate_limit(limits);
         let address = settings.listen.clone();
         let listen_error = |source| StartupError::Listen {
             address: address.clone(),
@@ -62,6 +79,8 @@ impl Application {
                 .app_data(store.clone())
                 .app_data(keys.clone())
                 .app_data(settings.clone())
+                .app_data(hasher.clone())
+                .app_data(throttle.clone())
                 .app_data(
                     web::PathConfig::default()
                         .error_handler(|_, _| ApiError::NotFound("resource").into()),
@@ -70,7 +89,7 @@ impl Application {
                     ApiError::InvalidInput(format!("bad query string: {error}")).into()
                 }))
                 .configure(crate::openapi::configure)
-                .configure(crate::routes::configure)
+                .configure(|cfg| crate::routes::configure(cfg, &rate_limit))
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::NotFound("route"))
                 }))
@@ -100,6 +119,30 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Creates the configured admin account unless its username or email exists already. Admins are
+/// made only here, never by signing up.
+async fn ensure_admin(store: &Store, admin: &AdminAccount) -> Result<(), StartupError> {
+    let invalid = |field, reason| StartupError::Admin { field, reason };
+    let username = Username::parse(&admin.username).map_err(|e| invalid("USERNAME", e))?;
+    let email = Email::parse(&admin.email).map_err(|e| invalid("EMAIL", e))?;
+    let password = Password::parse(admin.password.clone(), &[username.as_str(), email.as_str()])
+        .map_err(|e| invalid("PASSWORD", e))?;
+    let password_hash = PasswordHasher::hash_now(&password).map_err(|e| invalid("PASSWORD", e))?;
+    let user = NewUser {
+        username,
+        email,
+        name: None,
+        role: Role::Admin,
+        password_hash,
+    };
+    if store.ensure_user(user).await {
+        tracing::info!(username = %admin.username, "created the admin account");
+    } else {
+        tracing::info!(username = %admin.username, "the admin account's username or email exists; left as it is");
+    }
+    Ok(())
 }
 
 /// CORS for the configured origins, so a frontend elsewhere can send `Authorization` and JSON.

@@ -45,6 +45,29 @@ impl FromRequest for AuthUser {
     }
 }
 
+/// An authenticated admin. Anyone else authenticated gets 403 `insufficient_scope`.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminUser(pub Principal);
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move {
+            let AuthUser(principal) = user.await?;
+            if !principal.is_admin() {
+                return Err(ApiError::forbidden(
+                    "insufficient_scope",
+                    "this operation is for admins",
+                ));
+            }
+            Ok(AdminUser(principal))
+        })
+    }
+}
+
 impl FromRequest for MaybeAuthUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;

@@ -16,8 +16,8 @@ impl RefreshToken {
         Self(SecretString::from(URL_SAFE_NO_PAD.encode(bytes)))
     }
 
-    pub fn from_client(token: String) -> Self {
-        Self(SecretString::from(token))
+    pub fn from_client(token: SecretString) -> Self {
+        Self(token)
     }
 
     /// What the store keeps. A fast hash is enough: the token has 256 bits of entropy, so there
@@ -43,7 +43,7 @@ mod tests {
         assert_ne!(a.expose(), b.expose());
         assert_eq!(
             a.hash(),
-            RefreshToken::from_client(a.expose().to_owned()).hash()
+            RefreshToken::from_client(a.expose().into()).hash()
         );
     }
 }

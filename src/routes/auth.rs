@@ -1,4 +1,4 @@
-//! `/api/v1/auth`: signup and login.
+//! `/api/v1/auth`: signup, login, refresh and logout.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,20 +10,27 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{password, RefreshToken, TokenKeys};
+use crate::auth::{
+    AuthRateLimit, AuthUser, LoginThrottle, PasswordHasher, RefreshToken, TokenKeys,
+};
 use crate::config::Settings;
 use crate::domain::{DisplayName, Email, Password, Role, Username};
 use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
 use crate::extract::{body_kind, parse_form, parse_json, read_body, BodyKind, BodyLimit, JsonBody};
 use crate::routes::users::UserView;
-use crate::store::{LoginName, NewSession, NewUser, Store, User};
+use crate::store::{LoginName, NewSession, NewUser, RefreshError, Store, User};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Every route under `/auth` shares one per-client-IP token bucket, applied before any body is
+/// read or password hashed.
+pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &AuthRateLimit) {
     cfg.service(
         web::scope("/auth")
+            .wrap(actix_governor::Governor::new(rate_limit))
             .app_data(BodyLimit::AUTH)
             .service(super::resource("/signup", "POST").post(signup))
-            .service(super::resource("/login", "POST").post(login)),
+            .service(super::resource("/login", "POST").post(login))
+            .service(super::resource("/refresh", "POST").post(refresh))
+            .service(super::resource("/logout", "POST").post(logout)),
     );
 }
 
@@ -83,7 +90,7 @@ pub struct TokenResponse {
     responses(
         (status = 201, description = "Account created and logged in", body = TokenResponse),
         (status = 409, description = "Email or username taken", body = crate::error::Problem, content_type = "application/problem+json"),
-        crate::openapi::BodyProblems,
+        crate::openapi::BodyProblems, crate::openapi::RateLimitProblem, crate::openapi::OverloadProblem,
     )
 )]
 pub async fn signup(
@@ -91,6 +98,7 @@ pub async fn signup(
     store: web::Data<Store>,
     keys: web::Data<TokenKeys>,
     settings: web::Data<Settings>,
+    hasher: web::Data<PasswordHasher>,
     body: JsonBody<SignupRequest>,
 ) -> ApiResult<HttpResponse> {
     let SignupRequest {
@@ -125,7 +133,7 @@ pub async fn signup(
     };
     // Refuse a taken name before spending a hash on it; create_user checks again atomically.
     store.check_available(&username, &email).await?;
-    let password_hash = password::hash(password).await?;
+    let password_hash = hasher.hash(password).await?;
     let refresh = RefreshToken::generate();
     let new_user = NewUser {
         username,
@@ -187,6 +195,12 @@ impl LoginNameOwned {
             Self::Email(name)
         } else {
             Self::Username(name)
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Email(name) | Self::Username(name) => name,
         }
     }
 
@@ -259,7 +273,7 @@ impl FromRequest for Credentials {
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 401, description = "Unknown account or wrong password", body = crate::error::Problem, content_type = "application/problem+json"),
-        crate::openapi::BodyProblems,
+        crate::openapi::BodyProblems, crate::openapi::RateLimitProblem, crate::openapi::OverloadProblem,
     )
 )]
 pub async fn login(
@@ -267,17 +281,31 @@ pub async fn login(
     store: web::Data<Store>,
     keys: web::Data<TokenKeys>,
     settings: web::Data<Settings>,
+    hasher: web::Data<PasswordHasher>,
+    throttle: web::Data<LoginThrottle>,
     credentials: Credentials,
 ) -> ApiResult<HttpResponse> {
     let Credentials { name, password } = credentials;
+    // Before any hashing: a throttled name costs nothing to refuse.
+    throttle.check(name.as_str()).map_err(|wait| {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        ApiError::TooManyRequests {
+            retry_after_secs: seconds,
+            detail: format!("too many failed logins for this account; retry in {seconds} s"),
+        }
+    })?;
     let account = store.credentials(name.as_login()).await;
     let (user_id, stored_hash) = match account {
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
     };
-    let verified = password::verify(password, stored_hash).await?;
+    let verified = hasher.verify(password, stored_hash).await?;
     let invalid = || ApiError::Unauthorized(AuthFailure::InvalidCredentials);
-    let user_id = user_id.filter(|_| verified).ok_or_else(invalid)?;
+    let Some(user_id) = user_id.filter(|_| verified) else {
+        throttle.failed(name.as_str());
+        return Err(invalid());
+    };
+    throttle.succeeded(name.as_str());
     let refresh = RefreshToken::generate();
     // The account may have been deleted while its password was being checked.
     let (user, session) = store
@@ -287,12 +315,72 @@ pub async fn login(
     Ok(no_store(HttpResponse::Ok()).json(token_response(&keys, &user, session, refresh)?))
 }
 
+/// A refresh token to exchange.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    #[schema(value_type = String, min_length = 1, max_length = 256)]
+    pub refresh_token: SecretString,
+}
+
+/// Exchanges a refresh token for a new token pair (rotation).
+///
+/// The presented token is consumed: of concurrent requests with one token exactly one succeeds.
+/// A token that was already used revokes its whole session (its newest access and refresh
+/// tokens too): 401 `invalid_grant`, as for unknown and expired tokens.
+#[utoipa::path(
+    post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair for the same session", body = TokenResponse),
+        (status = 401, description = "Unknown, expired or reused refresh token", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyProblems, crate::openapi::RateLimitProblem,
+    )
+)]
+pub async fn refresh(
+    store: web::Data<Store>,
+    keys: web::Data<TokenKeys>,
+    settings: web::Data<Settings>,
+    body: JsonBody<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
+    let presented = RefreshToken::from_client(body.0.refresh_token);
+    let next = RefreshToken::generate();
+    let expires_at = crate::domain::now() + refresh_ttl(&settings);
+    let (user, session) = store
+        .rotate_refresh(presented.hash(), next.hash(), expires_at)
+        .await
+        .map_err(|error| {
+            if error == RefreshError::Reused {
+                tracing::warn!("a used refresh token was presented again; its session is revoked");
+            }
+            ApiError::Unauthorized(AuthFailure::InvalidGrant)
+        })?;
+    Ok(no_store(HttpResponse::Ok()).json(token_response(&keys, &user, session, next)?))
+}
+
+/// Ends the caller's session: its access tokens get 401 on the very next request and its
+/// refresh token is dead. 204.
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout", tag = "auth",
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        crate::openapi::AuthProblems, crate::openapi::RateLimitProblem,
+    )
+)]
+pub async fn logout(auth: AuthUser, store: web::Data<Store>) -> HttpResponse {
+    store.end_session(auth.0.session_id).await;
+    HttpResponse::NoContent().finish()
+}
+
+fn refresh_ttl(settings: &Settings) -> chrono::Duration {
+    chrono::Duration::from_std(settings.refresh_token_ttl).unwrap_or(chrono::Duration::days(30))
+}
+
 fn new_session(req: &HttpRequest, refresh: &RefreshToken, settings: &Settings) -> NewSession {
-    let ttl = chrono::Duration::from_std(settings.refresh_token_ttl)
-        .unwrap_or(chrono::Duration::days(30));
     NewSession {
         refresh_hash: refresh.hash(),
-        expires_at: crate::domain::now() + ttl,
+        expires_at: crate::domain::now() + refresh_ttl(settings),
         user_agent: req
             .headers()
             .get(USER_AGENT)

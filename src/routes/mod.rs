@@ -8,14 +8,15 @@ pub mod users;
 
 use actix_web::{web, HttpResponse};
 
-use crate::error::ApiError;
-use crate::store::StoreError;
+use crate::auth::AuthRateLimit;
+use crate::error::{ApiError, FieldErrors};
+use crate::store::{Cursor, StoreError};
 
 /// Every route of the service.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &AuthRateLimit) {
     cfg.configure(health::configure).service(
         web::scope("/api/v1")
-            .configure(auth::configure)
+            .configure(|cfg| auth::configure(cfg, rate_limit))
             .configure(users::configure)
             .configure(posts::configure),
     );
@@ -45,4 +46,32 @@ impl From<StoreError> for ApiError {
             StoreError::VersionMismatch => ApiError::PreconditionFailed,
         }
     }
+}
+
+/// Page size: 1-100, default 20.
+pub(crate) const DEFAULT_PAGE: usize = 20;
+pub(crate) const MAX_PAGE: usize = 100;
+
+/// `limit` and `cursor` of a list query; what is wrong with them goes into `errors`.
+pub(crate) fn page_params(
+    limit: Option<&str>,
+    cursor: Option<&str>,
+    errors: &mut FieldErrors,
+) -> (usize, Option<Cursor>) {
+    let limit = match limit.map(str::parse::<usize>) {
+        None => DEFAULT_PAGE,
+        Some(Ok(limit)) if (1..=MAX_PAGE).contains(&limit) => limit,
+        Some(_) => {
+            errors.add("limit", format!("must be an integer from 1 to {MAX_PAGE}"));
+            DEFAULT_PAGE
+        }
+    };
+    let cursor = match cursor.map(Cursor::decode) {
+        Some(None) => {
+            errors.add("cursor", "is not a cursor this API returned");
+            None
+        }
+        other => other.flatten(),
+    };
+    (limit, cursor)
 }

@@ -10,7 +10,7 @@ use crate::domain::{PostContent, PostDescription, PostId, PostTitle, Tag, Tags, 
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::extract::{etag, expected_versions, BodyLimit, IfMatch, JsonBody};
 use crate::routes::users::present;
-use crate::store::{Expected, NewPost, Post, PostCursor, PostEdit, PostQuery, Store};
+use crate::store::{Expected, NewPost, Post, PostEdit, PostQuery, Store};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -54,38 +54,25 @@ pub struct PostPage {
 }
 
 impl ListParams {
-    const DEFAULT_LIMIT: usize = 20;
-    const MAX_LIMIT: usize = 100;
-
     fn into_query(self) -> ApiResult<PostQuery> {
         let mut errors = FieldErrors::new();
-        let limit = match self.limit.as_deref().map(str::parse::<usize>) {
-            None => Self::DEFAULT_LIMIT,
-            Some(Ok(limit)) if (1..=Self::MAX_LIMIT).contains(&limit) => limit,
-            Some(_) => {
-                errors.add("limit", "must be an integer from 1 to 100");
-                0
-            }
-        };
-        let after = self.cursor.as_deref().map(|cursor| {
-            PostCursor::decode(cursor).ok_or_else(|| {
-                errors.add("cursor", "is not a cursor this API returned");
-            })
+        let (limit, after) =
+            super::page_params(self.limit.as_deref(), self.cursor.as_deref(), &mut errors);
+        let author = self.author.as_deref().and_then(|author| {
+            Username::parse(author)
+                .map_err(|e| errors.add("author", e))
+                .ok()
         });
-        let author = self
-            .author
-            .as_deref()
-            .map(|author| Username::parse(author).map_err(|e| errors.add("author", e)));
         let tag = self
             .tag
             .as_deref()
-            .map(|tag| Tag::parse(tag).map_err(|e| errors.add("tag", e)));
+            .and_then(|tag| Tag::parse(tag).map_err(|e| errors.add("tag", e)).ok());
         errors.into_result()?;
         Ok(PostQuery {
             limit,
-            after: after.and_then(Result::ok),
-            author: author.and_then(Result::ok),
-            tag: tag.and_then(Result::ok),
+            after,
+            author,
+            tag,
         })
     }
 }

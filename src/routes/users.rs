@@ -5,16 +5,17 @@ use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{password, AuthUser, MaybeAuthUser};
-use crate::domain::{rfc3339_millis, DisplayName, Password, Role, Timestamp, UserId};
+use crate::auth::{AdminUser, AuthUser, MaybeAuthUser, PasswordHasher};
+use crate::domain::{rfc3339_millis, DisplayName, Password, Role, SessionId, Timestamp, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::extract::{BodyLimit, JsonBody};
-use crate::store::{Store, User};
+use crate::store::{Cursor, SessionInfo, Store, User};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/users")
             .app_data(BodyLimit::AUTH)
+            .service(super::resource("", "GET").get(list))
             .service(
                 super::resource("/me", "GET, PATCH, DELETE")
                     .get(me)
@@ -22,7 +23,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .delete(delete_me),
             )
             .service(super::resource("/me/password", "PUT").put(change_password))
-            .service(super::resource("/{id}", "GET").get(profile)),
+            .service(super::resource("/me/sessions", "GET").get(sessions))
+            .service(super::resource("/me/sessions/{id}", "DELETE").delete(end_session))
+            .service(
+                super::resource("/{id}", "GET, DELETE")
+                    .get(profile)
+                    .delete(delete_user),
+            ),
     );
 }
 
@@ -164,12 +171,13 @@ pub struct ChangePassword {
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Changed; other sessions ended"),
-        crate::openapi::BodyProblems, crate::openapi::AuthProblems,
+        crate::openapi::BodyProblems, crate::openapi::AuthProblems, crate::openapi::OverloadProblem,
     )
 )]
 pub async fn change_password(
     auth: AuthUser,
     store: web::Data<Store>,
+    hasher: web::Data<PasswordHasher>,
     body: JsonBody<ChangePassword>,
 ) -> ApiResult<HttpResponse> {
     let user = store
@@ -181,7 +189,7 @@ pub async fn change_password(
         &[user.username.as_str(), user.email.as_str()],
     );
     let stored = store.password_hash(user.id).await;
-    if !password::verify(body.0.current_password, stored).await? {
+    if !hasher.verify(body.0.current_password, stored).await? {
         return Err(ApiError::Validation(
             FieldErrors::new()
                 .with(
@@ -193,7 +201,7 @@ pub async fn change_password(
     }
     let new_password = new_password
         .map_err(|e| ApiError::Validation(FieldErrors::new().with("new_password", Some(e))))?;
-    let hash = password::hash(new_password).await?;
+    let hash = hasher.hash(new_password).await?;
     store
         .set_password_hash(user.id, hash, Some(auth.0.session_id))
         .await?;
@@ -224,4 +232,133 @@ pub async fn profile(
         UserView::public(&user)
     };
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// A live session of the caller's account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: SessionId,
+    #[serde(serialize_with = "rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// Last login, refresh or authenticated request.
+    #[serde(serialize_with = "rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub last_used_at: Timestamp,
+    pub user_agent: Option<String>,
+    /// Whether this is the session of the token making the request.
+    pub current: bool,
+}
+
+/// The caller's live sessions (one per login), newest first.
+#[utoipa::path(
+    get, path = "/api/v1/users/me/sessions", tag = "users",
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses((status = 200, body = Vec<SessionView>), crate::openapi::AuthProblems)
+)]
+pub async fn sessions(auth: AuthUser, store: web::Data<Store>) -> HttpResponse {
+    let view = |session: SessionInfo| SessionView {
+        current: session.id == auth.0.session_id,
+        id: session.id,
+        created_at: session.created_at,
+        last_used_at: session.last_used_at,
+        user_agent: session.user_agent,
+    };
+    let sessions: Vec<SessionView> = store
+        .sessions(auth.0.user_id)
+        .await
+        .into_iter()
+        .map(view)
+        .collect();
+    HttpResponse::Ok().json(sessions)
+}
+
+/// Ends one of the caller's sessions (e.g. a lost phone). 204; 404 if it is not the caller's.
+#[utoipa::path(
+    delete, path = "/api/v1/users/me/sessions/{id}", tag = "users",
+    params(("id" = String, Path, format = Uuid, description = "Session id")),
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Session ended"),
+        crate::openapi::AuthProblems, crate::openapi::NotFoundProblem,
+    )
+)]
+pub async fn end_session(
+    auth: AuthUser,
+    id: web::Path<SessionId>,
+    store: web::Data<Store>,
+) -> ApiResult<HttpResponse> {
+    store.end_user_session(auth.0.user_id, *id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Query of the admin user listing.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListParams {
+    /// Page size, 1-100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
+}
+
+/// A page of accounts, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct UserPage {
+    pub data: Vec<UserView>,
+    pub next_cursor: Option<String>,
+}
+
+/// Every account, with emails, a page at a time. Admins only (403 `insufficient_scope`).
+#[utoipa::path(
+    get, path = "/api/v1/users", tag = "users",
+    params(UserListParams),
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses(
+        (status = 200, body = UserPage),
+        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthProblems,
+    )
+)]
+pub async fn list(
+    _admin: AdminUser,
+    store: web::Data<Store>,
+    params: web::Query<UserListParams>,
+) -> ApiResult<HttpResponse> {
+    let mut errors = FieldErrors::new();
+    let (limit, after) = super::page_params(
+        params.limit.as_deref(),
+        params.cursor.as_deref(),
+        &mut errors,
+    );
+    errors.into_result()?;
+    let (users, next) = store.list_users(after, limit).await;
+    Ok(HttpResponse::Ok().json(UserPage {
+        data: users.iter().map(UserView::private).collect(),
+        next_cursor: next.map(|cursor: Cursor| cursor.encode()),
+    }))
+}
+
+/// Deletes any account with its posts and sessions. Admins only. 204.
+#[utoipa::path(
+    delete, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = String, Path, format = Uuid, description = "User id")),
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthProblems, crate::openapi::NotFoundProblem,
+    )
+)]
+pub async fn delete_user(
+    _admin: AdminUser,
+    id: web::Path<UserId>,
+    store: web::Data<Store>,
+) -> ApiResult<HttpResponse> {
+    store.delete_user(*id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -4,25 +4,29 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::DateTime;
 
-use crate::domain::{PostId, Timestamp};
+use uuid::Uuid;
 
-use super::state::PostKey;
+use crate::domain::Timestamp;
 
-/// Where a page of posts ends: the last post's (created_at, id). Clients see it as an opaque
-/// string; its format may change without notice.
+/// Where a page ends: the last item's (created_at, id). Clients see it as an opaque string; its
+/// format may change without notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PostCursor {
+pub struct Cursor {
     created_at: Timestamp,
-    id: PostId,
+    id: Uuid,
 }
 
-impl PostCursor {
-    pub fn new(created_at: Timestamp, id: PostId) -> Self {
-        Self { created_at, id }
+impl Cursor {
+    pub fn new(created_at: Timestamp, id: impl Into<Uuid>) -> Self {
+        Self {
+            created_at,
+            id: id.into(),
+        }
     }
 
-    pub(super) fn key(&self) -> PostKey {
-        (self.created_at, self.id)
+    /// The index key this cursor stands for, for an index keyed by `(created_at, I)`.
+    pub(super) fn key<I: From<Uuid>>(&self) -> (Timestamp, I) {
+        (self.created_at, I::from(self.id))
     }
 
     pub fn encode(&self) -> String {
@@ -33,7 +37,7 @@ impl PostCursor {
         ))
     }
 
-    /// `None` for anything [`PostCursor::encode`] did not produce.
+    /// `None` for anything [`Cursor::encode`] did not produce.
     pub fn decode(cursor: &str) -> Option<Self> {
         let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
         let text = std::str::from_utf8(&bytes).ok()?;
@@ -51,15 +55,15 @@ mod tests {
 
     #[test]
     fn round_trips_and_rejects_garbage() {
-        let cursor = PostCursor::new(crate::domain::now(), PostId::new());
-        assert_eq!(PostCursor::decode(&cursor.encode()), Some(cursor));
+        let cursor = Cursor::new(crate::domain::now(), Uuid::now_v7());
+        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         for garbage in [
             "",
             "!!",
             "bm90IGEgY3Vyc29y",
             &URL_SAFE_NO_PAD.encode("1.not-a-uuid"),
         ] {
-            assert_eq!(PostCursor::decode(garbage), None, "{garbage}");
+            assert_eq!(Cursor::decode(garbage), None, "{garbage}");
         }
     }
 }

@@ -19,8 +19,10 @@ use crate::domain::{
     Slug, Tag, Tags, Timestamp, UserId, Username,
 };
 
-pub use cursor::PostCursor;
-pub use records::{Author, Post, PostRecord, Principal, SessionRecord, User, UserRecord};
+pub use cursor::Cursor;
+pub use records::{
+    Author, Post, PostRecord, Principal, SessionInfo, SessionRecord, User, UserRecord,
+};
 use state::{Change, State};
 
 /// What the store refuses.
@@ -36,6 +38,18 @@ pub enum StoreError {
     NotAuthor,
     #[error("the post has changed since the version given")]
     VersionMismatch,
+}
+
+/// Why a refresh token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RefreshError {
+    #[error("unknown refresh token")]
+    Unknown,
+    #[error("refresh token expired")]
+    Expired,
+    /// An already-used token came back: its session has been revoked.
+    #[error("refresh token reused; session revoked")]
+    Reused,
 }
 
 /// A new account, validated.
@@ -89,7 +103,7 @@ pub struct PostQuery {
     pub author: Option<Username>,
     pub tag: Option<Tag>,
     /// Continue after this post (exclusive).
-    pub after: Option<PostCursor>,
+    pub after: Option<Cursor>,
     pub limit: usize,
 }
 
@@ -98,7 +112,7 @@ pub struct PostQuery {
 pub struct Page {
     pub posts: Vec<Post>,
     /// Where the next page starts, if there is one.
-    pub next: Option<PostCursor>,
+    pub next: Option<Cursor>,
 }
 
 /// How to find an account at login.
@@ -226,17 +240,140 @@ impl Store {
     /// Who holds this access token, if its account and session are still live: one O(1) lookup
     /// per request, so logout and account deletion take effect at once.
     pub async fn principal(&self, user_id: UserId, session_id: SessionId) -> Option<Principal> {
-        let state = self.state.lock();
-        let session = state.sessions.get(&session_id)?;
-        if session.user_id != user_id || session.expires_at <= now() {
+        let mut state = self.state.lock();
+        let role = state.users.get(&user_id)?.role;
+        let session = state.sessions.get_mut(&session_id)?;
+        let now = now();
+        if session.user_id != user_id || session.expires_at <= now {
             return None;
         }
-        let user = state.users.get(&user_id)?;
+        // Activity metadata only: kept in memory, not worth a journal record per request.
+        session.last_used_at = now;
         Some(Principal {
             user_id,
             session_id,
-            role: user.role,
+            role,
         })
+    }
+
+    /// Exchanges a refresh token for its successor, atomically: of several requests presenting
+    /// the same token exactly one succeeds. A token that was already used revokes its session.
+    pub async fn rotate_refresh(
+        &self,
+        presented: [u8; 32],
+        next: [u8; 32],
+        expires_at: Timestamp,
+    ) -> Result<(User, SessionId), RefreshError> {
+        let mut state = self.state.lock();
+        let Some(&id) = state.sessions_by_refresh.get(&presented) else {
+            if let Some(&id) = state.retired_refresh.get(&presented) {
+                Self::commit(&mut state, Change::EndSession { id });
+                return Err(RefreshError::Reused);
+            }
+            return Err(RefreshError::Unknown);
+        };
+        let session = state.sessions.get(&id).ok_or(RefreshError::Unknown)?;
+        let now = now();
+        if session.expires_at <= now {
+            Self::commit(&mut state, Change::EndSession { id });
+            return Err(RefreshError::Expired);
+        }
+        let user = state
+            .users
+            .get(&session.user_id)
+            .map(User::from)
+            .ok_or(RefreshError::Unknown)?;
+        Self::commit(
+            &mut state,
+            Change::RotateRefresh {
+                id,
+                refresh_hash: next,
+                expires_at,
+                at: now,
+            },
+        );
+        Ok((user, id))
+    }
+
+    /// The live sessions of an account, newest first.
+    pub async fn sessions(&self, user_id: UserId) -> Vec<SessionInfo> {
+        let state = self.state.lock();
+        let now = now();
+        let mut sessions: Vec<SessionInfo> = state
+            .sessions_by_user
+            .get(&user_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| state.sessions.get(id))
+            .filter(|session| session.expires_at > now)
+            .map(|session| SessionInfo {
+                id: session.id,
+                created_at: session.created_at,
+                last_used_at: session.last_used_at,
+                user_agent: session.user_agent.clone(),
+            })
+            .collect();
+        sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        sessions
+    }
+
+    /// Ends a session of `user_id`; another account's session id is "not found".
+    pub async fn end_user_session(&self, user_id: UserId, id: SessionId) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        match state.sessions.get(&id) {
+            Some(session) if session.user_id == user_id => {
+                Self::commit(&mut state, Change::EndSession { id });
+                Ok(())
+            }
+            _ => Err(StoreError::NotFound("session")),
+        }
+    }
+
+    /// Creates `user` unless its username or email is taken; `true` if it was created.
+    pub async fn ensure_user(&self, user: NewUser) -> bool {
+        let mut state = self.state.lock();
+        if check_available(&state, &user.username, &user.email).is_err() {
+            return false;
+        }
+        let record = UserRecord {
+            id: UserId::new(),
+            username: user.username,
+            email: user.email,
+            name: user.name,
+            role: user.role,
+            password_hash: user.password_hash,
+            created_at: now(),
+        };
+        Self::commit(&mut state, Change::CreateUser(record));
+        true
+    }
+
+    /// A page of accounts, newest first (for admins).
+    pub async fn list_users(
+        &self,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> (Vec<User>, Option<Cursor>) {
+        let state = self.state.lock();
+        let keys: Box<dyn DoubleEndedIterator<Item = &(Timestamp, UserId)>> = match after {
+            Some(cursor) => Box::new(state.users_timeline.range(..cursor.key::<UserId>())),
+            None => Box::new(state.users_timeline.iter()),
+        };
+        let mut users: Vec<User> = keys
+            .rev()
+            .take(limit + 1)
+            .filter_map(|(_, id)| state.users.get(id))
+            .map(User::from)
+            .collect();
+        let next = if users.len() > limit {
+            users.truncate(limit);
+            users
+                .last()
+                .map(|user| Cursor::new(user.created_at, user.id))
+        } else {
+            None
+        };
+        (users, next)
     }
 
     pub async fn user(&self, id: UserId) -> Option<User> {
@@ -439,7 +576,7 @@ impl Store {
             posts.truncate(query.limit);
             posts
                 .last()
-                .map(|post| PostCursor::new(post.created_at, post.id))
+                .map(|post| Cursor::new(post.created_at, post.id))
         } else {
             None
         };
@@ -462,7 +599,9 @@ fn session_record(user_id: UserId, session: NewSession, created_at: Timestamp) -
         id: SessionId::new(),
         user_id,
         refresh_hash: session.refresh_hash,
+        retired_hashes: Vec::new(),
         created_at,
+        last_used_at: created_at,
         expires_at: session.expires_at,
         user_agent: session.user_agent,
     }

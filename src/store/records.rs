@@ -28,8 +28,23 @@ pub struct SessionRecord {
     pub user_id: UserId,
     /// SHA-256 of the current refresh token; the token itself is never stored.
     pub refresh_hash: [u8; 32],
+    /// Hashes of refresh tokens this session already rotated away. Seeing one again means a
+    /// token was stolen or replayed: the whole session is revoked.
+    pub retired_hashes: Vec<[u8; 32]>,
     pub created_at: Timestamp,
+    /// Last login, refresh or authenticated request.
+    pub last_used_at: Timestamp,
+    /// When the current refresh token stops working (sliding: each refresh moves it).
     pub expires_at: Timestamp,
+    pub user_agent: Option<String>,
+}
+
+/// A live session as its owner sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub created_at: Timestamp,
+    pub last_used_at: Timestamp,
     pub user_agent: Option<String>,
 }
 

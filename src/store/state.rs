@@ -30,6 +30,13 @@ pub enum Change {
         id: UserId,
     },
     CreateSession(SessionRecord),
+    /// Consumes the session's refresh token and installs its successor.
+    RotateRefresh {
+        id: SessionId,
+        refresh_hash: [u8; 32],
+        expires_at: Timestamp,
+        at: Timestamp,
+    },
     EndSession {
         id: SessionId,
     },
@@ -48,9 +55,13 @@ pub struct State {
     pub(super) users_by_email: HashMap<String, UserId>,
     /// Username (already lower-case) -> user.
     pub(super) users_by_username: HashMap<String, UserId>,
+    /// Every account, by creation time (the admin listing).
+    pub(super) users_timeline: BTreeSet<(Timestamp, UserId)>,
     pub(super) sessions: HashMap<SessionId, SessionRecord>,
     pub(super) sessions_by_user: HashMap<UserId, HashSet<SessionId>>,
     pub(super) sessions_by_refresh: HashMap<[u8; 32], SessionId>,
+    /// Refresh-token hashes already used, for reuse detection.
+    pub(super) retired_refresh: HashMap<[u8; 32], SessionId>,
     pub(super) posts: HashMap<PostId, PostRecord>,
     pub(super) posts_by_slug: HashMap<Slug, PostId>,
     /// Every post, by creation time.
@@ -72,6 +83,7 @@ impl State {
                 self.users_by_email.insert(user.email.key(), user.id);
                 self.users_by_username
                     .insert(user.username.as_str().to_owned(), user.id);
+                self.users_timeline.insert((user.created_at, user.id));
                 self.users.insert(user.id, user);
             }
             Change::SetUserName { id, name } => {
@@ -119,6 +131,7 @@ impl State {
                     self.end_session(sid);
                 }
                 if let Some(user) = self.users.remove(&id) {
+                    self.users_timeline.remove(&(user.created_at, user.id));
                     self.users_by_email.remove(&user.email.key());
                     self.users_by_username.remove(user.username.as_str());
                 }
@@ -131,6 +144,22 @@ impl State {
                 self.sessions_by_refresh
                     .insert(session.refresh_hash, session.id);
                 self.sessions.insert(session.id, session);
+            }
+            Change::RotateRefresh {
+                id,
+                refresh_hash,
+                expires_at,
+                at,
+            } => {
+                if let Some(session) = self.sessions.get_mut(&id) {
+                    let old = std::mem::replace(&mut session.refresh_hash, refresh_hash);
+                    session.retired_hashes.push(old);
+                    session.expires_at = expires_at;
+                    session.last_used_at = at;
+                    self.sessions_by_refresh.remove(&old);
+                    self.retired_refresh.insert(old, id);
+                    self.sessions_by_refresh.insert(refresh_hash, id);
+                }
             }
             Change::EndSession { id } => self.end_session(id),
             Change::PutPost(post) => {
@@ -157,6 +186,9 @@ impl State {
     fn end_session(&mut self, id: SessionId) {
         if let Some(session) = self.sessions.remove(&id) {
             self.sessions_by_refresh.remove(&session.refresh_hash);
+            for retired in &session.retired_hashes {
+                self.retired_refresh.remove(retired);
+            }
             if let Some(ids) = self.sessions_by_user.get_mut(&session.user_id) {
                 ids.remove(&id);
                 if ids.is_empty() {

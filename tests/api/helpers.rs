@@ -49,12 +49,17 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     settings.data_dir = data_dir.path().join("data");
     settings.jwt_secret = Some(SecretString::from(TEST_SECRET));
     settings.workers = Some(2);
+    // Suites sign up and log in far faster than any person; the limits get tests of their own.
+    settings.limits.auth_burst = 100_000;
+    settings.limits.auth_rate_per_minute = 1_000_000;
     configure(&mut settings);
 
     let (ready, started) = mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let application = Application::build(settings).expect("the application builds");
+            let application = Application::build(settings)
+                .await
+                .expect("the application builds");
             ready
                 .send((application.address(), application.handle()))
                 .expect("the test waits");

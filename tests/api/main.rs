@@ -1,11 +1,14 @@
 //! Black-box tests: each starts the real application on 127.0.0.1 port 0 with a fresh store and
 //! talks HTTP to it.
 
+mod admin;
 mod auth;
 mod errors;
 mod health;
 mod helpers;
+mod limits;
 mod openapi;
 mod posts;
+mod sessions;
 mod tokens;
 mod users;

@@ -169,6 +169,11 @@ async fn invalid_posts_are_422_naming_each_field() {
             "tags not a list",
         ),
         (json!({"content": "x"}), "title", "missing title"),
+        (
+            json!({"title": "t", "content": "x", "tags": vec!["rust"; 11]}),
+            "tags",
+            "11 tags sent, all the same",
+        ),
     ];
     for (body, field, reason) in cases {
         let response = app

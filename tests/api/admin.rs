@@ -1,0 +1,171 @@
+//! Admins: made from configuration only; list and delete users, delete any post.
+
+use reqwest::Method;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_problem, post_body, spawn_app, spawn_app_with, TestApp};
+
+const ADMIN_PASSWORD: &str = "an admin passphrase for tests";
+
+async fn app_with_admin() -> (TestApp, String) {
+    let app = spawn_app_with(|s| {
+        s.admin = Some(blog_api::config::AdminAccount {
+            username: "root".into(),
+            email: "root@example.com".into(),
+            password: SecretString::from(ADMIN_PASSWORD),
+        })
+    })
+    .await;
+    let login: Value = app
+        .login(&json!({"username": "root", "password": ADMIN_PASSWORD}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(login["user"]["role"], "admin", "{login}");
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    (app, token)
+}
+
+#[tokio::test]
+async fn admins_list_users_a_page_at_a_time() {
+    let (app, admin) = app_with_admin().await;
+    for name in ["alice", "bob", "carol"] {
+        app.signup(name).await;
+    }
+    let first: Value = app
+        .get_as("/api/v1/users?limit=2", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&first), ["carol", "bob"]);
+    assert_eq!(
+        first["data"][0]["email"], "carol@example.com",
+        "admins see emails"
+    );
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second: Value = app
+        .get_as(&format!("/api/v1/users?limit=2&cursor={cursor}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(&second), ["alice", "root"]);
+    assert_eq!(second["next_cursor"], Value::Null);
+    assert_problem(
+        app.get_as("/api/v1/users?limit=0", &admin).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn others_get_403_insufficient_scope() {
+    let (app, _admin) = app_with_admin().await;
+    let alice = app.signup("alice").await;
+    let bob = app.signup("bob").await;
+    let response = app.get_as("/api/v1/users", &alice.token).await;
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert_problem(response, 403, "insufficient_scope").await;
+    let delete = app
+        .request(Method::DELETE, &format!("/api/v1/users/{}", bob.id))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(delete, 403, "insufficient_scope").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/users/{}", bob.id)).await.status(),
+        200,
+        "bob is still there"
+    );
+    assert_problem(app.get("/api/v1/users").await, 401, "missing_token").await;
+}
+
+#[tokio::test]
+async fn admins_delete_any_user_or_post() {
+    let (app, admin) = app_with_admin().await;
+    let alice = app.signup("alice").await;
+    let bob = app.signup("bob").await;
+    let post = app.create_post(&bob.token, &post_body("Spam")).await;
+
+    let path = format!("/api/v1/posts/{}", post["id"].as_str().unwrap());
+    let deleted = app
+        .request(Method::DELETE, &path)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(app.get(&path).await.status(), 404);
+    let edit = app
+        .send_json(Method::PATCH, &path, Some(&admin), &json!({"title": "x"}))
+        .await;
+    assert_problem(edit, 404, "not_found").await;
+
+    let removed = app
+        .request(Method::DELETE, &format!("/api/v1/users/{}", alice.id))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    assert_problem(
+        app.get_as("/api/v1/users/me", &alice.token).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    let again = app
+        .request(Method::DELETE, &format!("/api/v1/users/{}", alice.id))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(again, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn admin_is_never_granted_by_signing_up() {
+    let (app, _admin) = app_with_admin().await;
+    let clash = app
+        .signup_raw(
+            &json!({"username": "root2", "email": "ROOT@example.com", "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_problem(clash, 409, "email_taken").await;
+    let plain = spawn_app().await;
+    let response = plain
+        .signup_raw(
+            &json!({"username": "admin", "email": "admin@example.com", "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["role"], "user");
+    assert_problem(
+        plain
+            .get_as("/api/v1/users", body["access_token"].as_str().unwrap())
+            .await,
+        403,
+        "insufficient_scope",
+    )
+    .await;
+}
