@@ -448,6 +448,24 @@ mod tests {
         assert_eq!(s.jwt_secret_bytes(), Some(secret.as_bytes()));
     }
 
+    /// `.env.example` documents the defaults: its uncommented values must be valid and equal to
+    /// what an empty environment gives.
+    #[test]
+    fn env_example_matches_the_defaults() {
+        let pairs: Vec<(String, String)> = include_str!("../.env.example")
+            .lines()
+            .filter(|line| line.starts_with("BLOG_"))
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        assert!(pairs.len() >= 10, "{pairs:?}");
+        let example = Settings::from_vars(pairs).expect(".env.example is valid");
+        assert_eq!(
+            format!("{example:?}"),
+            format!("{:?}", Settings::defaults())
+        );
+    }
+
     #[test]
     fn proxies_are_ips_or_ranges() {
         let s = settings(&[("BLOG_TRUSTED_PROXIES", "10.0.0.1, 192.168.0.0/16")]).unwrap();

@@ -267,3 +267,52 @@ async fn admins_may_delete_any_post_others_may_not() {
         .unwrap();
     assert_eq!(store.post(post.id).await, None);
 }
+
+#[actix_web::test]
+async fn refresh_tokens_rotate_once_expire_and_reuse_revokes() {
+    let store = Store::ephemeral();
+    let alice = user(&store, "alice").await;
+    let first = {
+        let state = store.state.lock();
+        state.sessions[&alice.session_id].refresh_hash
+    };
+    let (second, third) = (rand_hash(), rand_hash());
+    let later = now() + chrono::Duration::days(1);
+
+    let (user, session) = store.rotate_refresh(first, second, later).await.unwrap();
+    assert_eq!((user.id, session), (alice.user_id, alice.session_id));
+    assert_eq!(
+        store.rotate_refresh(rand_hash(), third, later).await,
+        Err(RefreshError::Unknown)
+    );
+    assert_eq!(
+        store.rotate_refresh(first, third, later).await,
+        Err(RefreshError::Reused)
+    );
+    assert_eq!(
+        store.principal(alice.user_id, alice.session_id).await,
+        None,
+        "reuse revoked the session"
+    );
+    assert_eq!(
+        store.rotate_refresh(second, third, later).await,
+        Err(RefreshError::Unknown)
+    );
+    assert!(
+        store.state.lock().retired_refresh.is_empty(),
+        "nothing of the session is left"
+    );
+
+    let expiring = NewSession {
+        refresh_hash: rand_hash(),
+        expires_at: now() - chrono::Duration::seconds(1),
+        user_agent: None,
+    };
+    let token = expiring.refresh_hash;
+    let (_, expired) = store.start_session(alice.user_id, expiring).await.unwrap();
+    assert_eq!(
+        store.rotate_refresh(token, third, later).await,
+        Err(RefreshError::Expired)
+    );
+    assert_eq!(store.principal(alice.user_id, expired).await, None);
+}
