@@ -33,10 +33,23 @@ pub struct Settings {
     pub log: String,
     /// HTTP worker threads; `None` means one per core.
     pub workers: Option<usize>,
+    /// Where the store keeps its data.
+    pub storage: Storage,
+    /// Journal size (bytes) past which it is compacted into a snapshot.
+    pub journal_compact_bytes: u64,
     /// The admin account to create at startup, if it does not exist.
     pub admin: Option<AdminAccount>,
     /// Abuse limits.
     pub limits: Limits,
+}
+
+/// `BLOG_STORAGE`: `disk` (default) journals every write in `BLOG_DATA_DIR`; `memory` keeps
+/// nothing on disk at all (tests, demos): data and, without `BLOG_JWT_SECRET`, tokens end with
+/// the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    Disk,
+    Memory,
 }
 
 /// `BLOG_ADMIN_USERNAME`, `BLOG_ADMIN_EMAIL`, `BLOG_ADMIN_PASSWORD`: all three or none.
@@ -104,6 +117,10 @@ struct RawSettings {
     #[serde(default = "defaults::log")]
     log: String,
     workers: Option<usize>,
+    #[serde(default = "defaults::storage")]
+    storage: String,
+    #[serde(default = "defaults::journal_compact_bytes")]
+    journal_compact_bytes: u64,
     admin_username: Option<String>,
     admin_email: Option<String>,
     admin_password: Option<String>,
@@ -142,6 +159,12 @@ mod defaults {
     }
     pub fn log() -> String {
         "info".into()
+    }
+    pub fn storage() -> String {
+        "disk".into()
+    }
+    pub fn journal_compact_bytes() -> u64 {
+        64 * 1024 * 1024
     }
     pub fn auth_rate_per_minute() -> u32 {
         30
@@ -282,7 +305,19 @@ impl RawSettings {
             .unwrap_or_else(defaults::hash_concurrency);
         positive(hash_concurrency as u64, "BLOG_HASH_CONCURRENCY")?;
         let trusted_proxies = parse_networks(&self.trusted_proxies)?;
+        if self.journal_compact_bytes < 4096 {
+            return Err(ConfigError::new("BLOG_JOURNAL_COMPACT_BYTES", "must be at least 4096"));
+        }
+        let storage = match self.storage.as_str() {
+            "disk" => Storage::Disk,
+            "memory" => Storage::Memory,
+            other => {
+                return Err(ConfigError::new("BLOG_STORAGE", format!("`{other}` is neither `disk` nor `memory`")))
+            }
+        };
         Ok(Settings {
+            storage,
+            journal_compact_bytes: self.journal_compact_bytes,
             admin,
             limits: Limits {
                 auth_rate_per_minute: self.auth_rate_per_minute,
@@ -360,6 +395,15 @@ impl Settings {
     }
 }
 
+/// Creates `dir` (and parents) readable by its owner only.
+pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,6 +451,7 @@ mod tests {
                 "no scheme",
             ),
             (&[("BLOG_WORKERS", "0")], "BLOG_WORKERS", "no workers"),
+            (&[("BLOG_STORAGE", "tape")], "BLOG_STORAGE", "unknown storage"),
             (
                 &[("BLOG_ADMIN_USERNAME", "root")],
                 "BLOG_ADMIN_USERNAME",

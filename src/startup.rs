@@ -11,10 +11,10 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{auth_rate_limit, password, LoginThrottle, PasswordHasher, TokenKeys};
-use crate::config::{AdminAccount, Settings};
+use crate::config::{AdminAccount, Settings, Storage};
 use crate::domain::{Email, Password, Role, Username};
 use crate::error::ApiError;
-use crate::store::{NewUser, Store};
+use crate::store::{JournalError, NewUser, Store};
 use crate::telemetry::RequestSpan;
 
 /// Why the server could not start. `Display` is the one line `main` prints.
@@ -27,6 +27,8 @@ pub enum StartupError {
     },
     #[error("signing keys: {0}")]
     Keys(String),
+    #[error("BLOG_DATA_DIR: {0}")]
+    Store(#[from] JournalError),
     #[error("BLOG_ADMIN_{field}: {reason}")]
     Admin { field: &'static str, reason: String },
 }
@@ -42,7 +44,10 @@ impl Application {
     /// free one) and builds the app.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let keys = web::Data::new(TokenKeys::from_settings(&settings).map_err(StartupError::Keys)?);
-        let store = web::Data::new(Store::ephemeral());
+        let store = web::Data::new(match settings.storage {
+            Storage::Memory => Store::ephemeral(),
+            Storage::Disk => Store::open(&settings.data_dir, settings.journal_compact_bytes)?,
+        });
         if let Some(admin) = &settings.admin {
             ensure_admin(&store, admin).await?;
         }
@@ -95,6 +100,9 @@ impl Application {
                 }))
         })
         .workers(workers)
+        // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (every acknowledged
+        // write is already on disk), then exit.
+        .shutdown_timeout(10)
         .listen(listener)
         .map_err(listen_error)?
         .run();

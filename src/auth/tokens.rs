@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::config::{Settings, MIN_SECRET_BYTES};
+use crate::config::{Settings, Storage, MIN_SECRET_BYTES};
 use crate::domain::{Role, SessionId, UserId};
 
 /// The JWT `typ` header of our access tokens (RFC 9068 section 2.1).
@@ -108,6 +108,8 @@ impl TokenKeys {
     pub fn from_settings(settings: &Settings) -> Result<Self, String> {
         let secret = match &settings.jwt_secret {
             Some(secret) => secret.clone(),
+            // Nothing may touch the disk: a secret for this process only.
+            None if settings.storage == Storage::Memory => random_secret().map_err(|e| e.to_string())?,
             None => load_or_create_secret(&settings.data_dir)
                 .map_err(|e| format!("{}: {e}", settings.data_dir.join(SECRET_FILE).display()))?,
         };
@@ -198,26 +200,31 @@ fn load_or_create_secret(dir: &Path) -> io::Result<SecretString> {
         Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
         Err(_) => {}
     }
-    create_private_dir(dir)?;
-    let mut bytes = [0u8; 64];
-    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    crate::config::create_private_dir(dir)?;
+    let secret = random_secret()?;
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     match options.open(&path) {
         Ok(mut file) => {
-            file.write_all(secret.as_bytes())?;
+            file.write_all(secret.expose_secret().as_bytes())?;
             file.sync_all()?;
             tracing::info!(path = %path.display(), "generated a new JWT secret");
-            Ok(SecretString::from(secret))
+            Ok(secret)
         }
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
             check_secret(fs::read_to_string(&path)?.trim().to_owned())
         }
         Err(error) => Err(error),
     }
+}
+
+/// 64 random bytes from the OS, hex-encoded.
+fn random_secret() -> io::Result<SecretString> {
+    let mut bytes = [0u8; 64];
+    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(SecretString::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
 }
 
 fn check_secret(secret: String) -> io::Result<SecretString> {
@@ -227,15 +234,6 @@ fn check_secret(secret: String) -> io::Result<SecretString> {
         )));
     }
     Ok(SecretString::from(secret))
-}
-
-/// Creates `dir` (and parents) readable by its owner only.
-pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 #[cfg(test)]

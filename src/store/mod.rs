@@ -9,8 +9,12 @@
 //! backend will, and callers should not have to change when it does.
 
 mod cursor;
+mod journal;
 mod records;
 mod state;
+
+use std::path::Path;
+use std::sync::{mpsc, Arc};
 
 use parking_lot::Mutex;
 
@@ -23,6 +27,8 @@ pub use cursor::Cursor;
 pub use records::{
     Author, Post, PostRecord, Principal, SessionInfo, SessionRecord, User, UserRecord,
 };
+pub use journal::JournalError;
+use journal::{Batch, Journal};
 use state::{Change, State};
 
 /// What the store refuses.
@@ -131,20 +137,89 @@ pub struct Stats {
 }
 
 /// The in-memory store, shared by all workers.
-#[derive(Debug, Default)]
 pub struct Store {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
+    /// Where writes go when the store is durable; `None` for an ephemeral store.
+    committer: Option<mpsc::Sender<Job>>,
 }
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("durable", &self.committer.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// A write in progress: reads and changes the state, each change also going to the journal.
+pub(crate) struct Tx<'a> {
+    state: &'a mut State,
+    journal: Option<&'a mut Batch>,
+}
+
+impl Tx<'_> {
+    /// The only way a change reaches the state.
+    fn commit(&mut self, change: Change) {
+        if let Some(batch) = self.journal.as_deref_mut() {
+            batch.push(&change);
+        }
+        self.state.apply(change);
+    }
+}
+
+/// A write waiting for the committer; what it returns answers the caller once durable.
+type Job = Box<dyn for<'a> FnOnce(&mut Tx<'a>) -> Reply + Send>;
+type Reply = Box<dyn FnOnce() + Send>;
+
+/// Jobs taken into one group commit at most.
+const MAX_BATCH: usize = 1024;
 
 impl Store {
     /// An empty store that keeps nothing on disk.
     pub fn ephemeral() -> Self {
-        Self::default()
+        Self { state: Arc::new(Mutex::new(State::default())), committer: None }
     }
 
-    /// The only way a change reaches the state; the durability journal hooks in here.
-    fn commit(state: &mut State, change: Change) {
-        state.apply(change);
+    /// A durable store in `dir`: replays what is there, then journals every change.
+    pub fn open(dir: &Path, compact_at: u64) -> Result<Self, JournalError> {
+        let (journal, state) = Journal::open(dir, compact_at)?;
+        let state = Arc::new(Mutex::new(state));
+        let (jobs, queue) = mpsc::channel();
+        let shared = Arc::clone(&state);
+        std::thread::Builder::new()
+            .name("blog-api-journal".into())
+            .spawn(move || {
+                let run = std::panic::AssertUnwindSafe(|| commit_loop(&shared, journal, &queue));
+                if std::panic::catch_unwind(run).is_err() {
+                    // The state may hold a half-applied change: never serve it.
+                    tracing::error!("the journal thread panicked; stopping the process");
+                    std::process::abort();
+                }
+            })
+            .map_err(|source| JournalError::Io { path: dir.to_owned(), source })?;
+        Ok(Self { state, committer: Some(jobs) })
+    }
+
+    /// Runs a read-modify-write under one acquisition of the lock.
+    ///
+    /// Ephemeral: right here. Durable: on the journal thread, which takes every write waiting
+    /// (group commit), applies them in order, appends their records, flushes once, and only
+    /// then releases the lock and answers. Readers therefore never see a change that is not on
+    /// disk, and one `fdatasync` serves every request that arrived together.
+    async fn write<R: Send + 'static>(&self, f: impl for<'a> FnOnce(&mut Tx<'a>) -> R + Send + 'static) -> R {
+        let Some(jobs) = &self.committer else {
+            let mut state = self.state.lock();
+            return f(&mut Tx { state: &mut state, journal: None });
+        };
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |tx| {
+            let result = f(tx);
+            Box::new(move || {
+                let _ = answer.send(result);
+            })
+        });
+        // The journal thread lives as long as the store and aborts the process if it fails, so
+        // neither of these can fail while a request is being served.
+        jobs.send(job).expect("the journal thread is running");
+        answered.await.expect("the journal thread answers every write")
     }
 
     pub async fn stats(&self) -> Stats {
@@ -175,24 +250,26 @@ impl Store {
         user: NewUser,
         session: NewSession,
     ) -> Result<(User, SessionId), StoreError> {
-        let mut state = self.state.lock();
-        check_available(&state, &user.username, &user.email)?;
-        let created_at = now();
-        let record = UserRecord {
-            id: UserId::new(),
-            username: user.username,
-            email: user.email,
-            name: user.name,
-            role: user.role,
-            password_hash: user.password_hash,
-            created_at,
-        };
-        let view = User::from(&record);
-        let session = session_record(record.id, session, created_at);
-        let session_id = session.id;
-        Self::commit(&mut state, Change::CreateUser(record));
-        Self::commit(&mut state, Change::CreateSession(session));
-        Ok((view, session_id))
+        self.write(move |tx| {
+            check_available(tx.state, &user.username, &user.email)?;
+            let created_at = now();
+            let record = UserRecord {
+                id: UserId::new(),
+                username: user.username,
+                email: user.email,
+                name: user.name,
+                role: user.role,
+                password_hash: user.password_hash,
+                created_at,
+            };
+            let view = User::from(&record);
+            let session = session_record(record.id, session, created_at);
+            let session_id = session.id;
+            tx.commit(Change::CreateUser(record));
+            tx.commit(Change::CreateSession(session));
+            Ok((view, session_id))
+        })
+        .await
     }
 
     /// The id and password hash of the account `name` refers to, for login.
@@ -225,16 +302,19 @@ impl Store {
         user_id: UserId,
         session: NewSession,
     ) -> Result<(User, SessionId), StoreError> {
-        let mut state = self.state.lock();
-        let user = state
-            .users
-            .get(&user_id)
-            .map(User::from)
-            .ok_or(StoreError::NotFound("user"))?;
-        let session = session_record(user_id, session, now());
-        let session_id = session.id;
-        Self::commit(&mut state, Change::CreateSession(session));
-        Ok((user, session_id))
+        self.write(move |tx| {
+            let user = tx
+                .state
+                .users
+                .get(&user_id)
+                .map(User::from)
+                .ok_or(StoreError::NotFound("user"))?;
+            let session = session_record(user_id, session, now());
+            let session_id = session.id;
+            tx.commit(Change::CreateSession(session));
+            Ok((user, session_id))
+        })
+        .await
     }
 
     /// Who holds this access token, if its account and session are still live: one O(1) lookup
@@ -264,35 +344,35 @@ impl Store {
         next: [u8; 32],
         expires_at: Timestamp,
     ) -> Result<(User, SessionId), RefreshError> {
-        let mut state = self.state.lock();
-        let Some(&id) = state.sessions_by_refresh.get(&presented) else {
-            if let Some(&id) = state.retired_refresh.get(&presented) {
-                Self::commit(&mut state, Change::EndSession { id });
-                return Err(RefreshError::Reused);
+        self.write(move |tx| {
+            let Some(&id) = tx.state.sessions_by_refresh.get(&presented) else {
+                if let Some(&id) = tx.state.retired_refresh.get(&presented) {
+                    tx.commit(Change::EndSession { id });
+                    return Err(RefreshError::Reused);
+                }
+                return Err(RefreshError::Unknown);
+            };
+            let session = tx.state.sessions.get(&id).ok_or(RefreshError::Unknown)?;
+            let now = now();
+            if session.expires_at <= now {
+                tx.commit(Change::EndSession { id });
+                return Err(RefreshError::Expired);
             }
-            return Err(RefreshError::Unknown);
-        };
-        let session = state.sessions.get(&id).ok_or(RefreshError::Unknown)?;
-        let now = now();
-        if session.expires_at <= now {
-            Self::commit(&mut state, Change::EndSession { id });
-            return Err(RefreshError::Expired);
-        }
-        let user = state
-            .users
-            .get(&session.user_id)
-            .map(User::from)
-            .ok_or(RefreshError::Unknown)?;
-        Self::commit(
-            &mut state,
-            Change::RotateRefresh {
+            let user = tx
+                .state
+                .users
+                .get(&session.user_id)
+                .map(User::from)
+                .ok_or(RefreshError::Unknown)?;
+            tx.commit(Change::RotateRefresh {
                 id,
                 refresh_hash: next,
                 expires_at,
                 at: now,
-            },
-        );
-        Ok((user, id))
+            });
+            Ok((user, id))
+        })
+        .await
     }
 
     /// The live sessions of an account, newest first.
@@ -319,33 +399,35 @@ impl Store {
 
     /// Ends a session of `user_id`; another account's session id is "not found".
     pub async fn end_user_session(&self, user_id: UserId, id: SessionId) -> Result<(), StoreError> {
-        let mut state = self.state.lock();
-        match state.sessions.get(&id) {
+        self.write(move |tx| match tx.state.sessions.get(&id) {
             Some(session) if session.user_id == user_id => {
-                Self::commit(&mut state, Change::EndSession { id });
+                tx.commit(Change::EndSession { id });
                 Ok(())
             }
             _ => Err(StoreError::NotFound("session")),
-        }
+        })
+        .await
     }
 
     /// Creates `user` unless its username or email is taken; `true` if it was created.
     pub async fn ensure_user(&self, user: NewUser) -> bool {
-        let mut state = self.state.lock();
-        if check_available(&state, &user.username, &user.email).is_err() {
-            return false;
-        }
-        let record = UserRecord {
-            id: UserId::new(),
-            username: user.username,
-            email: user.email,
-            name: user.name,
-            role: user.role,
-            password_hash: user.password_hash,
-            created_at: now(),
-        };
-        Self::commit(&mut state, Change::CreateUser(record));
-        true
+        self.write(move |tx| {
+            if check_available(tx.state, &user.username, &user.email).is_err() {
+                return false;
+            }
+            let record = UserRecord {
+                id: UserId::new(),
+                username: user.username,
+                email: user.email,
+                name: user.name,
+                role: user.role,
+                password_hash: user.password_hash,
+                created_at: now(),
+            };
+            tx.commit(Change::CreateUser(record));
+            true
+        })
+        .await
     }
 
     /// A page of accounts, newest first (for admins).
@@ -386,16 +468,18 @@ impl Store {
         id: UserId,
         name: Option<DisplayName>,
     ) -> Result<User, StoreError> {
-        let mut state = self.state.lock();
-        if !state.users.contains_key(&id) {
-            return Err(StoreError::NotFound("user"));
-        }
-        Self::commit(&mut state, Change::SetUserName { id, name });
-        state
-            .users
-            .get(&id)
-            .map(User::from)
-            .ok_or(StoreError::NotFound("user"))
+        self.write(move |tx| {
+            if !tx.state.users.contains_key(&id) {
+                return Err(StoreError::NotFound("user"));
+            }
+            tx.commit(Change::SetUserName { id, name });
+            tx.state
+                .users
+                .get(&id)
+                .map(User::from)
+                .ok_or(StoreError::NotFound("user"))
+        })
+        .await
     }
 
     /// Replaces the password hash and ends every session of the account but `keep`.
@@ -405,58 +489,62 @@ impl Store {
         password_hash: String,
         keep: Option<SessionId>,
     ) -> Result<(), StoreError> {
-        let mut state = self.state.lock();
-        if !state.users.contains_key(&id) {
-            return Err(StoreError::NotFound("user"));
-        }
-        Self::commit(
-            &mut state,
-            Change::SetPasswordHash {
+        self.write(move |tx| {
+            if !tx.state.users.contains_key(&id) {
+                return Err(StoreError::NotFound("user"));
+            }
+            tx.commit(Change::SetPasswordHash {
                 id,
                 password_hash,
                 keep,
-            },
-        );
-        Ok(())
+            });
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes an account with its posts and sessions.
     pub async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
-        let mut state = self.state.lock();
-        if !state.users.contains_key(&id) {
-            return Err(StoreError::NotFound("user"));
-        }
-        Self::commit(&mut state, Change::DeleteUser { id });
-        Ok(())
+        self.write(move |tx| {
+            if !tx.state.users.contains_key(&id) {
+                return Err(StoreError::NotFound("user"));
+            }
+            tx.commit(Change::DeleteUser { id });
+            Ok(())
+        })
+        .await
     }
 
     pub async fn end_session(&self, id: SessionId) {
-        Self::commit(&mut self.state.lock(), Change::EndSession { id });
+        self.write(move |tx| tx.commit(Change::EndSession { id }))
+            .await
     }
 
     // ---- posts ----------------------------------------------------------------------------
 
     pub async fn create_post(&self, author: UserId, post: NewPost) -> Result<Post, StoreError> {
-        let mut state = self.state.lock();
-        if !state.users.contains_key(&author) {
-            return Err(StoreError::NotFound("user"));
-        }
-        let id = PostId::new();
-        let created_at = now();
-        let record = PostRecord {
-            id,
-            author,
-            slug: state.unique_slug(&Slug::from_title(&post.title), id),
-            title: post.title,
-            description: post.description,
-            content: post.content,
-            tags: post.tags,
-            created_at,
-            updated_at: created_at,
-            version: 1,
-        };
-        Self::commit(&mut state, Change::PutPost(record));
-        view(&state, id).ok_or(StoreError::NotFound("post"))
+        self.write(move |tx| {
+            if !tx.state.users.contains_key(&author) {
+                return Err(StoreError::NotFound("user"));
+            }
+            let id = PostId::new();
+            let created_at = now();
+            let record = PostRecord {
+                id,
+                author,
+                slug: tx.state.unique_slug(&Slug::from_title(&post.title), id),
+                title: post.title,
+                description: post.description,
+                content: post.content,
+                tags: post.tags,
+                created_at,
+                updated_at: created_at,
+                version: 1,
+            };
+            tx.commit(Change::PutPost(record));
+            view(tx.state, id).ok_or(StoreError::NotFound("post"))
+        })
+        .await
     }
 
     pub async fn post(&self, id: PostId) -> Option<Post> {
@@ -478,40 +566,48 @@ impl Store {
         expected: &Expected,
         edit: PostEdit,
     ) -> Result<Post, StoreError> {
-        let mut state = self.state.lock();
-        let current = state.posts.get(&id).ok_or(StoreError::NotFound("post"))?;
-        if current.author != actor.user_id {
-            return Err(StoreError::NotAuthor);
-        }
-        if let Expected::OneOf(versions) = expected {
-            if !versions.contains(&current.version) {
-                return Err(StoreError::VersionMismatch);
+        let actor = *actor;
+        let expected = expected.clone();
+        self.write(move |tx| {
+            let current = tx
+                .state
+                .posts
+                .get(&id)
+                .ok_or(StoreError::NotFound("post"))?;
+            if current.author != actor.user_id {
+                return Err(StoreError::NotAuthor);
             }
-        }
-        let mut next = current.clone();
-        if let Some(title) = edit.title {
-            next.title = title;
-        }
-        if let Some(content) = edit.content {
-            next.content = content;
-        }
-        if let Some(description) = edit.description {
-            next.description = description;
-        }
-        if let Some(tags) = edit.tags {
-            next.tags = tags;
-        }
-        let unchanged = next.title == current.title
-            && next.content == current.content
-            && next.description == current.description
-            && next.tags == current.tags;
-        if !unchanged {
-            next.slug = state.unique_slug(&Slug::from_title(&next.title), id);
-            next.version += 1;
-            next.updated_at = now().max(next.created_at);
-            Self::commit(&mut state, Change::PutPost(next));
-        }
-        view(&state, id).ok_or(StoreError::NotFound("post"))
+            if let Expected::OneOf(versions) = &expected {
+                if !versions.contains(&current.version) {
+                    return Err(StoreError::VersionMismatch);
+                }
+            }
+            let mut next = current.clone();
+            if let Some(title) = edit.title {
+                next.title = title;
+            }
+            if let Some(content) = edit.content {
+                next.content = content;
+            }
+            if let Some(description) = edit.description {
+                next.description = description;
+            }
+            if let Some(tags) = edit.tags {
+                next.tags = tags;
+            }
+            let unchanged = next.title == current.title
+                && next.content == current.content
+                && next.description == current.description
+                && next.tags == current.tags;
+            if !unchanged {
+                next.slug = tx.state.unique_slug(&Slug::from_title(&next.title), id);
+                next.version += 1;
+                next.updated_at = now().max(next.created_at);
+                tx.commit(Change::PutPost(next));
+            }
+            view(tx.state, id).ok_or(StoreError::NotFound("post"))
+        })
+        .await
     }
 
     /// Deletes a post if `actor` wrote it or is an admin, and it is at an `expected` version.
@@ -521,18 +617,26 @@ impl Store {
         actor: &Principal,
         expected: &Expected,
     ) -> Result<(), StoreError> {
-        let mut state = self.state.lock();
-        let current = state.posts.get(&id).ok_or(StoreError::NotFound("post"))?;
-        if current.author != actor.user_id && !actor.is_admin() {
-            return Err(StoreError::NotAuthor);
-        }
-        if let Expected::OneOf(versions) = expected {
-            if !versions.contains(&current.version) {
-                return Err(StoreError::VersionMismatch);
+        let actor = *actor;
+        let expected = expected.clone();
+        self.write(move |tx| {
+            let current = tx
+                .state
+                .posts
+                .get(&id)
+                .ok_or(StoreError::NotFound("post"))?;
+            if current.author != actor.user_id && !actor.is_admin() {
+                return Err(StoreError::NotAuthor);
             }
-        }
-        Self::commit(&mut state, Change::DeletePost { id });
-        Ok(())
+            if let Expected::OneOf(versions) = &expected {
+                if !versions.contains(&current.version) {
+                    return Err(StoreError::VersionMismatch);
+                }
+            }
+            tx.commit(Change::DeletePost { id });
+            Ok(())
+        })
+        .await
     }
 
     /// A page of posts, newest first. Walks one ordered index from the cursor, so a page costs
@@ -631,3 +735,27 @@ fn view(state: &State, id: PostId) -> Option<Post> {
 
 #[cfg(test)]
 mod tests;
+
+/// The journal thread: group commit, one `fdatasync` per batch.
+fn commit_loop(state: &Mutex<State>, mut journal: Journal, queue: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let jobs: Vec<Job> = std::iter::once(first).chain(queue.try_iter().take(MAX_BATCH - 1)).collect();
+        let mut batch = journal.batch();
+        let mut guard = state.lock();
+        let replies: Vec<Reply> =
+            jobs.into_iter().map(|job| job(&mut Tx { state: &mut guard, journal: Some(&mut batch) })).collect();
+        if let Err(error) = journal.commit(batch) {
+            // The state now holds changes that are not on disk. Answering would acknowledge
+            // them; serving on would show them. Stop; the journal replays what was flushed.
+            tracing::error!(%error, "writing the journal failed; stopping the process");
+            std::process::abort();
+        }
+        if let Err(error) = journal.compact_if_needed(&guard) {
+            tracing::error!(%error, "compacting the journal failed; it keeps growing until the next attempt");
+        }
+        drop(guard);
+        for reply in replies {
+            reply();
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! What the store keeps, and the read models it hands out.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{
@@ -9,7 +9,7 @@ use crate::domain::{
 };
 
 /// A stored account, password hash included. Never leaves the store: see [`User`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserRecord {
     pub id: UserId,
     pub username: Username,
@@ -22,7 +22,7 @@ pub struct UserRecord {
 }
 
 /// A login session: the refresh-token family its access tokens belong to (`sid`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub id: SessionId,
     pub user_id: UserId,
@@ -49,7 +49,7 @@ pub struct SessionInfo {
 }
 
 /// A stored post. The author is kept by id, so a renamed author shows everywhere at once.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PostRecord {
     pub id: PostId,
     pub author: UserId,

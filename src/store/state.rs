@@ -11,8 +11,8 @@ use super::records::{PostRecord, SessionRecord, UserRecord};
 /// Order of posts in lists: newest first is reverse order of this key.
 pub type PostKey = (Timestamp, PostId);
 
-/// One mutation of the store.
-#[derive(Debug, Clone)]
+/// One mutation of the store: the unit of the journal.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Change {
     CreateUser(UserRecord),
     SetUserName {
@@ -137,6 +137,9 @@ impl State {
                 }
             }
             Change::CreateSession(session) => {
+                for retired in &session.retired_hashes {
+                    self.retired_refresh.insert(*retired, session.id);
+                }
                 self.sessions_by_user
                     .entry(session.user_id)
                     .or_default()
@@ -209,6 +212,14 @@ impl State {
         for tag in post.tags.iter() {
             remove_from_index(&mut self.posts_by_tag, tag, &key);
         }
+    }
+
+    /// The changes that rebuild this state from nothing: the content of a snapshot.
+    pub fn as_changes(&self) -> impl Iterator<Item = Change> + '_ {
+        let users = self.users.values().cloned().map(Change::CreateUser);
+        let sessions = self.sessions.values().cloned().map(Change::CreateSession);
+        let posts = self.posts.values().cloned().map(Change::PutPost);
+        users.chain(sessions).chain(posts)
     }
 
     /// A slug for `wanted` not used by any post other than `owner`.

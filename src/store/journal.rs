@@ -1,0 +1,286 @@
+//! Durability: an append-only journal of [`Change`]s, compacted into a snapshot.
+//!
+//! Layout of the data directory (mode 0700, files 0600):
+//! - `lock`: held (flock) by the one server using the directory;
+//! - `snapshot`: the whole state as of journal sequence number S (written to `snapshot.tmp`,
+//!   flushed, then atomically renamed);
+//! - `journal`: changes after the snapshot, one record each.
+//!
+//! Every record is framed as `[payload length: u32 LE][CRC-32 of payload: u32 LE][payload]`, the
+//! payload being JSON `{"seq": n, "change": {...}}`. Sequence numbers only grow; replay skips
+//! journal records the snapshot already holds, so a crash between writing a snapshot and emptying
+//! the journal loses nothing and applies nothing twice.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::state::{Change, State};
+
+const JOURNAL: &str = "journal";
+const SNAPSHOT: &str = "snapshot";
+const SNAPSHOT_TMP: &str = "snapshot.tmp";
+const LOCK: &str = "lock";
+const HEADER: usize = 8;
+/// No record we write is larger (a post body is at most 1 MiB); a larger length is corruption.
+const MAX_RECORD: usize = 64 * 1024 * 1024;
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("{0}: another blog-api server is using this data directory")]
+    Locked(PathBuf),
+    #[error("{file} is corrupt at byte offset {offset}: {reason}; refusing to start rather than drop data (restore from a backup, see docs/operations.md)")]
+    Corrupt { file: PathBuf, offset: u64, reason: String },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io { path: path.to_owned(), source }
+}
+
+#[derive(Serialize)]
+struct EntryRef<'a> {
+    seq: u64,
+    change: &'a Change,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    seq: u64,
+    change: Change,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotHeader {
+    /// The journal sequence number the snapshot includes.
+    seq: u64,
+    format: u32,
+}
+
+fn frame(payload: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// One frame read from `bytes` at `offset`.
+enum Frame<'a> {
+    Record(&'a [u8]),
+    /// Bytes that end before a whole, valid record: a crash mid-append.
+    TornTail,
+    Corrupt(String),
+    End,
+}
+
+fn read_frame(bytes: &[u8], offset: usize) -> Frame<'_> {
+    let rest = &bytes[offset..];
+    if rest.is_empty() {
+        return Frame::End;
+    }
+    if rest.len() < HEADER {
+        return Frame::TornTail;
+    }
+    let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
+    let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
+    if len > MAX_RECORD {
+        return Frame::Corrupt(format!("record length {len} is impossible"));
+    }
+    if rest.len() < HEADER + len {
+        return Frame::TornTail;
+    }
+    let payload = &rest[HEADER..HEADER + len];
+    if crc32fast::hash(payload) != crc {
+        // A bad checksum on the very last record is a torn append; anywhere else it is damage.
+        return if rest.len() == HEADER + len {
+            Frame::TornTail
+        } else {
+            Frame::Corrupt("checksum mismatch".into())
+        };
+    }
+    Frame::Record(payload)
+}
+
+fn private_file(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
+    options.open(path)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Records waiting to be written, for one group commit.
+pub struct Batch {
+    bytes: Vec<u8>,
+    next_seq: u64,
+}
+
+impl Batch {
+    pub fn push(&mut self, change: &Change) {
+        let payload = serde_json::to_vec(&EntryRef { seq: self.next_seq, change })
+            .expect("a Change always serialises");
+        frame(&payload, &mut self.bytes);
+        self.next_seq += 1;
+    }
+}
+
+/// The open journal of one data directory.
+pub struct Journal {
+    dir: PathBuf,
+    file: File,
+    len: u64,
+    /// Sequence number of the last durable record.
+    seq: u64,
+    compact_at: u64,
+    _lock: File,
+}
+
+impl Journal {
+    /// Locks `dir`, loads the snapshot, replays the journal (cutting a torn tail) and returns the
+    /// journal ready to append, with the state it describes.
+    pub fn open(dir: &Path, compact_at: u64) -> Result<(Self, State), JournalError> {
+        crate::config::create_private_dir(dir).map_err(io_error(dir))?;
+        let lock_path = dir.join(LOCK);
+        let lock = private_file(&lock_path, OpenOptions::new().create(true).truncate(false).write(true))
+            .map_err(io_error(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(JournalError::Locked(dir.to_owned())),
+            Err(TryLockError::Error(error)) => return Err(io_error(&lock_path)(error)),
+        }
+        let _ = fs::remove_file(dir.join(SNAPSHOT_TMP));
+
+        let mut state = State::default();
+        let snapshot_seq = load_snapshot(&dir.join(SNAPSHOT), &mut state)?;
+
+        let path = dir.join(JOURNAL);
+        let mut file = private_file(&path, OpenOptions::new().create(true).truncate(false).read(true).append(true))
+            .map_err(io_error(&path))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io_error(&path))?;
+        let mut offset = 0;
+        let mut seq = snapshot_seq;
+        loop {
+            match read_frame(&bytes, offset) {
+                Frame::End => break,
+                Frame::Record(payload) => {
+                    let entry: Entry = serde_json::from_slice(payload).map_err(|e| JournalError::Corrupt {
+                        file: path.clone(),
+                        offset: offset as u64,
+                        reason: format!("unreadable record: {e}"),
+                    })?;
+                    if entry.seq > seq {
+                        seq = entry.seq;
+                        state.apply(entry.change);
+                    }
+                    offset += HEADER + payload.len();
+                }
+                Frame::TornTail => {
+                    tracing::warn!(
+                        file = %path.display(), offset, dropped_bytes = bytes.len() - offset,
+                        "the journal ends in a partly written record (a crash mid-write); cutting it off"
+                    );
+                    file.set_len(offset as u64).map_err(io_error(&path))?;
+                    file.sync_all().map_err(io_error(&path))?;
+                    break;
+                }
+                Frame::Corrupt(reason) => {
+                    return Err(JournalError::Corrupt { file: path, offset: offset as u64, reason });
+                }
+            }
+        }
+        sync_dir(dir).map_err(io_error(dir))?;
+        let journal = Self { dir: dir.to_owned(), file, len: offset as u64, seq, compact_at, _lock: lock };
+        Ok((journal, state))
+    }
+
+    /// A batch whose records follow the last durable one.
+    pub fn batch(&self) -> Batch {
+        Batch { bytes: Vec::new(), next_seq: self.seq + 1 }
+    }
+
+    /// Appends the batch and flushes it to disk (one `fdatasync` for the whole group).
+    pub fn commit(&mut self, batch: Batch) -> io::Result<()> {
+        if batch.bytes.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(&batch.bytes)?;
+        self.file.sync_data()?;
+        self.len += batch.bytes.len() as u64;
+        self.seq = batch.next_seq - 1;
+        Ok(())
+    }
+
+    /// Past the size threshold, writes `state` as a snapshot and starts the journal afresh.
+    /// Each step is crash-safe: until the rename the old snapshot and full journal stand; after
+    /// it, replay skips the journal records the snapshot holds.
+    pub fn compact_if_needed(&mut self, state: &State) -> io::Result<()> {
+        if self.len < self.compact_at {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        self.write_snapshot(state)?;
+        self.file.set_len(0)?;
+        self.file.sync_all()?;
+        self.len = 0;
+        tracing::info!(seq = self.seq, elapsed_ms = started.elapsed().as_millis() as u64, "journal compacted into a snapshot");
+        Ok(())
+    }
+
+    fn write_snapshot(&self, state: &State) -> io::Result<()> {
+        let tmp = self.dir.join(SNAPSHOT_TMP);
+        let mut file = io::BufWriter::new(private_file(
+            &tmp,
+            OpenOptions::new().create(true).truncate(true).write(true),
+        )?);
+        let mut buf = Vec::new();
+        let header = serde_json::to_vec(&SnapshotHeader { seq: self.seq, format: 1 }).map_err(io::Error::other)?;
+        frame(&header, &mut buf);
+        for change in state.as_changes() {
+            let payload = serde_json::to_vec(&change).map_err(io::Error::other)?;
+            frame(&payload, &mut buf);
+            if buf.len() > 1 << 20 {
+                file.write_all(&buf)?;
+                buf.clear();
+            }
+        }
+        file.write_all(&buf)?;
+        let file = file.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        fs::rename(&tmp, self.dir.join(SNAPSHOT))?;
+        sync_dir(&self.dir)
+    }
+}
+
+/// Applies the snapshot at `path`, if any, to `state`; returns the sequence number it holds.
+/// A snapshot is renamed into place only once complete, so any damage is an error.
+fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, JournalError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => return Err(io_error(path)(error)),
+    };
+    let corrupt = |offset: usize, reason: String| JournalError::Corrupt { file: path.to_owned(), offset: offset as u64, reason };
+    let mut offset = 0;
+    let mut header: Option<SnapshotHeader> = None;
+    loop {
+        match read_frame(&bytes, offset) {
+            Frame::End => break,
+            Frame::Record(payload) => {
+                match &header {
+                    None => header = Some(serde_json::from_slice(payload).map_err(|e| corrupt(offset, e.to_string()))?),
+                    Some(_) => state.apply(serde_json::from_slice(payload).map_err(|e| corrupt(offset, e.to_string()))?),
+                }
+                offset += HEADER + payload.len();
+            }
+            Frame::TornTail => return Err(corrupt(offset, "truncated record".into())),
+            Frame::Corrupt(reason) => return Err(corrupt(offset, reason)),
+        }
+    }
+    header.map(|h| h.seq).ok_or_else(|| corrupt(0, "no header".into()))
+}
