@@ -306,13 +306,19 @@ impl RawSettings {
         positive(hash_concurrency as u64, "BLOG_HASH_CONCURRENCY")?;
         let trusted_proxies = parse_networks(&self.trusted_proxies)?;
         if self.journal_compact_bytes < 4096 {
-            return Err(ConfigError::new("BLOG_JOURNAL_COMPACT_BYTES", "must be at least 4096"));
+            return Err(ConfigError::new(
+                "BLOG_JOURNAL_COMPACT_BYTES",
+                "must be at least 4096",
+            ));
         }
         let storage = match self.storage.as_str() {
             "disk" => Storage::Disk,
             "memory" => Storage::Memory,
             other => {
-                return Err(ConfigError::new("BLOG_STORAGE", format!("`{other}` is neither `disk` nor `memory`")))
+                return Err(ConfigError::new(
+                    "BLOG_STORAGE",
+                    format!("`{other}` is neither `disk` nor `memory`"),
+                ))
             }
         };
         Ok(Settings {
@@ -451,7 +457,11 @@ mod tests {
                 "no scheme",
             ),
             (&[("BLOG_WORKERS", "0")], "BLOG_WORKERS", "no workers"),
-            (&[("BLOG_STORAGE", "tape")], "BLOG_STORAGE", "unknown storage"),
+            (
+                &[("BLOG_STORAGE", "tape")],
+                "BLOG_STORAGE",
+                "unknown storage",
+            ),
             (
                 &[("BLOG_ADMIN_USERNAME", "root")],
                 "BLOG_ADMIN_USERNAME",

@@ -109,7 +109,9 @@ impl TokenKeys {
         let secret = match &settings.jwt_secret {
             Some(secret) => secret.clone(),
             // Nothing may touch the disk: a secret for this process only.
-            None if settings.storage == Storage::Memory => random_secret().map_err(|e| e.to_string())?,
+            None if settings.storage == Storage::Memory => {
+                random_secret().map_err(|e| e.to_string())?
+            }
             None => load_or_create_secret(&settings.data_dir)
                 .map_err(|e| format!("{}: {e}", settings.data_dir.join(SECRET_FILE).display()))?,
         };
@@ -224,7 +226,9 @@ fn load_or_create_secret(dir: &Path) -> io::Result<SecretString> {
 fn random_secret() -> io::Result<SecretString> {
     let mut bytes = [0u8; 64];
     getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
-    Ok(SecretString::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    Ok(SecretString::from(
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    ))
 }
 
 fn check_secret(secret: String) -> io::Result<SecretString> {

@@ -33,13 +33,20 @@ pub enum JournalError {
     #[error("{0}: another blog-api server is using this data directory")]
     Locked(PathBuf),
     #[error("{file} is corrupt at byte offset {offset}: {reason}; refusing to start rather than drop data (restore from a backup, see docs/operations.md)")]
-    Corrupt { file: PathBuf, offset: u64, reason: String },
+    Corrupt {
+        file: PathBuf,
+        offset: u64,
+        reason: String,
+    },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
-    move |source| JournalError::Io { path: path.to_owned(), source }
+    move |source| JournalError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 #[derive(Serialize)]
@@ -122,8 +129,11 @@ pub struct Batch {
 
 impl Batch {
     pub fn push(&mut self, change: &Change) {
-        let payload = serde_json::to_vec(&EntryRef { seq: self.next_seq, change })
-            .expect("a Change always serialises");
+        let payload = serde_json::to_vec(&EntryRef {
+            seq: self.next_seq,
+            change,
+        })
+        .expect("a Change always serialises");
         frame(&payload, &mut self.bytes);
         self.next_seq += 1;
     }
@@ -146,8 +156,11 @@ impl Journal {
     pub fn open(dir: &Path, compact_at: u64) -> Result<(Self, State), JournalError> {
         crate::config::create_private_dir(dir).map_err(io_error(dir))?;
         let lock_path = dir.join(LOCK);
-        let lock = private_file(&lock_path, OpenOptions::new().create(true).truncate(false).write(true))
-            .map_err(io_error(&lock_path))?;
+        let lock = private_file(
+            &lock_path,
+            OpenOptions::new().create(true).truncate(false).write(true),
+        )
+        .map_err(io_error(&lock_path))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Err(JournalError::Locked(dir.to_owned())),
@@ -159,8 +172,15 @@ impl Journal {
         let snapshot_seq = load_snapshot(&dir.join(SNAPSHOT), &mut state)?;
 
         let path = dir.join(JOURNAL);
-        let mut file = private_file(&path, OpenOptions::new().create(true).truncate(false).read(true).append(true))
-            .map_err(io_error(&path))?;
+        let mut file = private_file(
+            &path,
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .append(true),
+        )
+        .map_err(io_error(&path))?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io_error(&path))?;
         let mut offset = 0;
@@ -169,11 +189,12 @@ impl Journal {
             match read_frame(&bytes, offset) {
                 Frame::End => break,
                 Frame::Record(payload) => {
-                    let entry: Entry = serde_json::from_slice(payload).map_err(|e| JournalError::Corrupt {
-                        file: path.clone(),
-                        offset: offset as u64,
-                        reason: format!("unreadable record: {e}"),
-                    })?;
+                    let entry: Entry =
+                        serde_json::from_slice(payload).map_err(|e| JournalError::Corrupt {
+                            file: path.clone(),
+                            offset: offset as u64,
+                            reason: format!("unreadable record: {e}"),
+                        })?;
                     if entry.seq > seq {
                         seq = entry.seq;
                         state.apply(entry.change);
@@ -190,18 +211,32 @@ impl Journal {
                     break;
                 }
                 Frame::Corrupt(reason) => {
-                    return Err(JournalError::Corrupt { file: path, offset: offset as u64, reason });
+                    return Err(JournalError::Corrupt {
+                        file: path,
+                        offset: offset as u64,
+                        reason,
+                    });
                 }
             }
         }
         sync_dir(dir).map_err(io_error(dir))?;
-        let journal = Self { dir: dir.to_owned(), file, len: offset as u64, seq, compact_at, _lock: lock };
+        let journal = Self {
+            dir: dir.to_owned(),
+            file,
+            len: offset as u64,
+            seq,
+            compact_at,
+            _lock: lock,
+        };
         Ok((journal, state))
     }
 
     /// A batch whose records follow the last durable one.
     pub fn batch(&self) -> Batch {
-        Batch { bytes: Vec::new(), next_seq: self.seq + 1 }
+        Batch {
+            bytes: Vec::new(),
+            next_seq: self.seq + 1,
+        }
     }
 
     /// Appends the batch and flushes it to disk (one `fdatasync` for the whole group).
@@ -228,7 +263,11 @@ impl Journal {
         self.file.set_len(0)?;
         self.file.sync_all()?;
         self.len = 0;
-        tracing::info!(seq = self.seq, elapsed_ms = started.elapsed().as_millis() as u64, "journal compacted into a snapshot");
+        tracing::info!(
+            seq = self.seq,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "journal compacted into a snapshot"
+        );
         Ok(())
     }
 
@@ -239,7 +278,11 @@ impl Journal {
             OpenOptions::new().create(true).truncate(true).write(true),
         )?);
         let mut buf = Vec::new();
-        let header = serde_json::to_vec(&SnapshotHeader { seq: self.seq, format: 1 }).map_err(io::Error::other)?;
+        let header = serde_json::to_vec(&SnapshotHeader {
+            seq: self.seq,
+            format: 1,
+        })
+        .map_err(io::Error::other)?;
         frame(&header, &mut buf);
         for change in state.as_changes() {
             let payload = serde_json::to_vec(&change).map_err(io::Error::other)?;
@@ -265,7 +308,11 @@ fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, JournalError> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(error) => return Err(io_error(path)(error)),
     };
-    let corrupt = |offset: usize, reason: String| JournalError::Corrupt { file: path.to_owned(), offset: offset as u64, reason };
+    let corrupt = |offset: usize, reason: String| JournalError::Corrupt {
+        file: path.to_owned(),
+        offset: offset as u64,
+        reason,
+    };
     let mut offset = 0;
     let mut header: Option<SnapshotHeader> = None;
     loop {
@@ -273,8 +320,16 @@ fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, JournalError> {
             Frame::End => break,
             Frame::Record(payload) => {
                 match &header {
-                    None => header = Some(serde_json::from_slice(payload).map_err(|e| corrupt(offset, e.to_string()))?),
-                    Some(_) => state.apply(serde_json::from_slice(payload).map_err(|e| corrupt(offset, e.to_string()))?),
+                    None => {
+                        header = Some(
+                            serde_json::from_slice(payload)
+                                .map_err(|e| corrupt(offset, e.to_string()))?,
+                        )
+                    }
+                    Some(_) => state.apply(
+                        serde_json::from_slice(payload)
+                            .map_err(|e| corrupt(offset, e.to_string()))?,
+                    ),
                 }
                 offset += HEADER + payload.len();
             }
@@ -282,5 +337,7 @@ fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, JournalError> {
             Frame::Corrupt(reason) => return Err(corrupt(offset, reason)),
         }
     }
-    header.map(|h| h.seq).ok_or_else(|| corrupt(0, "no header".into()))
+    header
+        .map(|h| h.seq)
+        .ok_or_else(|| corrupt(0, "no header".into()))
 }

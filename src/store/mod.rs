@@ -24,11 +24,11 @@ use crate::domain::{
 };
 
 pub use cursor::Cursor;
+pub use journal::JournalError;
+use journal::{Batch, Journal};
 pub use records::{
     Author, Post, PostRecord, Principal, SessionInfo, SessionRecord, User, UserRecord,
 };
-pub use journal::JournalError;
-use journal::{Batch, Journal};
 use state::{Change, State};
 
 /// What the store refuses.
@@ -141,11 +141,25 @@ pub struct Store {
     state: Arc<Mutex<State>>,
     /// Where writes go when the store is durable; `None` for an ephemeral store.
     committer: Option<mpsc::Sender<Job>>,
+    journal_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Store {
+    /// Closes the journal: the thread finishes the writes it has, then releases the directory
+    /// lock, so a new store can open the directory as soon as this one is gone.
+    fn drop(&mut self) {
+        drop(self.committer.take());
+        if let Some(thread) = self.journal_thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("durable", &self.committer.is_some()).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("durable", &self.committer.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -175,7 +189,11 @@ const MAX_BATCH: usize = 1024;
 impl Store {
     /// An empty store that keeps nothing on disk.
     pub fn ephemeral() -> Self {
-        Self { state: Arc::new(Mutex::new(State::default())), committer: None }
+        Self {
+            state: Arc::new(Mutex::new(State::default())),
+            committer: None,
+            journal_thread: None,
+        }
     }
 
     /// A durable store in `dir`: replays what is there, then journals every change.
@@ -184,7 +202,7 @@ impl Store {
         let state = Arc::new(Mutex::new(state));
         let (jobs, queue) = mpsc::channel();
         let shared = Arc::clone(&state);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("blog-api-journal".into())
             .spawn(move || {
                 let run = std::panic::AssertUnwindSafe(|| commit_loop(&shared, journal, &queue));
@@ -194,8 +212,15 @@ impl Store {
                     std::process::abort();
                 }
             })
-            .map_err(|source| JournalError::Io { path: dir.to_owned(), source })?;
-        Ok(Self { state, committer: Some(jobs) })
+            .map_err(|source| JournalError::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+        Ok(Self {
+            state,
+            committer: Some(jobs),
+            journal_thread: Some(thread),
+        })
     }
 
     /// Runs a read-modify-write under one acquisition of the lock.
@@ -204,10 +229,16 @@ impl Store {
     /// (group commit), applies them in order, appends their records, flushes once, and only
     /// then releases the lock and answers. Readers therefore never see a change that is not on
     /// disk, and one `fdatasync` serves every request that arrived together.
-    async fn write<R: Send + 'static>(&self, f: impl for<'a> FnOnce(&mut Tx<'a>) -> R + Send + 'static) -> R {
+    async fn write<R: Send + 'static>(
+        &self,
+        f: impl for<'a> FnOnce(&mut Tx<'a>) -> R + Send + 'static,
+    ) -> R {
         let Some(jobs) = &self.committer else {
             let mut state = self.state.lock();
-            return f(&mut Tx { state: &mut state, journal: None });
+            return f(&mut Tx {
+                state: &mut state,
+                journal: None,
+            });
         };
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |tx| {
@@ -219,7 +250,9 @@ impl Store {
         // The journal thread lives as long as the store and aborts the process if it fails, so
         // neither of these can fail while a request is being served.
         jobs.send(job).expect("the journal thread is running");
-        answered.await.expect("the journal thread answers every write")
+        answered
+            .await
+            .expect("the journal thread answers every write")
     }
 
     pub async fn stats(&self) -> Stats {
@@ -739,11 +772,20 @@ mod tests;
 /// The journal thread: group commit, one `fdatasync` per batch.
 fn commit_loop(state: &Mutex<State>, mut journal: Journal, queue: &mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
-        let jobs: Vec<Job> = std::iter::once(first).chain(queue.try_iter().take(MAX_BATCH - 1)).collect();
+        let jobs: Vec<Job> = std::iter::once(first)
+            .chain(queue.try_iter().take(MAX_BATCH - 1))
+            .collect();
         let mut batch = journal.batch();
         let mut guard = state.lock();
-        let replies: Vec<Reply> =
-            jobs.into_iter().map(|job| job(&mut Tx { state: &mut guard, journal: Some(&mut batch) })).collect();
+        let replies: Vec<Reply> = jobs
+            .into_iter()
+            .map(|job| {
+                job(&mut Tx {
+                    state: &mut guard,
+                    journal: Some(&mut batch),
+                })
+            })
+            .collect();
         if let Err(error) = journal.commit(batch) {
             // The state now holds changes that are not on disk. Answering would acknowledge
             // them; serving on would show them. Stop; the journal replays what was flushed.
