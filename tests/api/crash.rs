@@ -146,7 +146,7 @@ async fn writer(
         };
         model.lock().posts.get_mut(&id).unwrap().acked =
             Some((marker, updated["version"].as_u64().unwrap()));
-        if marker % 3 == 0 {
+        if marker.is_multiple_of(3) {
             model.lock().posts.get_mut(&id).unwrap().delete_in_flight = true;
             let Ok(response) = client
                 .delete(format!("{base}/api/v1/posts/{id}"))
@@ -210,9 +210,13 @@ async fn acknowledged_writes_survive_sigkill_at_any_moment() {
         }
 
         let restarted = start(&data).await;
-        let model = model.lock();
+        // Every writer has stopped: take the model as it stands.
+        let (posts, creates_in_flight) = {
+            let model = model.lock();
+            (model.posts.clone(), model.creates_in_flight.clone())
+        };
         let mut acknowledged = 0;
-        for (id, known) in &model.posts {
+        for (id, known) in &posts {
             let response = client
                 .get(format!("{}/api/v1/posts/{id}", restarted.base))
                 .send()
@@ -265,7 +269,7 @@ async fn acknowledged_writes_survive_sigkill_at_any_moment() {
             .await
             .unwrap();
         for post in page["data"].as_array().unwrap() {
-            if !model.posts.contains_key(post["id"].as_str().unwrap()) {
+            if !posts.contains_key(post["id"].as_str().unwrap()) {
                 let title = marker_of(post["title"].as_str().unwrap(), "post ");
                 assert!(
                     model.creates_in_flight.contains(&title),
@@ -282,7 +286,7 @@ async fn acknowledged_writes_survive_sigkill_at_any_moment() {
             "round {round}: the writers got something acknowledged"
         );
         if std::env::var("TEST_LOG").is_ok() {
-            eprintln!("round {round}: killed after {kill_after_ms} ms; {acknowledged} acknowledged posts checked, {} known", model.posts.len());
+            eprintln!("round {round}: killed after {kill_after_ms} ms; {acknowledged} acknowledged posts checked, {} known", posts.len());
         }
         // The session survived too: log in again only if it did not.
         let me = client
@@ -292,7 +296,6 @@ async fn acknowledged_writes_survive_sigkill_at_any_moment() {
             .await
             .unwrap();
         assert_eq!(me.status(), 200, "round {round}: the session was lost");
-        drop(model);
         server = Some(restarted);
     }
 }
