@@ -272,7 +272,7 @@ async fn acknowledged_writes_survive_sigkill_at_any_moment() {
             if !posts.contains_key(post["id"].as_str().unwrap()) {
                 let title = marker_of(post["title"].as_str().unwrap(), "post ");
                 assert!(
-                    model.creates_in_flight.contains(&title),
+                    creates_in_flight.contains(&title),
                     "round {round}: unknown post {post}"
                 );
                 assert_eq!(
