@@ -272,32 +272,31 @@ impl Journal {
     }
 
     fn write_snapshot(&self, state: &State) -> io::Result<()> {
-        let tmp = self.dir.join(SNAPSHOT_TMP);
-        let mut file = io::BufWriter::new(private_file(
-            &tmp,
-            OpenOptions::new().create(true).truncate(true).write(true),
-        )?);
-        let mut buf = Vec::new();
-        let header = serde_json::to_vec(&SnapshotHeader {
-            seq: self.seq,
-            format: 1,
-        })
-        .map_err(io::Error::other)?;
-        frame(&header, &mut buf);
-        for change in state.as_changes() {
-            let payload = serde_json::to_vec(&change).map_err(io::Error::other)?;
-            frame(&payload, &mut buf);
-            if buf.len() > 1 << 20 {
-                file.write_all(&buf)?;
-                buf.clear();
-            }
-        }
-        file.write_all(&buf)?;
-        let file = file.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&tmp, self.dir.join(SNAPSHOT))?;
-        sync_dir(&self.dir)
+        write_snapshot(&self.dir, self.seq, state)
     }
+}
+
+/// Writes `state` as the snapshot of `dir` at sequence number `seq`: to a temporary file,
+/// flushed, then renamed into place.
+pub fn write_snapshot(dir: &Path, seq: u64, state: &State) -> io::Result<()> {
+    let tmp = dir.join(SNAPSHOT_TMP);
+    let mut file = io::BufWriter::new(private_file(&tmp, OpenOptions::new().create(true).truncate(true).write(true))?);
+    let mut buf = Vec::new();
+    let header = serde_json::to_vec(&SnapshotHeader { seq, format: 1 }).map_err(io::Error::other)?;
+    frame(&header, &mut buf);
+    for change in state.as_changes() {
+        let payload = serde_json::to_vec(&change).map_err(io::Error::other)?;
+        frame(&payload, &mut buf);
+        if buf.len() > 1 << 20 {
+            file.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    file.write_all(&buf)?;
+    let file = file.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    fs::rename(&tmp, dir.join(SNAPSHOT))?;
+    sync_dir(dir)
 }
 
 /// Applies the snapshot at `path`, if any, to `state`; returns the sequence number it holds.

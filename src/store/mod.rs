@@ -198,7 +198,14 @@ impl Store {
 
     /// A durable store in `dir`: replays what is there, then journals every change.
     pub fn open(dir: &Path, compact_at: u64) -> Result<Self, JournalError> {
+        let started = std::time::Instant::now();
         let (journal, state) = Journal::open(dir, compact_at)?;
+        tracing::info!(
+            users = state.users.len(),
+            posts = state.posts.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "store loaded"
+        );
         let state = Arc::new(Mutex::new(state));
         let (jobs, queue) = mpsc::channel();
         let shared = Arc::clone(&state);
@@ -253,6 +260,17 @@ impl Store {
         answered
             .await
             .expect("the journal thread answers every write")
+    }
+
+    /// Writes the current state as a snapshot into `dir`, which must not hold a journal: a
+    /// server started on `dir` then loads it. For seeding benchmarks and offline copies.
+    pub fn export_snapshot(&self, dir: &Path) -> Result<(), JournalError> {
+        let io = |source| JournalError::Io { path: dir.to_owned(), source };
+        crate::config::create_private_dir(dir).map_err(io)?;
+        if dir.join("journal").exists() {
+            return Err(io(std::io::Error::other("the directory already has a journal")));
+        }
+        journal::write_snapshot(dir, 0, &self.state.lock()).map_err(io)
     }
 
     pub async fn stats(&self) -> Stats {
