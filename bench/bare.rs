@@ -15,7 +15,11 @@ async fn main() -> std::io::Result<()> {
             "/bare",
             web::get().to(move || {
                 let body = body.clone();
-                async move { HttpResponse::Ok().content_type("application/json").body(body) }
+                async move {
+                    HttpResponse::Ok()
+                        .content_type("application/json")
+                        .body(body)
+                }
             }),
         )
     })

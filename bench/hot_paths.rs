@@ -17,7 +17,10 @@ fn keys() -> TokenKeys {
 }
 
 /// A store with `posts` posts by one user, and that user's (id, session).
-fn store_with(system: &actix_web::rt::SystemRunner, posts: usize) -> (Store, blog_api::domain::UserId, blog_api::domain::SessionId) {
+fn store_with(
+    system: &actix_web::rt::SystemRunner,
+    posts: usize,
+) -> (Store, blog_api::domain::UserId, blog_api::domain::SessionId) {
     let store = Store::ephemeral();
     let user = NewUser {
         username: Username::parse("bench").unwrap(),
@@ -26,10 +29,16 @@ fn store_with(system: &actix_web::rt::SystemRunner, posts: usize) -> (Store, blo
         role: Role::User,
         password_hash: String::new(),
     };
-    let session = NewSession { refresh_hash: [7; 32], expires_at: blog_api::domain::now() + chrono::Duration::days(1), user_agent: None };
+    let session = NewSession {
+        refresh_hash: [7; 32],
+        expires_at: blog_api::domain::now() + chrono::Duration::days(1),
+        user_agent: None,
+    };
     let (user, session) = system.block_on(store.create_user(user, session)).unwrap();
     for i in 0..posts {
-        system.block_on(store.create_post(user.id, post(i))).unwrap();
+        system
+            .block_on(store.create_post(user.id, post(i)))
+            .unwrap();
     }
     (store, user.id, session)
 }
@@ -45,10 +54,26 @@ fn post(i: usize) -> NewPost {
 
 fn tokens(c: &mut Criterion) {
     let keys = keys();
-    let token = keys.issue(blog_api::domain::UserId::new(), blog_api::domain::SessionId::new(), Role::User).unwrap().token;
-    c.bench_function("token verify (HS256, all claims)", |b| b.iter(|| keys.verify(black_box(&token)).unwrap()));
+    let token = keys
+        .issue(
+            blog_api::domain::UserId::new(),
+            blog_api::domain::SessionId::new(),
+            Role::User,
+        )
+        .unwrap()
+        .token;
+    c.bench_function("token verify (HS256, all claims)", |b| {
+        b.iter(|| keys.verify(black_box(&token)).unwrap())
+    });
     c.bench_function("token issue", |b| {
-        b.iter(|| keys.issue(blog_api::domain::UserId::new(), blog_api::domain::SessionId::new(), Role::User).unwrap())
+        b.iter(|| {
+            keys.issue(
+                blog_api::domain::UserId::new(),
+                blog_api::domain::SessionId::new(),
+                Role::User,
+            )
+            .unwrap()
+        })
     });
 }
 
@@ -64,7 +89,11 @@ fn extractor(c: &mut Criterion) {
         .app_data(store)
         .to_http_request();
     c.bench_function("AuthUser extractor (parse, verify, session lookup)", |b| {
-        b.iter(|| system.block_on(AuthUser::from_request(black_box(&req), &mut Payload::None)).unwrap())
+        b.iter(|| {
+            system
+                .block_on(AuthUser::from_request(black_box(&req), &mut Payload::None))
+                .unwrap()
+        })
     });
 }
 
@@ -78,12 +107,31 @@ fn store(c: &mut Criterion) {
             system.block_on(store.create_post(user, post(i))).unwrap()
         })
     });
-    let id = system.block_on(store.list_posts(&PostQuery { author: None, tag: None, after: None, limit: 1 })).posts[0].id;
-    c.bench_function("store lookup post by id", |b| b.iter(|| system.block_on(store.post(black_box(id))).unwrap()));
-    let query = PostQuery { author: None, tag: None, after: None, limit: 20 };
-    c.bench_function("store page of 20 (newest first)", |b| b.iter(|| system.block_on(store.list_posts(black_box(&query)))));
+    let id = system
+        .block_on(store.list_posts(&PostQuery {
+            author: None,
+            tag: None,
+            after: None,
+            limit: 1,
+        }))
+        .posts[0]
+        .id;
+    c.bench_function("store lookup post by id", |b| {
+        b.iter(|| system.block_on(store.post(black_box(id))).unwrap())
+    });
+    let query = PostQuery {
+        author: None,
+        tag: None,
+        after: None,
+        limit: 20,
+    };
+    c.bench_function("store page of 20 (newest first)", |b| {
+        b.iter(|| system.block_on(store.list_posts(black_box(&query))))
+    });
     let page = system.block_on(store.list_posts(&query)).posts;
-    c.bench_function("JSON serialise a page of 20 posts", |b| b.iter(|| serde_json::to_vec(black_box(&page)).unwrap()));
+    c.bench_function("JSON serialise a page of 20 posts", |b| {
+        b.iter(|| serde_json::to_vec(black_box(&page)).unwrap())
+    });
 }
 
 criterion_group! {

@@ -325,7 +325,7 @@ def render(rows, notes, d, c):
         lines.append(f"| read p99 during a login storm <= 10x idle | {notes['storm_p99_ratio']:.1f}x | {'yes' if notes['storm_p99_ratio'] <= 10 else 'no'} |")
     lines.append(f"| durable POST (group commit) vs ephemeral | {post_disk['rps'] / post_mem['rps'] * 100:.0f}% | (figure) |")
     lines.append("")
-    for n in big + [100_000]:
+    for n in sorted({n for n in (1_000_000, 100_000) if f"load_{n}_s" in notes}, reverse=True):
         if f"load_{n}_s" in notes:
             lines.append(f"- {n} posts: server ready (snapshot loaded) in {notes[f'load_{n}_s']:.1f} s; RSS {notes[f'rss_{n}_kib'] / 1024:.0f} MiB "
                          f"({(notes[f'rss_{n}_kib'] - notes['rss_empty_kib']) * 1024 / n:.0f} B per post, of which {notes[f'seed_{n}_text_bytes']} B text).")

@@ -11,12 +11,16 @@ use blog_api::domain::{Email, PostContent, PostTitle, Role, Tags, Username};
 use blog_api::store::{NewPost, NewSession, NewUser, Store};
 
 const WORDS: &[&str] = &[
-    "rust", "actix", "server", "latency", "journal", "snapshot", "blog", "token", "argon2", "index",
-    "cursor", "page", "memory", "store", "thread", "async", "tracing", "request", "response", "tests",
+    "rust", "actix", "server", "latency", "journal", "snapshot", "blog", "token", "argon2",
+    "index", "cursor", "page", "memory", "store", "thread", "async", "tracing", "request",
+    "response", "tests",
 ];
 
 fn text(seed: usize, words: usize) -> String {
-    (0..words).map(|i| WORDS[(seed * 7 + i * 13) % WORDS.len()]).collect::<Vec<_>>().join(" ")
+    (0..words)
+        .map(|i| WORDS[(seed * 7 + i * 13) % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[actix_web::main]
@@ -32,7 +36,10 @@ async fn main() {
 async fn seed(dir: &str, posts: usize) {
     let started = Instant::now();
     let store = Store::ephemeral();
-    let hash = hasher().hash_password(b"correct horse battery staple").unwrap().to_string();
+    let hash = hasher()
+        .hash_password(b"correct horse battery staple")
+        .unwrap()
+        .to_string();
     let mut authors = Vec::new();
     for i in 0..100 {
         let user = NewUser {
@@ -60,7 +67,10 @@ async fn seed(dir: &str, posts: usize) {
             description: None,
             tags: Tags::parse(&[WORDS[i % WORDS.len()], WORDS[(i / 3) % WORDS.len()]]).unwrap(),
         };
-        store.create_post(authors[i % authors.len()], post).await.unwrap();
+        store
+            .create_post(authors[i % authors.len()], post)
+            .await
+            .unwrap();
     }
     store.export_snapshot(std::path::Path::new(dir)).unwrap();
     println!(
@@ -71,14 +81,23 @@ async fn seed(dir: &str, posts: usize) {
 }
 
 fn hasher() -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19_456, 2, 1, None).unwrap())
+    Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19_456, 2, 1, None).unwrap(),
+    )
 }
 
 fn argon2(rounds: u32) {
     let argon = hasher();
     let started = Instant::now();
     for i in 0..rounds {
-        argon.hash_password(format!("password {i}").as_bytes()).unwrap();
+        argon
+            .hash_password(format!("password {i}").as_bytes())
+            .unwrap();
     }
-    println!("{{\"ms_per_hash\": {:.2}}}", started.elapsed().as_secs_f64() * 1000.0 / f64::from(rounds));
+    println!(
+        "{{\"ms_per_hash\": {:.2}}}",
+        started.elapsed().as_secs_f64() * 1000.0 / f64::from(rounds)
+    );
 }

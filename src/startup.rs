@@ -93,8 +93,11 @@ impl Application {
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
                     ApiError::InvalidInput(format!("bad query string: {error}")).into()
                 }))
-                .configure(crate::openapi::configure)
+                // The API first: actix tries resources in order, and Swagger UI's `/docs/{_:.*}`
+                // is a regex that every API request would otherwise be matched against first
+                // (it showed in a profile of GET /api/v1/posts/{id}).
                 .configure(|cfg| crate::routes::configure(cfg, &rate_limit))
+                .configure(crate::openapi::configure)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::NotFound("route"))
                 }))

@@ -123,7 +123,8 @@ fn bearer_token(header: &HeaderValue) -> Result<&str, AuthFailure> {
     // RFC 6750 section 2.1 b64token; a JWT is three base64url parts.
     // A `matches!` rather than `"-._~+/=".contains(c)`: this runs for every character of every
     // token, and the substring search showed up at 2% of a profile of GET /users/me.
-    let b64token = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '+' | '/' | '=');
+    let b64token =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '+' | '/' | '=');
     if token.is_empty() || !token.chars().all(b64token) {
         return Err(AuthFailure::InvalidToken("the bearer token is malformed"));
     }

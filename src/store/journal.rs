@@ -280,9 +280,13 @@ impl Journal {
 /// flushed, then renamed into place.
 pub fn write_snapshot(dir: &Path, seq: u64, state: &State) -> io::Result<()> {
     let tmp = dir.join(SNAPSHOT_TMP);
-    let mut file = io::BufWriter::new(private_file(&tmp, OpenOptions::new().create(true).truncate(true).write(true))?);
+    let mut file = io::BufWriter::new(private_file(
+        &tmp,
+        OpenOptions::new().create(true).truncate(true).write(true),
+    )?);
     let mut buf = Vec::new();
-    let header = serde_json::to_vec(&SnapshotHeader { seq, format: 1 }).map_err(io::Error::other)?;
+    let header =
+        serde_json::to_vec(&SnapshotHeader { seq, format: 1 }).map_err(io::Error::other)?;
     frame(&header, &mut buf);
     for change in state.as_changes() {
         let payload = serde_json::to_vec(&change).map_err(io::Error::other)?;

@@ -265,10 +265,15 @@ impl Store {
     /// Writes the current state as a snapshot into `dir`, which must not hold a journal: a
     /// server started on `dir` then loads it. For seeding benchmarks and offline copies.
     pub fn export_snapshot(&self, dir: &Path) -> Result<(), JournalError> {
-        let io = |source| JournalError::Io { path: dir.to_owned(), source };
+        let io = |source| JournalError::Io {
+            path: dir.to_owned(),
+            source,
+        };
         crate::config::create_private_dir(dir).map_err(io)?;
         if dir.join("journal").exists() {
-            return Err(io(std::io::Error::other("the directory already has a journal")));
+            return Err(io(std::io::Error::other(
+                "the directory already has a journal",
+            )));
         }
         journal::write_snapshot(dir, 0, &self.state.lock()).map_err(io)
     }
