@@ -71,15 +71,32 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Serves the document and Swagger UI (vendored: nothing is fetched at build or run time).
+/// The document, rendered once.
+static DOCUMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_json()
+        .expect("the OpenAPI document serialises")
+});
+
+/// `GET /api/v1/openapi.json` (registered in the `/api/v1` scope by `routes::configure`).
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(DOCUMENT.as_str())
+}
+
+/// Swagger UI at `/docs/` (vendored: nothing is fetched at build or run time), reading the
+/// document from [`OPENAPI_PATH`].
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, ApiDoc::openapi()))
-        // SwaggerUi answers `/docs/` only; send `/docs` there.
-        .service(crate::routes::resource("/docs", "GET").get(|| async {
-            HttpResponse::PermanentRedirect()
-                .insert_header(("Location", "/docs/"))
-                .finish()
-        }));
+    cfg.service(
+        SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])),
+    )
+    // SwaggerUi answers `/docs/` only; send `/docs` there.
+    .service(crate::routes::resource("/docs", "GET").get(|| async {
+        HttpResponse::PermanentRedirect()
+            .insert_header(("Location", "/docs/"))
+            .finish()
+    }));
 }
 
 /// problem+json responses with these statuses and descriptions.

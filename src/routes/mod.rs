@@ -16,6 +16,7 @@ use crate::store::{Cursor, StoreError};
 pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &AuthRateLimit) {
     cfg.configure(health::configure).service(
         web::scope("/api/v1")
+            .service(resource("/openapi.json", "GET").get(crate::openapi::document))
             .configure(|cfg| auth::configure(cfg, rate_limit))
             .configure(users::configure)
             .configure(posts::configure),
