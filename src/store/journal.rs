@@ -128,6 +128,10 @@ pub struct Batch {
 }
 
 impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
     pub fn push(&mut self, change: &Change) {
         let payload = serde_json::to_vec(&EntryRef {
             seq: self.next_seq,

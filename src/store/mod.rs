@@ -142,6 +142,8 @@ pub struct Store {
     /// Where writes go when the store is durable; `None` for an ephemeral store.
     committer: Option<mpsc::Sender<Job>>,
     journal_thread: Option<std::thread::JoinHandle<()>>,
+    /// Journal flushes so far: with group commit, fewer than the writes.
+    flushes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Drop for Store {
@@ -193,6 +195,7 @@ impl Store {
             state: Arc::new(Mutex::new(State::default())),
             committer: None,
             journal_thread: None,
+            flushes: Arc::default(),
         }
     }
 
@@ -209,10 +212,14 @@ impl Store {
         let state = Arc::new(Mutex::new(state));
         let (jobs, queue) = mpsc::channel();
         let shared = Arc::clone(&state);
+        let flushes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = Arc::clone(&flushes);
         let thread = std::thread::Builder::new()
             .name("blog-api-journal".into())
             .spawn(move || {
-                let run = std::panic::AssertUnwindSafe(|| commit_loop(&shared, journal, &queue));
+                let run = std::panic::AssertUnwindSafe(|| {
+                    commit_loop(&shared, journal, &queue, &counter)
+                });
                 if std::panic::catch_unwind(run).is_err() {
                     // The state may hold a half-applied change: never serve it.
                     tracing::error!("the journal thread panicked; stopping the process");
@@ -227,6 +234,7 @@ impl Store {
             state,
             committer: Some(jobs),
             journal_thread: Some(thread),
+            flushes,
         })
     }
 
@@ -276,6 +284,11 @@ impl Store {
             )));
         }
         journal::write_snapshot(dir, 0, &self.state.lock()).map_err(io)
+    }
+
+    /// How many times the journal has been flushed (0 for an ephemeral store).
+    pub fn journal_flushes(&self) -> u64 {
+        self.flushes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub async fn stats(&self) -> Stats {
@@ -793,7 +806,12 @@ fn view(state: &State, id: PostId) -> Option<Post> {
 mod tests;
 
 /// The journal thread: group commit, one `fdatasync` per batch.
-fn commit_loop(state: &Mutex<State>, mut journal: Journal, queue: &mpsc::Receiver<Job>) {
+fn commit_loop(
+    state: &Mutex<State>,
+    mut journal: Journal,
+    queue: &mpsc::Receiver<Job>,
+    flushes: &std::sync::atomic::AtomicU64,
+) {
     while let Ok(first) = queue.recv() {
         let jobs: Vec<Job> = std::iter::once(first)
             .chain(queue.try_iter().take(MAX_BATCH - 1))
@@ -809,6 +827,9 @@ fn commit_loop(state: &Mutex<State>, mut journal: Journal, queue: &mpsc::Receive
                 })
             })
             .collect();
+        if !batch.is_empty() {
+            flushes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if let Err(error) = journal.commit(batch) {
             // The state now holds changes that are not on disk. Answering would acknowledge
             // them; serving on would show them. Stop; the journal replays what was flushed.

@@ -379,6 +379,41 @@ mod durability {
     }
 
     #[actix_web::test]
+    async fn writes_that_arrive_together_share_a_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(open(dir.path()));
+        let alice = user(&store, "alice").await;
+        let before = store.journal_flushes();
+        let writes: Vec<_> = (0..200)
+            .map(|i| {
+                let store = std::sync::Arc::clone(&store);
+                actix_web::rt::spawn(async move {
+                    store
+                        .create_post(alice.user_id, new_post(&format!("p{i}"), &[]))
+                        .await
+                })
+            })
+            .collect();
+        for write in writes {
+            write.await.unwrap().unwrap();
+        }
+        let flushes = store.journal_flushes() - before;
+        assert!(flushes >= 1, "every write was flushed");
+        assert!(
+            flushes < 200,
+            "200 concurrent writes took {flushes} flushes: no group commit"
+        );
+        assert_eq!(titles(&store).await.len(), 200);
+        drop(store);
+        assert_eq!(
+            all_pages(&open(dir.path()), query(None, None, 100))
+                .await
+                .len(),
+            200
+        );
+    }
+
+    #[actix_web::test]
     async fn a_second_store_on_the_same_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let _first = open(dir.path());
