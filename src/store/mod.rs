@@ -103,6 +103,18 @@ pub enum Expected {
     OneOf(Vec<u64>),
 }
 
+impl Expected {
+    /// `Err(VersionMismatch)` unless `version` is one of those expected.
+    fn check(&self, version: u64) -> Result<(), StoreError> {
+        match self {
+            Self::OneOf(versions) if !versions.contains(&version) => {
+                Err(StoreError::VersionMismatch)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Which posts to list, and from where.
 #[derive(Debug)]
 pub struct PostQuery {
@@ -646,11 +658,7 @@ impl Store {
             if current.author != actor.user_id {
                 return Err(StoreError::NotAuthor);
             }
-            if let Expected::OneOf(versions) = &expected {
-                if !versions.contains(&current.version) {
-                    return Err(StoreError::VersionMismatch);
-                }
-            }
+            expected.check(current.version)?;
             let mut next = current.clone();
             if let Some(title) = edit.title {
                 next.title = title;
@@ -697,11 +705,7 @@ impl Store {
             if current.author != actor.user_id && !actor.is_admin() {
                 return Err(StoreError::NotAuthor);
             }
-            if let Expected::OneOf(versions) = &expected {
-                if !versions.contains(&current.version) {
-                    return Err(StoreError::VersionMismatch);
-                }
-            }
+            expected.check(current.version)?;
             tx.commit(Change::DeletePost { id });
             Ok(())
         })
