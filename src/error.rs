@@ -74,6 +74,8 @@ pub enum AuthFailure {
     InvalidCredentials,
     /// A refresh token that is unknown, expired, or already used (which revokes its session).
     InvalidGrant,
+    /// An API client's id or secret is wrong, or the client was revoked (RFC 6749 5.2).
+    InvalidClient,
 }
 
 /// Every error the API answers with.
@@ -135,6 +137,7 @@ fn auth_detail(failure: AuthFailure) -> &'static str {
         AuthFailure::TokenExpired => "the access token has expired",
         AuthFailure::InvalidCredentials => "invalid username, email or password",
         AuthFailure::InvalidGrant => "the refresh token is invalid, expired or already used",
+        AuthFailure::InvalidClient => "unknown client or wrong client secret",
     }
 }
 
@@ -163,6 +166,7 @@ impl ApiError {
             Self::Unauthorized(AuthFailure::TokenExpired) => "token_expired",
             Self::Unauthorized(AuthFailure::InvalidCredentials) => "invalid_credentials",
             Self::Unauthorized(AuthFailure::InvalidGrant) => "invalid_grant",
+            Self::Unauthorized(AuthFailure::InvalidClient) => "invalid_client",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::Overloaded => "overloaded",
             Self::NotFound(_) => "not_found",
@@ -180,6 +184,10 @@ impl ApiError {
     fn challenge(&self) -> Option<String> {
         let challenge = Challenge::build().realm(REALM);
         let failure = match self {
+            // Client authentication is HTTP Basic (RFC 6749 section 2.3.1).
+            Self::Unauthorized(AuthFailure::InvalidClient) => {
+                return Some(format!("Basic realm=\"{REALM}\""));
+            }
             Self::Unauthorized(failure) => failure,
             // RFC 6750 section 3.1: a token without the needed privilege.
             Self::Forbidden {
@@ -196,7 +204,8 @@ impl ApiError {
         let challenge = match failure {
             AuthFailure::MissingToken
             | AuthFailure::InvalidCredentials
-            | AuthFailure::InvalidGrant => challenge,
+            | AuthFailure::InvalidGrant
+            | AuthFailure::InvalidClient => challenge,
             AuthFailure::InvalidToken(_) | AuthFailure::TokenExpired => challenge
                 .error(ChallengeError::InvalidToken)
                 .error_description(auth_detail(*failure)),

@@ -3,14 +3,14 @@
 use actix_web::{web, HttpResponse};
 use std::collections::BTreeMap;
 use utoipa::openapi::security::{
-    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
+    ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };
 
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{auth, health, posts, users};
+use crate::routes::{auth, clients, health, posts, users};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -25,7 +25,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
     ),
     paths(
         health::index, health::health,
-        auth::signup, auth::login, auth::refresh, auth::logout,
+        auth::signup, auth::login, auth::refresh, auth::logout, auth::token,
+        clients::create, clients::list, clients::revoke,
         users::me, users::update_me, users::delete_me, users::change_password, users::profile,
         users::sessions, users::end_session, users::list, users::delete_user,
         posts::list, posts::create, posts::get, posts::replace, posts::update, posts::delete,
@@ -36,6 +37,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         (name = "auth", description = "Signup and login"),
         (name = "users", description = "Accounts and profiles"),
         (name = "posts", description = "Blog posts"),
+        (name = "clients", description = "API clients (machine clients, client credentials)"),
         (name = "service", description = "Index and health"),
     )
 )]
@@ -58,6 +60,21 @@ impl Modify for SecuritySchemes {
                 "/api/v1/auth/login",
                 Scopes::new(),
             ))])),
+        );
+        components.add_security_scheme(
+            "oauth2_client",
+            SecurityScheme::OAuth2(OAuth2::new([Flow::ClientCredentials(
+                ClientCredentials::new(
+                    "/api/v1/auth/token",
+                    Scopes::from_iter([
+                        ("posts:read", "read posts"),
+                        (
+                            "posts:write",
+                            "create, change and delete posts as the registering admin",
+                        ),
+                    ]),
+                ),
+            )])),
         );
         components.add_security_scheme(
             "bearer",

@@ -10,9 +10,10 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderValue, AUTHORIZATION};
 use actix_web::{web, FromRequest, HttpRequest};
 
-use crate::auth::{TokenError, TokenKeys};
+use crate::auth::{Subject, TokenError, TokenKeys};
+use crate::domain::{Scope, Scopes};
 use crate::error::{ApiError, AuthFailure};
-use crate::store::{Principal, Store};
+use crate::store::{Actor, Principal, Store};
 
 /// The authenticated caller: a valid access token for a live session of an existing account.
 ///
@@ -30,6 +31,21 @@ pub struct AuthUser(pub Principal);
 #[derive(Debug, Clone, Copy)]
 pub struct MaybeAuthUser(pub Option<Principal>);
 
+/// Who may write posts: a person, or an API client holding `posts:write` (writing as the admin
+/// who registered it). A client without the scope gets 403 `insufficient_scope`.
+#[derive(Debug, Clone, Copy)]
+pub struct PostsWriter(pub Actor);
+
+/// What a verified token speaks for, as the store knows it now.
+enum Caller {
+    User(Principal),
+    Client { actor: Actor, scopes: Scopes },
+}
+
+fn required(caller: Option<Caller>) -> Result<Caller, ApiError> {
+    caller.ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
@@ -37,10 +53,34 @@ impl FromRequest for AuthUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            authenticate(&req)
-                .await?
-                .map(AuthUser)
-                .ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))
+            match required(authenticate(&req).await?)? {
+                Caller::User(principal) => Ok(AuthUser(principal)),
+                Caller::Client { .. } => Err(ApiError::forbidden(
+                    "insufficient_scope",
+                    "this operation needs a person's session, not an API client's token",
+                )),
+            }
+        })
+    }
+}
+
+impl FromRequest for PostsWriter {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match required(authenticate(&req).await?)? {
+                Caller::User(principal) => Ok(PostsWriter(principal.actor())),
+                Caller::Client { actor, scopes } if scopes.contains(Scope::PostsWrite) => {
+                    Ok(PostsWriter(actor))
+                }
+                Caller::Client { .. } => Err(ApiError::forbidden(
+                    "insufficient_scope",
+                    "the client lacks the posts:write scope",
+                )),
+            }
         })
     }
 }
@@ -74,12 +114,18 @@ impl FromRequest for MaybeAuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { authenticate(&req).await.map(MaybeAuthUser) })
+        Box::pin(async move {
+            Ok(MaybeAuthUser(match authenticate(&req).await? {
+                Some(Caller::User(principal)) => Some(principal),
+                // A client is nobody's profile owner: it sees the public view.
+                Some(Caller::Client { .. }) | None => None,
+            }))
+        })
     }
 }
 
 /// `Ok(None)` when there is no `Authorization` header; the caller otherwise.
-async fn authenticate(req: &HttpRequest) -> Result<Option<Principal>, ApiError> {
+async fn authenticate(req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
     let Some(header) = req.headers().get(AUTHORIZATION) else {
         return Ok(None);
     };
@@ -90,19 +136,29 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<Principal>, ApiError> 
     let store = req
         .app_data::<web::Data<Store>>()
         .ok_or_else(|| ApiError::internal("Store missing from app data"))?;
-    let claims = keys.verify(token).map_err(|error| {
+    let subject = keys.verify(token).map_err(|error| {
         ApiError::Unauthorized(match error {
             TokenError::Expired => AuthFailure::TokenExpired,
             TokenError::Invalid(why) => AuthFailure::InvalidToken(why),
         })
     })?;
-    let principal = store
-        .principal(claims.sub, claims.sid)
-        .await
-        .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken(
-            "the session has ended or the account no longer exists",
-        )))?;
-    Ok(Some(principal))
+    let caller = match subject {
+        Subject::User { id, session, .. } => store
+            .principal(id, session)
+            .await
+            .map(Caller::User)
+            .ok_or(ApiError::Unauthorized(
+            AuthFailure::InvalidToken("the session has ended or the account no longer exists"),
+        ))?,
+        Subject::Client { id, scopes } => store
+            .client_actor(id)
+            .await
+            .map(|actor| Caller::Client { actor, scopes })
+            .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken(
+                "the client has been revoked",
+            )))?,
+    };
+    Ok(Some(caller))
 }
 
 /// The token of an `Authorization: Bearer <token>` header.

@@ -8,9 +8,11 @@ mod refresh;
 mod throttle;
 mod tokens;
 
-pub use extractor::{AdminUser, AuthUser, MaybeAuthUser};
+pub use extractor::{AdminUser, AuthUser, MaybeAuthUser, PostsWriter};
 pub use password::PasswordHasher;
 pub use rate_limit::{auth_rate_limit, AuthRateLimit};
-pub use refresh::RefreshToken;
+pub use refresh::{opaque_secret, secret_hash, RefreshToken};
 pub use throttle::LoginThrottle;
-pub use tokens::{AccessClaims, IssuedToken, TokenError, TokenKeys, ACCESS_TOKEN_TYPE};
+pub use tokens::{
+    AccessClaims, ClientClaims, IssuedToken, Subject, TokenError, TokenKeys, ACCESS_TOKEN_TYPE,
+};

@@ -5,6 +5,19 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+/// A new opaque secret (256 random bits, base64url) and the SHA-256 hash to store for it. Used
+/// for API client secrets; refresh tokens are [`RefreshToken`].
+pub fn opaque_secret() -> (SecretString, [u8; 32]) {
+    let token = RefreshToken::generate();
+    let hash = token.hash();
+    (token.0, hash)
+}
+
+/// SHA-256 of a presented secret, to compare with a stored hash (in constant time).
+pub fn secret_hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
 /// A refresh token as given to the client.
 pub struct RefreshToken(SecretString);
 
@@ -23,7 +36,7 @@ impl RefreshToken {
     /// What the store keeps. A fast hash is enough: the token has 256 bits of entropy, so there
     /// is nothing to brute-force, and lookup by hash needs no comparison of secrets.
     pub fn hash(&self) -> [u8; 32] {
-        Sha256::digest(self.0.expose_secret().as_bytes()).into()
+        secret_hash(self.0.expose_secret())
     }
 
     pub fn expose(&self) -> &str {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::config::{Settings, Storage, MIN_SECRET_BYTES};
-use crate::domain::{Role, SessionId, UserId};
+use crate::domain::{ClientId, Role, Scopes, SessionId, UserId};
 
 /// The JWT `typ` header of our access tokens (RFC 9068 section 2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -28,7 +28,7 @@ const LEEWAY_SECONDS: u64 = 5;
 /// File in the data directory holding the generated secret.
 const SECRET_FILE: &str = "jwt-secret";
 
-/// The claims of an access token. All are required on the way in.
+/// The claims of a person's access token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub iss: String,
@@ -41,6 +41,48 @@ pub struct AccessClaims {
     /// The session (refresh-token family) this token belongs to.
     pub sid: SessionId,
     pub role: Role,
+}
+
+/// The claims of an API client's access token (RFC 9068): no session, no role; `scope` instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The client itself.
+    pub sub: ClientId,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+    pub client_id: ClientId,
+    /// Space-separated scopes.
+    pub scope: String,
+}
+
+/// The claims as read from a token, before we know which kind it is. The registered claims
+/// (`iss`, `aud`, `exp`, `nbf`, `iat`) are checked by `Validation`; `jti` is required here.
+#[derive(Deserialize)]
+struct AnyClaims {
+    sub: String,
+    #[allow(dead_code)]
+    jti: Uuid,
+    sid: Option<SessionId>,
+    role: Option<Role>,
+    client_id: Option<ClientId>,
+    scope: Option<String>,
+}
+
+/// Who a verified token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A person's session.
+    User {
+        id: UserId,
+        session: SessionId,
+        role: Role,
+    },
+    /// An API client with its granted scopes.
+    Client { id: ClientId, scopes: Scopes },
 }
 
 /// Why a token was refused. The message is safe to show the client.
@@ -159,9 +201,37 @@ impl TokenKeys {
         })
     }
 
-    /// Checks signature, algorithm, `typ` and every claim.
-    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+    /// Signs a short-lived access token for an API client (the same lifetime as a person's).
+    pub fn issue_client(
+        &self,
+        client: ClientId,
+        scopes: &Scopes,
+    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+        let now = chrono::Utc::now().timestamp();
+        let ttl = self.ttl.as_secs();
+        let claims = ClientClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: client,
+            iat: now,
+            nbf: now,
+            exp: now + ttl as i64,
+            jti: Uuid::now_v7(),
+            client_id: client,
+            scope: scopes.to_string(),
+        };
+        let token = jsonwebtoken::encode(&self.header, &claims, &self.encoding)?;
+        Ok(IssuedToken {
+            token,
+            expires_in: ttl,
+        })
+    }
+
+    /// Checks signature, algorithm, `typ` and every claim, and says whose token it is. A token
+    /// must be exactly one kind: a person's (`sid` and `role`) or a client's (`client_id` and
+    /// `scope`, with `sub` the same client).
+    pub fn verify(&self, token: &str) -> Result<Subject, TokenError> {
+        let data = jsonwebtoken::decode::<AnyClaims>(token, &self.decoding, &self.validation)
             .map_err(|error| match error.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 ErrorKind::ImmatureSignature => {
@@ -188,7 +258,38 @@ impl TokenKeys {
         if data.header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
             return Err(TokenError::Invalid("the token is not an access token"));
         }
-        Ok(data.claims)
+        let lacking = TokenError::Invalid("the access token lacks a required claim");
+        match data.claims {
+            AnyClaims {
+                sid: Some(session),
+                role: Some(role),
+                client_id: None,
+                scope: None,
+                sub,
+                ..
+            } => {
+                let id = sub
+                    .parse()
+                    .map_err(|_| TokenError::Invalid("the access token is malformed"))?;
+                Ok(Subject::User { id, session, role })
+            }
+            AnyClaims {
+                sid: None,
+                role: None,
+                client_id: Some(id),
+                scope: Some(scope),
+                sub,
+                ..
+            } => {
+                if sub != id.to_string() {
+                    return Err(TokenError::Invalid("the access token is malformed"));
+                }
+                let scopes = Scopes::parse_list(&scope)
+                    .map_err(|_| TokenError::Invalid("the access token is malformed"))?;
+                Ok(Subject::Client { id, scopes })
+            }
+            _ => Err(lacking),
+        }
     }
 }
 
@@ -255,15 +356,25 @@ mod tests {
         let keys = keys();
         let (user, session) = (UserId::new(), SessionId::new());
         let issued = keys.issue(user, session, Role::Admin).unwrap();
-        let claims = keys.verify(&issued.token).unwrap();
         assert_eq!(
-            (claims.sub, claims.sid, claims.role),
-            (user, session, Role::Admin)
+            keys.verify(&issued.token).unwrap(),
+            Subject::User {
+                id: user,
+                session,
+                role: Role::Admin
+            }
         );
-        assert_eq!(claims.exp - claims.iat, 900);
         assert_eq!(issued.expires_in, 900);
         let header = jsonwebtoken::decode_header(&issued.token).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+
+        let client = ClientId::new();
+        let scopes = Scopes::parse_list("posts:write").unwrap();
+        let issued = keys.issue_client(client, &scopes).unwrap();
+        assert_eq!(
+            keys.verify(&issued.token).unwrap(),
+            Subject::Client { id: client, scopes }
+        );
     }
 
     #[test]
@@ -271,24 +382,63 @@ mod tests {
         assert!(TokenKeys::new(b"short", "i", "a", Duration::from_secs(60)).is_err());
     }
 
+    fn user_claims() -> serde_json::Value {
+        let now = chrono::Utc::now().timestamp();
+        serde_json::json!({
+            "iss": "blog-api", "aud": "blog-api", "sub": UserId::new(), "iat": now, "nbf": now,
+            "exp": now + 60, "jti": Uuid::now_v7(), "sid": SessionId::new(), "role": "user",
+        })
+    }
+
+    fn sign(header: &Header, claims: &serde_json::Value) -> String {
+        jsonwebtoken::encode(header, claims, &EncodingKey::from_secret(SECRET)).unwrap()
+    }
+
     #[test]
     fn a_token_of_another_type_is_refused() {
         let keys = keys();
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some("JWT".into());
-        let claims = keys
-            .verify(
-                &keys
-                    .issue(UserId::new(), SessionId::new(), Role::User)
-                    .unwrap()
-                    .token,
-            )
-            .unwrap();
-        let token =
-            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(SECRET)).unwrap();
         assert_eq!(
-            keys.verify(&token),
+            keys.verify(&sign(&header, &user_claims())),
             Err(TokenError::Invalid("the token is not an access token"))
+        );
+    }
+
+    #[test]
+    fn a_token_must_be_wholly_a_person_s_or_a_client_s() {
+        let keys = keys();
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(ACCESS_TOKEN_TYPE.into());
+        assert!(keys.verify(&sign(&header, &user_claims())).is_ok());
+        let client = ClientId::new();
+        let mixed = [
+            ("client_id", serde_json::json!(client)),
+            ("scope", serde_json::json!("posts:write")),
+        ];
+        for (claim, value) in mixed {
+            let mut claims = user_claims();
+            claims[claim] = value;
+            assert!(
+                keys.verify(&sign(&header, &claims)).is_err(),
+                "a person's token with {claim}"
+            );
+        }
+        let mut claims = user_claims();
+        claims.as_object_mut().unwrap().remove("sid");
+        claims["client_id"] = serde_json::json!(client);
+        claims["scope"] = serde_json::json!("posts:write");
+        claims.as_object_mut().unwrap().remove("role");
+        assert!(
+            keys.verify(&sign(&header, &claims)).is_err(),
+            "sub is not the client"
+        );
+        claims["sub"] = serde_json::json!(client);
+        assert!(keys.verify(&sign(&header, &claims)).is_ok());
+        claims["scope"] = serde_json::json!("admin");
+        assert!(
+            keys.verify(&sign(&header, &claims)).is_err(),
+            "unknown scope"
         );
     }
 

@@ -69,3 +69,7 @@ id_type!(
     /// Identifies a login session: one refresh-token family and the access tokens it issued.
     SessionId
 );
+id_type!(
+    /// Identifies an API client (a machine client application).
+    ClientId
+);

@@ -3,10 +3,12 @@
 
 mod ids;
 mod post;
+mod scope;
 mod time;
 mod user;
 
-pub use ids::{PostId, SessionId, UserId};
+pub use ids::{ClientId, PostId, SessionId, UserId};
 pub use post::{PostContent, PostDescription, PostTitle, Slug, Tag, Tags};
+pub use scope::{Scope, Scopes};
 pub use time::{now, rfc3339_millis, Timestamp};
 pub use user::{DisplayName, Email, Password, Role, Username};

@@ -6,15 +6,15 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, USER_AGENT};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{
-    AuthRateLimit, AuthUser, LoginThrottle, PasswordHasher, RefreshToken, TokenKeys,
+    secret_hash, AuthRateLimit, AuthUser, LoginThrottle, PasswordHasher, RefreshToken, TokenKeys,
 };
 use crate::config::Settings;
-use crate::domain::{DisplayName, Email, Password, Role, Username};
+use crate::domain::{ClientId, DisplayName, Email, Password, Role, Scopes, Username};
 use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
 use crate::extract::{body_kind, parse_form, parse_json, read_body, BodyKind, BodyLimit, JsonBody};
 use crate::routes::users::UserView;
@@ -30,7 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &AuthRateLimit) {
             .service(super::resource("/signup", "POST").post(signup))
             .service(super::resource("/login", "POST").post(login))
             .service(super::resource("/refresh", "POST").post(refresh))
-            .service(super::resource("/logout", "POST").post(logout)),
+            .service(super::resource("/logout", "POST").post(logout))
+            .service(super::resource("/token", "POST").post(token)),
     );
 }
 
@@ -413,4 +414,149 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"));
     builder
+}
+
+/// The OAuth2 client credentials grant (RFC 6749 section 4.4), as a form. The client
+/// authenticates with HTTP Basic (`client_secret_basic`) or with `client_id` and `client_secret`
+/// in the form (`client_secret_post`), not both.
+#[derive(Deserialize, ToSchema)]
+pub struct ClientCredentialsGrant {
+    #[schema(example = "client_credentials")]
+    pub grant_type: String,
+    #[schema(format = Uuid)]
+    pub client_id: Option<String>,
+    #[schema(value_type = Option<String>, format = Password)]
+    pub client_secret: Option<SecretString>,
+    /// Space-separated; a subset of the client's scopes (default: all of them).
+    #[schema(example = "posts:write")]
+    pub scope: Option<String>,
+}
+
+/// An access token for an API client (no refresh token: a client asks again).
+#[derive(Serialize, ToSchema)]
+pub struct ClientTokenResponse {
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    #[schema(example = 900)]
+    pub expires_in: u64,
+    #[schema(example = "posts:write")]
+    pub scope: String,
+}
+
+/// Exchanges an API client's credentials for a short-lived access token.
+///
+/// 401 `invalid_client` (with a `Basic` challenge) for an unknown client, a wrong secret or a
+/// revoked client; 400 `unsupported_grant_type`, `invalid_request` (two ways of authenticating,
+/// or none) or `invalid_scope` (more than the client has).
+#[utoipa::path(
+    post, path = "/api/v1/auth/token", tag = "auth",
+    request_body(content = ClientCredentialsGrant, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "An access token carrying the granted scopes", body = ClientTokenResponse),
+        (status = 401, description = "Unknown client or wrong secret", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyProblems, crate::openapi::RateLimitProblem,
+    )
+)]
+pub async fn token(
+    req: HttpRequest,
+    payload: web::Payload,
+    store: web::Data<Store>,
+    keys: web::Data<TokenKeys>,
+) -> ApiResult<HttpResponse> {
+    if body_kind(&req) != Some(BodyKind::Form) {
+        return Err(ApiError::UnsupportedMediaType {
+            expected: "application/x-www-form-urlencoded",
+        });
+    }
+    let grant: ClientCredentialsGrant = parse_form(&read_body(&req, payload.into_inner()).await?)?;
+    let bad_request = |code, detail: &str| ApiError::BadRequest {
+        code,
+        detail: detail.into(),
+    };
+    if grant.grant_type != "client_credentials" {
+        return Err(bad_request(
+            "unsupported_grant_type",
+            "this endpoint accepts grant_type=client_credentials",
+        ));
+    }
+    let (client_id, secret) = match (
+        basic_credentials(&req)?,
+        grant.client_id,
+        grant.client_secret,
+    ) {
+        (Some((id, secret)), None, None) => (id, secret),
+        (None, Some(id), Some(secret)) => (id, secret),
+        (None, _, _) => {
+            return Err(bad_request(
+                "invalid_request",
+                "send client_id and client_secret, by HTTP Basic or in the form",
+            ))
+        }
+        (Some(_), _, _) => {
+            return Err(bad_request(
+                "invalid_request",
+                "authenticate the client one way only: HTTP Basic or the form",
+            ))
+        }
+    };
+    let invalid = ApiError::Unauthorized(AuthFailure::InvalidClient);
+    let known = match client_id.parse::<ClientId>() {
+        Ok(id) => store
+            .client_credentials(id)
+            .await
+            .map(|(hash, scopes)| (id, hash, scopes)),
+        Err(_) => None,
+    };
+    // Hash and compare even for an unknown id, in constant time, so neither the answer nor its
+    // timing says which ids exist.
+    let presented = secret_hash(secret.expose_secret());
+    let stored = known.as_ref().map_or([0u8; 32], |(_, hash, _)| *hash);
+    let matches: bool = subtle::ConstantTimeEq::ct_eq(&presented[..], &stored[..]).into();
+    let Some((id, _, granted)) = known.filter(|_| matches) else {
+        return Err(invalid);
+    };
+    let scopes = match grant
+        .scope
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => granted,
+        Some(requested) => match Scopes::parse_list(requested) {
+            Ok(requested) if requested.is_subset(&granted) => requested,
+            _ => {
+                return Err(bad_request(
+                    "invalid_scope",
+                    "the scope asked for is unknown or beyond the client's",
+                ))
+            }
+        },
+    };
+    let issued = keys.issue_client(id, &scopes).map_err(ApiError::internal)?;
+    Ok(no_store(HttpResponse::Ok()).json(ClientTokenResponse {
+        access_token: issued.token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        scope: scopes.to_string(),
+    }))
+}
+
+/// `Authorization: Basic base64(client_id:client_secret)`, if present.
+fn basic_credentials(req: &HttpRequest) -> ApiResult<Option<(String, SecretString)>> {
+    use actix_web::http::header::Header as _;
+    use actix_web_httpauth::headers::authorization::{Authorization, Basic};
+    if !req.headers().contains_key(header::AUTHORIZATION) {
+        return Ok(None);
+    }
+    let basic = Authorization::<Basic>::parse(req)
+        .map_err(|_| ApiError::Unauthorized(AuthFailure::InvalidClient))?;
+    let basic = basic.into_scheme();
+    let secret = basic
+        .password()
+        .ok_or(ApiError::Unauthorized(AuthFailure::InvalidClient))?;
+    Ok(Some((
+        basic.user_id().to_string(),
+        SecretString::from(secret.to_string()),
+    )))
 }

@@ -2,6 +2,7 @@
 //! `/api/v1/posts/...` is in `posts.rs`.
 
 pub mod auth;
+pub mod clients;
 pub mod health;
 pub mod posts;
 pub mod users;
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &AuthRateLimit) {
             .service(resource("/openapi.json", "GET").get(crate::openapi::document))
             .configure(|cfg| auth::configure(cfg, rate_limit))
             .configure(users::configure)
+            .configure(clients::configure)
             .configure(posts::configure),
     );
 }

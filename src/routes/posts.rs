@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::AuthUser;
+use crate::auth::PostsWriter;
 use crate::domain::{PostContent, PostDescription, PostId, PostTitle, Tag, Tags, Username};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::extract::{etag, expected_versions, BodyLimit, IfMatch, JsonBody};
@@ -219,7 +219,7 @@ fn with_etag(mut builder: actix_web::HttpResponseBuilder, post: &Post) -> HttpRe
 #[utoipa::path(
     post, path = "/api/v1/posts", tag = "posts",
     request_body = PostInput,
-    security(("oauth2_password" = []), ("bearer" = [])),
+    security(("oauth2_password" = []), ("bearer" = []), ("oauth2_client" = ["posts:write"])),
     responses(
         (status = 201, description = "Created", body = Post,
             headers(("Location" = String, description = "URL of the new post"), ("ETag" = String))),
@@ -227,11 +227,11 @@ fn with_etag(mut builder: actix_web::HttpResponseBuilder, post: &Post) -> HttpRe
     )
 )]
 pub async fn create(
-    auth: AuthUser,
+    writer: PostsWriter,
     store: web::Data<Store>,
     body: JsonBody<PostInput>,
 ) -> ApiResult<HttpResponse> {
-    let post = store.create_post(auth.0.user_id, body.0.parse()?).await?;
+    let post = store.create_post(writer.0.user_id, body.0.parse()?).await?;
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, format!("/api/v1/posts/{}", post.id)));
     Ok(with_etag(response, &post))
@@ -273,14 +273,14 @@ pub async fn get(
     put, path = "/api/v1/posts/{id}", tag = "posts",
     params(("id" = String, Path, format = Uuid), ("If-Match" = Option<String>, Header, description = "ETag the post must still have")),
     request_body = PostInput,
-    security(("oauth2_password" = []), ("bearer" = [])),
+    security(("oauth2_password" = []), ("bearer" = []), ("oauth2_client" = ["posts:write"])),
     responses(
         (status = 200, body = Post, headers(("ETag" = String))),
         crate::openapi::BodyProblems, crate::openapi::AuthProblems, crate::openapi::PostWriteProblems,
     )
 )]
 pub async fn replace(
-    auth: AuthUser,
+    writer: PostsWriter,
     id: web::Path<PostId>,
     if_match: IfMatch,
     store: web::Data<Store>,
@@ -293,7 +293,7 @@ pub async fn replace(
         description: Some(post.description),
         tags: Some(post.tags),
     };
-    let post = store.update_post(*id, &auth.0, &if_match.0, edit).await?;
+    let post = store.update_post(*id, &writer.0, &if_match.0, edit).await?;
     Ok(with_etag(HttpResponse::Ok(), &post))
 }
 
@@ -302,21 +302,21 @@ pub async fn replace(
     patch, path = "/api/v1/posts/{id}", tag = "posts",
     params(("id" = String, Path, format = Uuid), ("If-Match" = Option<String>, Header, description = "ETag the post must still have")),
     request_body = PostPatch,
-    security(("oauth2_password" = []), ("bearer" = [])),
+    security(("oauth2_password" = []), ("bearer" = []), ("oauth2_client" = ["posts:write"])),
     responses(
         (status = 200, body = Post, headers(("ETag" = String))),
         crate::openapi::BodyProblems, crate::openapi::AuthProblems, crate::openapi::PostWriteProblems,
     )
 )]
 pub async fn update(
-    auth: AuthUser,
+    writer: PostsWriter,
     id: web::Path<PostId>,
     if_match: IfMatch,
     store: web::Data<Store>,
     body: JsonBody<PostPatch>,
 ) -> ApiResult<HttpResponse> {
     let edit = body.0.parse()?;
-    let post = store.update_post(*id, &auth.0, &if_match.0, edit).await?;
+    let post = store.update_post(*id, &writer.0, &if_match.0, edit).await?;
     Ok(with_etag(HttpResponse::Ok(), &post))
 }
 
@@ -324,18 +324,18 @@ pub async fn update(
 #[utoipa::path(
     delete, path = "/api/v1/posts/{id}", tag = "posts",
     params(("id" = String, Path, format = Uuid), ("If-Match" = Option<String>, Header, description = "ETag the post must still have")),
-    security(("oauth2_password" = []), ("bearer" = [])),
+    security(("oauth2_password" = []), ("bearer" = []), ("oauth2_client" = ["posts:write"])),
     responses(
         (status = 204, description = "Deleted"),
         crate::openapi::AuthProblems, crate::openapi::PostWriteProblems,
     )
 )]
 pub async fn delete(
-    auth: AuthUser,
+    writer: PostsWriter,
     id: web::Path<PostId>,
     if_match: IfMatch,
     store: web::Data<Store>,
 ) -> ApiResult<HttpResponse> {
-    store.delete_post(*id, &auth.0, &if_match.0).await?;
+    store.delete_post(*id, &writer.0, &if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -19,15 +19,16 @@ use std::sync::{mpsc, Arc};
 use parking_lot::Mutex;
 
 use crate::domain::{
-    now, DisplayName, Email, PostContent, PostDescription, PostId, PostTitle, Role, SessionId,
-    Slug, Tag, Tags, Timestamp, UserId, Username,
+    now, ClientId, DisplayName, Email, PostContent, PostDescription, PostId, PostTitle, Role,
+    Scopes, SessionId, Slug, Tag, Tags, Timestamp, UserId, Username,
 };
 
 pub use cursor::Cursor;
 pub use journal::JournalError;
 use journal::{Batch, Journal};
 pub use records::{
-    Author, Post, PostRecord, Principal, SessionInfo, SessionRecord, User, UserRecord,
+    Actor, Author, Client, ClientRecord, Post, PostRecord, Principal, SessionInfo, SessionRecord,
+    User, UserRecord,
 };
 use state::{Change, State};
 
@@ -601,6 +602,79 @@ impl Store {
             .await
     }
 
+    // ---- API clients ----------------------------------------------------------------------
+
+    /// Registers a client for `owner` (an admin).
+    pub async fn create_client(
+        &self,
+        owner: UserId,
+        name: DisplayName,
+        scopes: Scopes,
+        secret_hash: [u8; 32],
+    ) -> Result<Client, StoreError> {
+        self.write(move |tx| {
+            if !tx.state.users.contains_key(&owner) {
+                return Err(StoreError::NotFound("user"));
+            }
+            let record = ClientRecord {
+                id: ClientId::new(),
+                name,
+                scopes,
+                secret_hash,
+                owner,
+                created_at: now(),
+            };
+            let client = Client::from(&record);
+            tx.commit(Change::CreateClient(record));
+            Ok(client)
+        })
+        .await
+    }
+
+    /// Every client, oldest first.
+    pub async fn clients(&self) -> Vec<Client> {
+        let state = self.state.lock();
+        let mut clients: Vec<Client> = state.clients.values().map(Client::from).collect();
+        clients.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then(a.client_id.cmp(&b.client_id))
+        });
+        clients
+    }
+
+    /// A client's secret hash and scopes, to check its credentials.
+    pub async fn client_credentials(&self, id: ClientId) -> Option<([u8; 32], Scopes)> {
+        let state = self.state.lock();
+        state
+            .clients
+            .get(&id)
+            .map(|client| (client.secret_hash, client.scopes.clone()))
+    }
+
+    /// The account a live client writes as: one O(1) lookup per request, so revoking a client
+    /// stops its tokens at once.
+    pub async fn client_actor(&self, id: ClientId) -> Option<Actor> {
+        let state = self.state.lock();
+        let client = state.clients.get(&id)?;
+        state.users.contains_key(&client.owner).then_some(Actor {
+            user_id: client.owner,
+            admin: false,
+        })
+    }
+
+    /// Revokes a client.
+    pub async fn delete_client(&self, id: ClientId) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            if !tx.state.clients.contains_key(&id) {
+                return Err(StoreError::NotFound("client"));
+            }
+            tx.commit(Change::DeleteClient { id });
+            Ok(())
+        })
+        .await
+    }
+
     // ---- posts ----------------------------------------------------------------------------
 
     pub async fn create_post(&self, author: UserId, post: NewPost) -> Result<Post, StoreError> {
@@ -643,7 +717,7 @@ impl Store {
     pub async fn update_post(
         &self,
         id: PostId,
-        actor: &Principal,
+        actor: &Actor,
         expected: &Expected,
         edit: PostEdit,
     ) -> Result<Post, StoreError> {
@@ -691,7 +765,7 @@ impl Store {
     pub async fn delete_post(
         &self,
         id: PostId,
-        actor: &Principal,
+        actor: &Actor,
         expected: &Expected,
     ) -> Result<(), StoreError> {
         let actor = *actor;
@@ -702,7 +776,7 @@ impl Store {
                 .posts
                 .get(&id)
                 .ok_or(StoreError::NotFound("post"))?;
-            if current.author != actor.user_id && !actor.is_admin() {
+            if current.author != actor.user_id && !actor.admin {
                 return Err(StoreError::NotAuthor);
             }
             expected.check(current.version)?;

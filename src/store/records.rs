@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{
-    rfc3339_millis, DisplayName, Email, PostContent, PostDescription, PostId, PostTitle, Role,
-    SessionId, Slug, Tags, Timestamp, UserId, Username,
+    rfc3339_millis, ClientId, DisplayName, Email, PostContent, PostDescription, PostId, PostTitle,
+    Role, Scope, Scopes, SessionId, Slug, Tags, Timestamp, UserId, Username,
 };
 
 /// A stored account, password hash included. Never leaves the store: see [`User`].
@@ -136,5 +136,62 @@ pub struct Principal {
 impl Principal {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+}
+
+/// A registered API client. Its secret is kept only as a SHA-256 hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientRecord {
+    pub id: ClientId,
+    pub name: DisplayName,
+    pub scopes: Scopes,
+    pub secret_hash: [u8; 32],
+    /// The admin who registered it; posts the client writes are authored by this account.
+    pub owner: UserId,
+    pub created_at: Timestamp,
+}
+
+/// A client as admins see it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Client {
+    #[schema(value_type = String, format = Uuid)]
+    pub client_id: ClientId,
+    #[schema(value_type = String, example = "Nightly importer")]
+    pub name: DisplayName,
+    #[schema(value_type = Vec<Scope>)]
+    pub scopes: Scopes,
+    /// The admin who registered it; the author of the posts it writes.
+    #[schema(value_type = String, format = Uuid)]
+    pub owner: UserId,
+    #[serde(serialize_with = "rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<&ClientRecord> for Client {
+    fn from(record: &ClientRecord) -> Self {
+        Self {
+            client_id: record.id,
+            name: record.name.clone(),
+            scopes: record.scopes.clone(),
+            owner: record.owner,
+            created_at: record.created_at,
+        }
+    }
+}
+
+/// Who performs a change to a post: its would-be author, and whether admin powers apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: UserId,
+    pub admin: bool,
+}
+
+impl Principal {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.user_id,
+            admin: self.is_admin(),
+        }
     }
 }

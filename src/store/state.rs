@@ -4,9 +4,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::domain::{DisplayName, PostId, SessionId, Slug, Tag, Timestamp, UserId};
+use crate::domain::{ClientId, DisplayName, PostId, SessionId, Slug, Tag, Timestamp, UserId};
 
-use super::records::{PostRecord, SessionRecord, UserRecord};
+use super::records::{ClientRecord, PostRecord, SessionRecord, UserRecord};
 
 /// Order of posts in lists: newest first is reverse order of this key.
 pub type PostKey = (Timestamp, PostId);
@@ -40,6 +40,11 @@ pub enum Change {
     EndSession {
         id: SessionId,
     },
+    CreateClient(ClientRecord),
+    /// Revokes a client: it is removed, and its tokens stop working at once.
+    DeleteClient {
+        id: ClientId,
+    },
     /// Inserts a post or replaces the one with the same id.
     PutPost(PostRecord),
     DeletePost {
@@ -62,6 +67,7 @@ pub struct State {
     pub(super) sessions_by_refresh: HashMap<[u8; 32], SessionId>,
     /// Refresh-token hashes already used, for reuse detection.
     pub(super) retired_refresh: HashMap<[u8; 32], SessionId>,
+    pub(super) clients: HashMap<ClientId, ClientRecord>,
     pub(super) posts: HashMap<PostId, PostRecord>,
     pub(super) posts_by_slug: HashMap<Slug, PostId>,
     /// Every post, by creation time.
@@ -114,6 +120,8 @@ impl State {
                 }
             }
             Change::DeleteUser { id } => {
+                // The account's clients go with it: they wrote as this account.
+                self.clients.retain(|_, client| client.owner != id);
                 let posts: Vec<PostId> = self
                     .posts_by_author
                     .get(&id)
@@ -182,6 +190,12 @@ impl State {
                 }
                 self.posts.insert(post.id, post);
             }
+            Change::CreateClient(client) => {
+                self.clients.insert(client.id, client);
+            }
+            Change::DeleteClient { id } => {
+                self.clients.remove(&id);
+            }
             Change::DeletePost { id } => self.remove_post(id),
         }
     }
@@ -218,8 +232,9 @@ impl State {
     pub fn as_changes(&self) -> impl Iterator<Item = Change> + '_ {
         let users = self.users.values().cloned().map(Change::CreateUser);
         let sessions = self.sessions.values().cloned().map(Change::CreateSession);
+        let clients = self.clients.values().cloned().map(Change::CreateClient);
         let posts = self.posts.values().cloned().map(Change::PutPost);
-        users.chain(sessions).chain(posts)
+        users.chain(sessions).chain(clients).chain(posts)
     }
 
     /// A slug for `wanted` not used by any post other than `owner`.

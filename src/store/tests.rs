@@ -148,7 +148,7 @@ async fn slugs_stay_unique_and_follow_the_title() {
         ..Default::default()
     };
     let renamed = store
-        .update_post(first.id, &alice, &Expected::Any, edit)
+        .update_post(first.id, &alice.actor(), &Expected::Any, edit)
         .await
         .unwrap();
     assert_eq!(renamed.slug.as_str(), "other");
@@ -175,21 +175,21 @@ async fn updates_check_author_and_version_then_bump_the_version() {
     };
 
     let by_bob = store
-        .update_post(post.id, &bob, &Expected::Any, retag())
+        .update_post(post.id, &bob.actor(), &Expected::Any, retag())
         .await;
     assert_eq!(by_bob.unwrap_err(), StoreError::NotAuthor);
     let stale = store
-        .update_post(post.id, &alice, &Expected::OneOf(vec![7]), retag())
+        .update_post(post.id, &alice.actor(), &Expected::OneOf(vec![7]), retag())
         .await;
     assert_eq!(stale.unwrap_err(), StoreError::VersionMismatch);
 
     let updated = store
-        .update_post(post.id, &alice, &Expected::OneOf(vec![1]), retag())
+        .update_post(post.id, &alice.actor(), &Expected::OneOf(vec![1]), retag())
         .await
         .unwrap();
     assert_eq!(updated.version, 2);
     let again = store
-        .update_post(post.id, &alice, &Expected::Any, retag())
+        .update_post(post.id, &alice.actor(), &Expected::Any, retag())
         .await
         .unwrap();
     assert_eq!(
@@ -254,7 +254,9 @@ async fn admins_may_delete_any_post_others_may_not() {
         .await
         .unwrap();
     assert_eq!(
-        store.delete_post(post.id, &mallory, &Expected::Any).await,
+        store
+            .delete_post(post.id, &mallory.actor(), &Expected::Any)
+            .await,
         Err(StoreError::NotAuthor)
     );
     let admin = Principal {
@@ -262,7 +264,7 @@ async fn admins_may_delete_any_post_others_may_not() {
         ..mallory
     };
     store
-        .delete_post(post.id, &admin, &Expected::Any)
+        .delete_post(post.id, &admin.actor(), &Expected::Any)
         .await
         .unwrap();
     assert_eq!(store.post(post.id).await, None);
@@ -347,11 +349,11 @@ mod durability {
             ..Default::default()
         };
         store
-            .update_post(ids[1], &alice, &Expected::Any, edit)
+            .update_post(ids[1], &alice.actor(), &Expected::Any, edit)
             .await
             .unwrap();
         store
-            .delete_post(ids[2], &alice, &Expected::Any)
+            .delete_post(ids[2], &alice.actor(), &Expected::Any)
             .await
             .unwrap();
         alice
@@ -522,7 +524,7 @@ mod durability {
             let store = Store::open(dir.path(), 4096).unwrap();
             let one = store.post_by_slug("one").await.unwrap();
             store
-                .delete_post(one.id, &alice, &Expected::Any)
+                .delete_post(one.id, &alice.actor(), &Expected::Any)
                 .await
                 .unwrap();
             let two = store.post_by_slug("two-edited").await.unwrap();
@@ -531,7 +533,7 @@ mod durability {
                 ..Default::default()
             };
             store
-                .update_post(two.id, &alice, &Expected::Any, edit)
+                .update_post(two.id, &alice.actor(), &Expected::Any, edit)
                 .await
                 .unwrap();
             assert!(dir.path().join("snapshot").exists(), "compacted past 4 KiB");

@@ -24,6 +24,10 @@ async fn the_document_is_openapi_3_1_with_every_endpoint() {
         ("/api/v1/auth/login", "post"),
         ("/api/v1/auth/refresh", "post"),
         ("/api/v1/auth/logout", "post"),
+        ("/api/v1/auth/token", "post"),
+        ("/api/v1/clients", "get"),
+        ("/api/v1/clients", "post"),
+        ("/api/v1/clients/{id}", "delete"),
         ("/api/v1/users", "get"),
         ("/api/v1/users/{id}", "delete"),
         ("/api/v1/users/me/sessions", "get"),
@@ -68,6 +72,9 @@ async fn security_schemes_are_oauth2_password_and_bearer() {
         "/api/v1/auth/login"
     );
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["oauth2_client"]["flows"]["clientCredentials"]["tokenUrl"], "/api/v1/auth/token");
+    let create = doc["paths"]["/api/v1/posts"]["post"]["security"].to_string();
+    assert!(create.contains("posts:write"), "{create}");
     for (path, method) in [
         ("/api/v1/posts", "post"),
         ("/api/v1/posts/{id}", "delete"),

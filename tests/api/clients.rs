@@ -1,0 +1,307 @@
+//! API clients: registered by admins, client credentials for tokens, scopes, revocation.
+
+use reqwest::Method;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_problem, post_body, spawn_app_with, TestApp};
+
+const ADMIN_PASSWORD: &str = "an admin passphrase for tests";
+
+/// An app with an admin; returns it and the admin's token.
+async fn app() -> (TestApp, String) {
+    let app = spawn_app_with(|s| {
+        s.admin = Some(blog_api::config::AdminAccount {
+            username: "root".into(),
+            email: "root@example.com".into(),
+            password: SecretString::from(ADMIN_PASSWORD),
+        })
+    })
+    .await;
+    let login: Value = app
+        .login(&json!({"username": "root", "password": ADMIN_PASSWORD}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    (app, token)
+}
+
+/// Registers a client with `scopes`; returns (client_id, client_secret).
+async fn register(app: &TestApp, admin: &str, scopes: &[&str]) -> (String, String) {
+    let response = app
+        .send_json(
+            Method::POST,
+            "/api/v1/clients",
+            Some(admin),
+            &json!({"name": "Importer", "scopes": scopes}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    (
+        body["client_id"].as_str().unwrap().to_owned(),
+        body["client_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn token_basic(
+    app: &TestApp,
+    id: &str,
+    secret: &str,
+    scope: Option<&str>,
+) -> reqwest::Response {
+    let mut form = vec![("grant_type", "client_credentials")];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    app.request(Method::POST, "/api/v1/auth/token")
+        .basic_auth(id, Some(secret))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn token_post(app: &TestApp, id: &str, secret: &str) -> reqwest::Response {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", id),
+        ("client_secret", secret),
+    ];
+    app.request(Method::POST, "/api/v1/auth/token")
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_client_gets_a_token_and_writes_posts_as_its_admin() {
+    let (app, admin) = app().await;
+    let (id, secret) = register(&app, &admin, &["posts:read", "posts:write"]).await;
+    for response in [
+        token_basic(&app, &id, &secret, None).await,
+        token_post(&app, &id, &secret).await,
+    ] {
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["token_type"], "Bearer");
+        assert_eq!(body["scope"], "posts:read posts:write");
+        assert!(body.get("refresh_token").is_none());
+        let token = body["access_token"].as_str().unwrap();
+        let post = app.create_post(token, &post_body("From a machine")).await;
+        assert_eq!(post["author"]["username"], "root");
+        let edited = app
+            .send_json(
+                Method::PATCH,
+                &format!("/api/v1/posts/{}", post["id"].as_str().unwrap()),
+                Some(token),
+                &json!({"title": "Edited by a machine"}),
+            )
+            .await;
+        assert_eq!(edited.status(), 200);
+    }
+    let listed: Value = app
+        .get_as("/api/v1/clients", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["client_id"], id.as_str());
+    assert!(
+        !listed.to_string().contains(&secret),
+        "the secret is shown once only"
+    );
+}
+
+#[tokio::test]
+async fn wrong_or_unknown_credentials_are_401_invalid_client() {
+    let (app, admin) = app().await;
+    let (id, secret) = register(&app, &admin, &["posts:write"]).await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    for (client, secret, reason) in [
+        (id.as_str(), "wrong-secret", "wrong secret"),
+        (id.as_str(), &secret[..secret.len() - 1], "secret cut short"),
+        (unknown.as_str(), secret.as_str(), "unknown client"),
+        ("not-a-uuid", secret.as_str(), "malformed client id"),
+    ] {
+        let response = token_basic(&app, client, secret, None).await;
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Basic realm=\"blog-api\"",
+            "{reason}"
+        );
+        assert_problem(response, 401, "invalid_client").await;
+        assert_problem(
+            token_post(&app, client, secret).await,
+            401,
+            "invalid_client",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn malformed_grants_are_400() {
+    let (app, admin) = app().await;
+    let (id, secret) = register(&app, &admin, &["posts:read"]).await;
+    let both = app
+        .request(Method::POST, "/api/v1/auth/token")
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id.as_str()),
+            ("client_secret", secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_problem(both, 400, "invalid_request").await;
+    let none = app
+        .request(Method::POST, "/api/v1/auth/token")
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_problem(none, 400, "invalid_request").await;
+    let password = app
+        .request(Method::POST, "/api/v1/auth/token")
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "password")])
+        .send()
+        .await
+        .unwrap();
+    assert_problem(password, 400, "unsupported_grant_type").await;
+    assert_problem(
+        token_basic(&app, &id, &secret, Some("posts:write")).await,
+        400,
+        "invalid_scope",
+    )
+    .await;
+    let json = app
+        .post_json(
+            "/api/v1/auth/token",
+            &json!({"grant_type": "client_credentials"}),
+        )
+        .await;
+    assert_problem(json, 415, "unsupported_media_type").await;
+}
+
+#[tokio::test]
+async fn a_missing_scope_is_403_insufficient_scope() {
+    let (app, admin) = app().await;
+    let (id, secret) = register(&app, &admin, &["posts:read", "posts:write"]).await;
+    let narrowed: Value = token_basic(&app, &id, &secret, Some("posts:read"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(narrowed["scope"], "posts:read");
+    let token = narrowed["access_token"].as_str().unwrap();
+    let response = app
+        .send_json(
+            Method::POST,
+            "/api/v1/posts",
+            Some(token),
+            &post_body("Not allowed"),
+        )
+        .await;
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert_problem(response, 403, "insufficient_scope").await;
+    // A client is not a person: no account endpoints, no admin powers.
+    assert_problem(
+        app.get_as("/api/v1/users/me", token).await,
+        403,
+        "insufficient_scope",
+    )
+    .await;
+    assert_problem(
+        app.get_as("/api/v1/clients", token).await,
+        403,
+        "insufficient_scope",
+    )
+    .await;
+    let page: Value = app.get("/api/v1/posts").await.json().await.unwrap();
+    assert_eq!(page["data"], json!([]));
+}
+
+#[tokio::test]
+async fn revoking_a_client_stops_its_tokens_at_once() {
+    let (app, admin) = app().await;
+    let (id, secret) = register(&app, &admin, &["posts:write"]).await;
+    let body: Value = token_post(&app, &id, &secret).await.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    app.create_post(token, &post_body("Before")).await;
+
+    let revoked = app
+        .request(Method::DELETE, &format!("/api/v1/clients/{id}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    let after = app
+        .send_json(
+            Method::POST,
+            "/api/v1/posts",
+            Some(token),
+            &post_body("After"),
+        )
+        .await;
+    assert_problem(after, 401, "invalid_token").await;
+    assert_problem(token_post(&app, &id, &secret).await, 401, "invalid_client").await;
+    let again = app
+        .request(Method::DELETE, &format!("/api/v1/clients/{id}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(again, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn only_admins_manage_clients() {
+    let (app, admin) = app().await;
+    let alice = app.signup("alice").await;
+    let response = app
+        .send_json(
+            Method::POST,
+            "/api/v1/clients",
+            Some(&alice.token),
+            &json!({"name": "Mine", "scopes": ["posts:write"]}),
+        )
+        .await;
+    assert_problem(response, 403, "insufficient_scope").await;
+    assert_problem(
+        app.get_as("/api/v1/clients", &alice.token).await,
+        403,
+        "insufficient_scope",
+    )
+    .await;
+    for (body, field) in [
+        (json!({"name": "", "scopes": ["posts:write"]}), "name"),
+        (json!({"name": "x", "scopes": []}), "scopes"),
+        (json!({"name": "x", "scopes": ["root"]}), "scopes"),
+        (
+            json!({"name": "x", "scopes": ["posts:write"], "secret": "mine"}),
+            "secret",
+        ),
+    ] {
+        let response = app
+            .send_json(Method::POST, "/api/v1/clients", Some(&admin), &body)
+            .await;
+        let problem = assert_problem(response, 422, "validation_failed").await;
+        assert!(problem["errors"][field].is_array(), "{problem}");
+    }
+}
