@@ -105,6 +105,30 @@ call 204 POST "$API/auth/logout" -H "authorization: Bearer $LAPTOP"
 call 401 GET "$API/users/me" -H "authorization: Bearer $LAPTOP"
 call 403 GET "$API/users" "${AUTH[@]}"
 
+echo "== admins and API clients (needs BLOG_ADMIN_USERNAME=root, BLOG_ADMIN_PASSWORD=\$ADMIN_PASSWORD)"
+if [ -n "${ADMIN_PASSWORD:-}" ]; then
+  call 200 POST "$API/auth/login" "${JSON[@]}" -d "{\"username\":\"root\",\"password\":\"$ADMIN_PASSWORD\"}"
+  ADMIN=(-H "authorization: Bearer $(json .access_token)")
+  call 200 GET "$API/users?limit=2" "${ADMIN[@]}"
+  call 201 POST "$API/clients" "${ADMIN[@]}" "${JSON[@]}" -d '{"name":"Nightly importer","scopes":["posts:write"]}'
+  CLIENT_ID=$(json .client_id)
+  CLIENT_SECRET=$(json .client_secret)
+  call 200 GET "$API/clients" "${ADMIN[@]}"
+  call 200 POST "$API/auth/token" -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials
+  CLIENT_TOKEN=$(json .access_token)
+  call 200 POST "$API/auth/token" -d grant_type=client_credentials -d "client_id=$CLIENT_ID" \
+    --data-urlencode "client_secret=$CLIENT_SECRET"
+  call 401 POST "$API/auth/token" -u "$CLIENT_ID:wrong" -d grant_type=client_credentials
+  call 201 POST "$API/posts" -H "authorization: Bearer $CLIENT_TOKEN" "${JSON[@]}" \
+    -d '{"title":"Imported","content":"From the importer."}'
+  call 403 GET "$API/users/me" -H "authorization: Bearer $CLIENT_TOKEN"
+  call 204 DELETE "$API/clients/$CLIENT_ID" "${ADMIN[@]}"
+  call 401 POST "$API/posts" -H "authorization: Bearer $CLIENT_TOKEN" "${JSON[@]}" \
+    -d '{"title":"After revocation","content":"x"}'
+else
+  echo "skipped: ADMIN_PASSWORD is not set"
+fi
+
 echo "== password and account"
 call 204 PUT "$API/users/me/password" "${AUTH[@]}" "${JSON[@]}" \
   -d "{\"current_password\":\"$PASSWORD\",\"new_password\":\"a new and longer passphrase\"}"
