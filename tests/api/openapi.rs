@@ -72,7 +72,10 @@ async fn security_schemes_are_oauth2_password_and_bearer() {
         "/api/v1/auth/login"
     );
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
-    assert_eq!(schemes["oauth2_client"]["flows"]["clientCredentials"]["tokenUrl"], "/api/v1/auth/token");
+    assert_eq!(
+        schemes["oauth2_client"]["flows"]["clientCredentials"]["tokenUrl"],
+        "/api/v1/auth/token"
+    );
     let create = doc["paths"]["/api/v1/posts"]["post"]["security"].to_string();
     assert!(create.contains("posts:write"), "{create}");
     for (path, method) in [
