@@ -45,7 +45,7 @@ pub struct RegisteredClient {
 /// The client obtains access tokens from `POST /api/v1/auth/token` with
 /// `grant_type=client_credentials`; posts it writes are authored by the admin who registered it.
 #[utoipa::path(
-    post, path = "/api/v1/clients", tag = "clients",
+    post, path = "/api/v1/clients", tag = "clients", operation_id = "create_client",
     request_body = NewClient,
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
@@ -85,7 +85,7 @@ pub async fn create(
 
 /// Every registered client (admins only); secrets are never shown again.
 #[utoipa::path(
-    get, path = "/api/v1/clients", tag = "clients",
+    get, path = "/api/v1/clients", tag = "clients", operation_id = "list_clients",
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 200, body = Vec<Client>),
@@ -99,7 +99,7 @@ pub async fn list(_admin: AdminUser, store: web::Data<Store>) -> HttpResponse {
 
 /// Revokes a client (admins only): its tokens stop working on their next request. 204.
 #[utoipa::path(
-    delete, path = "/api/v1/clients/{id}", tag = "clients",
+    delete, path = "/api/v1/clients/{id}", tag = "clients", operation_id = "revoke_client",
     params(("id" = String, Path, format = Uuid, description = "client_id")),
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(

@@ -314,7 +314,7 @@ pub struct UserPage {
 
 /// Every account, with emails, a page at a time. Admins only (403 `insufficient_scope`).
 #[utoipa::path(
-    get, path = "/api/v1/users", tag = "users",
+    get, path = "/api/v1/users", tag = "users", operation_id = "list_users",
     params(UserListParams),
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(

@@ -63,6 +63,24 @@ async fn the_document_is_openapi_3_1_with_every_endpoint() {
     );
 }
 
+/// Swagger UI finds an operation by its id: two operations with one id make "Try it out" run
+/// the wrong one.
+#[tokio::test]
+async fn operation_ids_are_unique() {
+    let doc = document().await;
+    let mut ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .map(|operation| operation["operationId"].as_str().unwrap())
+        .collect();
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "duplicate operationIds among {ids:?}");
+}
+
 #[tokio::test]
 async fn security_schemes_are_oauth2_password_and_bearer() {
     let doc = document().await;
