@@ -1,32 +1,9 @@
 //! Admins: made from configuration only; list and delete users, delete any post.
 
 use reqwest::Method;
-use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, post_body, spawn_app, spawn_app_with, TestApp};
-
-const ADMIN_PASSWORD: &str = "an admin passphrase for tests";
-
-async fn app_with_admin() -> (TestApp, String) {
-    let app = spawn_app_with(|s| {
-        s.admin = Some(blog_api::config::AdminAccount {
-            username: "root".into(),
-            email: "root@example.com".into(),
-            password: SecretString::from(ADMIN_PASSWORD),
-        })
-    })
-    .await;
-    let login: Value = app
-        .login(&json!({"username": "root", "password": ADMIN_PASSWORD}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(login["user"]["role"], "admin", "{login}");
-    let token = login["access_token"].as_str().unwrap().to_owned();
-    (app, token)
-}
+use crate::helpers::{app_with_admin, assert_problem, post_body, spawn_app, ADMIN_PASSWORD};
 
 #[tokio::test]
 async fn admins_list_users_a_page_at_a_time() {

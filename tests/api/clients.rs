@@ -1,32 +1,9 @@
 //! API clients: registered by admins, client credentials for tokens, scopes, revocation.
 
 use reqwest::Method;
-use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, post_body, spawn_app_with, TestApp};
-
-const ADMIN_PASSWORD: &str = "an admin passphrase for tests";
-
-/// An app with an admin; returns it and the admin's token.
-async fn app() -> (TestApp, String) {
-    let app = spawn_app_with(|s| {
-        s.admin = Some(blog_api::config::AdminAccount {
-            username: "root".into(),
-            email: "root@example.com".into(),
-            password: SecretString::from(ADMIN_PASSWORD),
-        })
-    })
-    .await;
-    let login: Value = app
-        .login(&json!({"username": "root", "password": ADMIN_PASSWORD}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
-    (app, token)
-}
+use crate::helpers::{app_with_admin as app, assert_problem, post_body, TestApp};
 
 /// Registers a client with `scopes`; returns (client_id, client_secret).
 async fn register(app: &TestApp, admin: &str, scopes: &[&str]) -> (String, String) {

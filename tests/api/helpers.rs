@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 /// The HS256 secret every test server signs with, so tests can forge tokens with it.
 pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 pub const PASSWORD: &str = "correct horse battery staple";
+pub const ADMIN_PASSWORD: &str = "an admin passphrase for tests";
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     // Quiet unless asked: TEST_LOG=1 cargo test
@@ -194,4 +195,25 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
         "{body}"
     );
     body
+}
+
+/// An app with the admin `root` configured, and the admin's access token.
+pub async fn app_with_admin() -> (TestApp, String) {
+    let app = spawn_app_with(|s| {
+        s.admin = Some(blog_api::config::AdminAccount {
+            username: "root".into(),
+            email: "root@example.com".into(),
+            password: SecretString::from(ADMIN_PASSWORD),
+        })
+    })
+    .await;
+    let login: Value = app
+        .login(&json!({"username": "root", "password": ADMIN_PASSWORD}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(login["user"]["role"], "admin", "{login}");
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    (app, token)
 }
