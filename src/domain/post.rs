@@ -1,6 +1,7 @@
 //! Post fields.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +21,9 @@ fn text(input: &str, max: usize, what: &str) -> Result<String, String> {
 /// A title: 1-200 characters, trimmed, on one line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct PostTitle(String);
+// Text is behind an `Arc<str>`: reading a post out of the store for a response is then a
+// reference count, not a copy of up to 100,000 characters.
+pub struct PostTitle(Arc<str>);
 
 impl PostTitle {
     pub const MAX_CHARS: usize = 200;
@@ -30,7 +33,7 @@ impl PostTitle {
         if title.chars().any(char::is_control) {
             return Err("title must be one line without control characters".into());
         }
-        Ok(Self(title))
+        Ok(Self(title.into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -41,7 +44,7 @@ impl PostTitle {
 /// The body of a post (Markdown or whatever the frontend renders): 1-100,000 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct PostContent(String);
+pub struct PostContent(Arc<str>);
 
 impl PostContent {
     pub const MAX_CHARS: usize = 100_000;
@@ -57,7 +60,7 @@ impl PostContent {
                 Self::MAX_CHARS
             ));
         }
-        Ok(Self(input.to_owned()))
+        Ok(Self(input.into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -68,7 +71,7 @@ impl PostContent {
 /// A short summary: up to 500 characters. Blank means "no description".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct PostDescription(String);
+pub struct PostDescription(Arc<str>);
 
 impl PostDescription {
     pub const MAX_CHARS: usize = 500;
@@ -78,7 +81,7 @@ impl PostDescription {
         if input.trim().is_empty() {
             return Ok(None);
         }
-        text(input, Self::MAX_CHARS, "description").map(|d| Some(Self(d)))
+        text(input, Self::MAX_CHARS, "description").map(|d| Some(Self(d.into())))
     }
 
     pub fn as_str(&self) -> &str {
