@@ -282,3 +282,30 @@ async fn only_admins_manage_clients() {
         assert!(problem["errors"][field].is_array(), "{problem}");
     }
 }
+
+#[tokio::test]
+async fn deleting_the_registering_admin_revokes_its_clients() {
+    let (app, admin) = app().await;
+    let (id, secret) = register(&app, &admin, &["posts:write"]).await;
+    let body: Value = token_post(&app, &id, &secret).await.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    app.create_post(&token, &post_body("Before")).await;
+
+    let deleted = app
+        .request(Method::DELETE, "/api/v1/users/me")
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let after = app
+        .send_json(
+            Method::POST,
+            "/api/v1/posts",
+            Some(&token),
+            &post_body("After"),
+        )
+        .await;
+    assert_problem(after, 401, "invalid_token").await;
+    assert_problem(token_post(&app, &id, &secret).await, 401, "invalid_client").await;
+}
