@@ -90,6 +90,11 @@ pub enum ApiError {
     /// 403: authenticated, but not allowed to do this.
     #[error("{detail}")]
     Forbidden { code: &'static str, detail: String },
+    /// 403 with an `error="insufficient_scope"` bearer challenge (RFC 6750 section 3.1): a
+    /// valid token without the privilege (not an admin, a client without the scope, a client
+    /// where a person's session is needed).
+    #[error("{0}")]
+    InsufficientScope(&'static str),
     /// 404: the named thing does not exist (or the path id is not an id).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -169,6 +174,7 @@ impl ApiError {
             Self::Unauthorized(AuthFailure::InvalidClient) => "invalid_client",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::Overloaded => "overloaded",
+            Self::InsufficientScope(_) => "insufficient_scope",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PreconditionFailed => "precondition_failed",
@@ -189,14 +195,10 @@ impl ApiError {
                 return Some(format!("Basic realm=\"{REALM}\""));
             }
             Self::Unauthorized(failure) => failure,
-            // RFC 6750 section 3.1: a token without the needed privilege.
-            Self::Forbidden {
-                code: "insufficient_scope",
-                detail,
-            } => {
+            Self::InsufficientScope(detail) => {
                 let challenge = challenge
                     .error(ChallengeError::InsufficientScope)
-                    .error_description(detail.clone());
+                    .error_description(*detail);
                 return Some(challenge.finish().to_string());
             }
             _ => return None,
@@ -242,7 +244,7 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::Forbidden { .. } | Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,

@@ -55,8 +55,7 @@ impl FromRequest for AuthUser {
         Box::pin(async move {
             match required(authenticate(&req).await?)? {
                 Caller::User(principal) => Ok(AuthUser(principal)),
-                Caller::Client { .. } => Err(ApiError::forbidden(
-                    "insufficient_scope",
+                Caller::Client { .. } => Err(ApiError::InsufficientScope(
                     "this operation needs a person's session, not an API client's token",
                 )),
             }
@@ -76,8 +75,7 @@ impl FromRequest for PostsWriter {
                 Caller::Client { actor, scopes } if scopes.contains(Scope::PostsWrite) => {
                     Ok(PostsWriter(actor))
                 }
-                Caller::Client { .. } => Err(ApiError::forbidden(
-                    "insufficient_scope",
+                Caller::Client { .. } => Err(ApiError::InsufficientScope(
                     "the client lacks the posts:write scope",
                 )),
             }
@@ -98,10 +96,7 @@ impl FromRequest for AdminUser {
         Box::pin(async move {
             let AuthUser(principal) = user.await?;
             if !principal.is_admin() {
-                return Err(ApiError::forbidden(
-                    "insufficient_scope",
-                    "this operation is for admins",
-                ));
+                return Err(ApiError::InsufficientScope("this operation is for admins"));
             }
             Ok(AdminUser(principal))
         })
