@@ -21,6 +21,12 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// HS256 secret; when `None` one is generated and kept in `data_dir`.
     pub jwt_secret: Option<SecretString>,
+    /// How our own access tokens are signed.
+    pub jwt_algorithm: JwtAlgorithm,
+    /// PKCS#8 PEM private key, for `EdDSA` and `RS256`.
+    pub jwt_key_file: Option<PathBuf>,
+    /// An external identity provider whose access tokens are accepted too.
+    pub oidc: Option<OidcSettings>,
     /// `iss` of the tokens we issue and accept.
     pub issuer: String,
     /// `aud` of the tokens we issue and accept.
@@ -50,6 +56,41 @@ pub struct Settings {
 pub enum Storage {
     Disk,
     Memory,
+}
+
+/// `BLOG_JWT_ALGORITHM`: how our own access tokens are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    /// HMAC-SHA256 with `BLOG_JWT_SECRET` (or a generated secret): the default.
+    Hs256,
+    /// Ed25519 with `BLOG_JWT_KEY_FILE`; public keys at `/.well-known/jwks.json`.
+    EdDsa,
+    /// RSA PKCS#1 v1.5 SHA-256 with `BLOG_JWT_KEY_FILE`; public keys at `/.well-known/jwks.json`.
+    Rs256,
+}
+
+impl JwtAlgorithm {
+    pub fn jsonwebtoken(self) -> jsonwebtoken::Algorithm {
+        match self {
+            Self::Hs256 => jsonwebtoken::Algorithm::HS256,
+            Self::EdDsa => jsonwebtoken::Algorithm::EdDSA,
+            Self::Rs256 => jsonwebtoken::Algorithm::RS256,
+        }
+    }
+}
+
+/// `BLOG_OIDC_*`: an external issuer (Auth0, Keycloak...) whose access tokens are accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcSettings {
+    /// Exactly the `iss` of its tokens, e.g. `https://tenant.eu.auth0.com/` (trailing slash
+    /// included, as Auth0 writes it) or `https://sso.example/realms/blog`.
+    pub issuer: String,
+    /// The `aud` its tokens must carry: the API identifier (Auth0) or client id (Keycloak).
+    pub audience: String,
+    /// Where its JWKS is; `None` means discovery at `{issuer}/.well-known/openid-configuration`.
+    pub jwks_url: Option<String>,
+    /// The least time between two JWKS fetches caused by unknown `kid`s.
+    pub jwks_min_refresh: Duration,
 }
 
 /// `BLOG_ADMIN_USERNAME`, `BLOG_ADMIN_EMAIL`, `BLOG_ADMIN_PASSWORD`: all three or none.
@@ -104,6 +145,14 @@ struct RawSettings {
     #[serde(default = "defaults::data_dir")]
     data_dir: PathBuf,
     jwt_secret: Option<String>,
+    #[serde(default = "defaults::jwt_algorithm")]
+    jwt_algorithm: String,
+    jwt_key_file: Option<PathBuf>,
+    oidc_issuer: Option<String>,
+    oidc_audience: Option<String>,
+    oidc_jwks_url: Option<String>,
+    #[serde(default = "defaults::oidc_jwks_refresh_seconds")]
+    oidc_jwks_refresh_seconds: u64,
     #[serde(default = "defaults::issuer")]
     issuer: String,
     #[serde(default = "defaults::issuer")]
@@ -150,6 +199,12 @@ mod defaults {
     }
     pub fn issuer() -> String {
         "blog-api".into()
+    }
+    pub fn jwt_algorithm() -> String {
+        "HS256".into()
+    }
+    pub fn oidc_jwks_refresh_seconds() -> u64 {
+        60
     }
     pub fn access_token_ttl() -> u64 {
         15 * 60
@@ -311,6 +366,78 @@ impl RawSettings {
                 "must be at least 4096",
             ));
         }
+        let jwt_algorithm = match self.jwt_algorithm.as_str() {
+            "HS256" => JwtAlgorithm::Hs256,
+            "EdDSA" => JwtAlgorithm::EdDsa,
+            "RS256" => JwtAlgorithm::Rs256,
+            other => {
+                return Err(ConfigError::new(
+                    "BLOG_JWT_ALGORITHM",
+                    format!("`{other}` is not one of HS256, EdDSA, RS256"),
+                ))
+            }
+        };
+        match (jwt_algorithm, &self.jwt_key_file, &jwt_secret) {
+            (JwtAlgorithm::Hs256, Some(_), _) => {
+                return Err(ConfigError::new(
+                    "BLOG_JWT_KEY_FILE",
+                    "is for BLOG_JWT_ALGORITHM=EdDSA or RS256; HS256 uses BLOG_JWT_SECRET",
+                ))
+            }
+            (JwtAlgorithm::EdDsa | JwtAlgorithm::Rs256, None, _) => {
+                return Err(ConfigError::new(
+                    "BLOG_JWT_KEY_FILE",
+                    "is required with BLOG_JWT_ALGORITHM=EdDSA or RS256 (a PKCS#8 PEM private key, \
+                     e.g. from `openssl genpkey -algorithm ed25519`)",
+                ))
+            }
+            (JwtAlgorithm::EdDsa | JwtAlgorithm::Rs256, Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "BLOG_JWT_SECRET",
+                    "is for BLOG_JWT_ALGORITHM=HS256; EdDSA and RS256 use BLOG_JWT_KEY_FILE",
+                ))
+            }
+            _ => {}
+        }
+        let oidc = match (self.oidc_issuer, self.oidc_audience) {
+            (None, None) => {
+                if self.oidc_jwks_url.is_some() {
+                    return Err(ConfigError::new(
+                        "BLOG_OIDC_JWKS_URL",
+                        "needs BLOG_OIDC_ISSUER and BLOG_OIDC_AUDIENCE",
+                    ));
+                }
+                None
+            }
+            (Some(issuer), Some(audience)) => {
+                check_fetch_url(&issuer, "BLOG_OIDC_ISSUER")?;
+                if let Some(url) = &self.oidc_jwks_url {
+                    check_fetch_url(url, "BLOG_OIDC_JWKS_URL")?;
+                }
+                if audience.trim().is_empty() {
+                    return Err(ConfigError::new("BLOG_OIDC_AUDIENCE", "must not be empty"));
+                }
+                if issuer == self.issuer {
+                    return Err(ConfigError::new(
+                        "BLOG_OIDC_ISSUER",
+                        "must differ from BLOG_ISSUER, or its tokens could not be told from ours",
+                    ));
+                }
+                positive(self.oidc_jwks_refresh_seconds, "BLOG_OIDC_JWKS_REFRESH_SECONDS")?;
+                Some(OidcSettings {
+                    issuer,
+                    audience,
+                    jwks_url: self.oidc_jwks_url,
+                    jwks_min_refresh: Duration::from_secs(self.oidc_jwks_refresh_seconds),
+                })
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    "BLOG_OIDC_ISSUER",
+                    "set BLOG_OIDC_ISSUER and BLOG_OIDC_AUDIENCE together",
+                ))
+            }
+        };
         let storage = match self.storage.as_str() {
             "disk" => Storage::Disk,
             "memory" => Storage::Memory,
@@ -337,6 +464,9 @@ impl RawSettings {
             listen: self.listen,
             data_dir: self.data_dir,
             jwt_secret,
+            jwt_algorithm,
+            jwt_key_file: self.jwt_key_file,
+            oidc,
             issuer: self.issuer,
             audience: self.audience,
             access_token_ttl: Duration::from_secs(self.access_token_ttl),
@@ -345,6 +475,38 @@ impl RawSettings {
             log: self.log,
             workers: self.workers,
         })
+    }
+}
+
+/// An issuer or JWKS address: `https://`, or `http://` to a loopback host only (a local
+/// Keycloak, tests). Keys fetched in clear text from elsewhere could be swapped on the way.
+pub(crate) fn check_fetch_url(url: &str, variable: &str) -> Result<(), ConfigError> {
+    let host = |rest: &str| {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
+            None => host.split(':').next().unwrap_or_default().to_owned(),
+        }
+    };
+    let ok = if let Some(rest) = url.strip_prefix("https://") {
+        !host(rest).is_empty()
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        let host = host(rest);
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    } else {
+        false
+    };
+    if ok && !url.contains(char::is_whitespace) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            variable,
+            format!("`{url}` must be an https:// URL (http:// only to localhost)"),
+        ))
     }
 }
 
@@ -483,6 +645,43 @@ mod tests {
                 "no hashing at all",
             ),
             (
+                &[("BLOG_JWT_ALGORITHM", "none")],
+                "BLOG_JWT_ALGORITHM",
+                "alg none",
+            ),
+            (
+                &[("BLOG_JWT_ALGORITHM", "EdDSA")],
+                "BLOG_JWT_KEY_FILE",
+                "EdDSA without a key",
+            ),
+            (
+                &[("BLOG_JWT_KEY_FILE", "key.pem")],
+                "BLOG_JWT_KEY_FILE",
+                "a key file for HS256",
+            ),
+            (
+                &[("BLOG_OIDC_ISSUER", "https://sso.example/")],
+                "BLOG_OIDC_ISSUER",
+                "issuer without audience",
+            ),
+            (
+                &[
+                    ("BLOG_OIDC_ISSUER", "http://sso.example/"),
+                    ("BLOG_OIDC_AUDIENCE", "blog"),
+                ],
+                "BLOG_OIDC_ISSUER",
+                "keys over clear text",
+            ),
+            (
+                &[
+                    ("BLOG_OIDC_ISSUER", "https://sso.example/"),
+                    ("BLOG_OIDC_AUDIENCE", "blog"),
+                    ("BLOG_OIDC_JWKS_URL", "http://127.0.0.1.evil.example/jwks"),
+                ],
+                "BLOG_OIDC_JWKS_URL",
+                "a host that only starts like loopback",
+            ),
+            (
                 &[("BLOG_REFRESH_TOKEN_TTL", "60")],
                 "BLOG_REFRESH_TOKEN_TTL",
                 "shorter than access",
@@ -519,6 +718,24 @@ mod tests {
             format!("{example:?}"),
             format!("{:?}", Settings::defaults())
         );
+    }
+
+    #[test]
+    fn an_external_issuer_is_https_or_loopback() {
+        let oidc = |issuer: &str| {
+            settings(&[("BLOG_OIDC_ISSUER", issuer), ("BLOG_OIDC_AUDIENCE", "blog")])
+                .map(|s| s.oidc.expect("configured"))
+        };
+        let auth0 = oidc("https://tenant.eu.auth0.com/").unwrap();
+        assert_eq!(auth0.jwks_url, None);
+        assert_eq!(auth0.jwks_min_refresh, Duration::from_secs(60));
+        assert!(oidc("http://localhost:8081/realms/blog").is_ok());
+        assert!(oidc("http://127.0.0.1:9000").is_ok());
+        assert!(oidc("http://[::1]:9000/").is_ok());
+        assert!(oidc("http://sso.example").is_err());
+        assert!(oidc("ftp://sso.example").is_err());
+        assert!(oidc("https://").is_err());
+        assert!(oidc("blog-api").is_err());
     }
 
     #[test]

@@ -152,6 +152,17 @@ impl ApiError {
         Self::Internal(error.into())
     }
 
+    /// 409 `external_account`: the account of an external identity provider's user has no
+    /// password or session here to change or end.
+    pub fn external_account() -> Self {
+        Self::Conflict {
+            code: "external_account",
+            detail: "this account signs in at the external identity provider; its password and \
+                     sessions are managed there"
+                .into(),
+        }
+    }
+
     /// A 403 with a stable code.
     pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
         Self::Forbidden {

@@ -24,7 +24,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
             `oauth2_password`, then try the protected operations.",
     ),
     paths(
-        health::index, health::health,
+        health::index, health::health, health::jwks,
         auth::signup, auth::login, auth::refresh, auth::logout, auth::token,
         clients::create, clients::list, clients::revoke,
         users::me, users::update_me, users::delete_me, users::change_password, users::profile,

@@ -44,6 +44,17 @@ impl Application {
     /// free one) and builds the app.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let keys = web::Data::new(TokenKeys::from_settings(&settings).map_err(StartupError::Keys)?);
+        if keys.external().is_some() {
+            // The external issuer's keys are fetched in the background: an issuer that is down
+            // must not stop us from starting (its tokens fetch again when they come).
+            let keys = keys.clone();
+            actix_web::rt::spawn(async move {
+                if let Some(external) = keys.external() {
+                    tracing::info!(issuer = external.issuer(), "accepting the external issuer's tokens");
+                    external.prime().await;
+                }
+            });
+        }
         let store = web::Data::new(match settings.storage {
             Storage::Memory => Store::ephemeral(),
             Storage::Disk => Store::open(&settings.data_dir, settings.journal_compact_bytes)?,

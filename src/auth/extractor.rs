@@ -131,7 +131,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
     let store = req
         .app_data::<web::Data<Store>>()
         .ok_or_else(|| ApiError::internal("Store missing from app data"))?;
-    let subject = keys.verify(token).map_err(|error| {
+    let subject = keys.authenticate(token).await.map_err(|error| {
         ApiError::Unauthorized(match error {
             TokenError::Expired => AuthFailure::TokenExpired,
             TokenError::Invalid(why) => AuthFailure::InvalidToken(why),
@@ -152,6 +152,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
             .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken(
                 "the client has been revoked",
             )))?,
+        Subject::External(identity) => Caller::User(store.external_principal(&identity).await?),
     };
     Ok(Some(caller))
 }

@@ -2,6 +2,7 @@
 
 mod client_ip;
 mod extractor;
+mod oidc;
 pub mod password;
 mod rate_limit;
 mod refresh;
@@ -9,10 +10,12 @@ mod throttle;
 mod tokens;
 
 pub use extractor::{AdminUser, AuthUser, MaybeAuthUser, PostsWriter};
+pub use oidc::ExternalIssuer;
 pub use password::PasswordHasher;
 pub use rate_limit::{auth_rate_limit, AuthRateLimit};
 pub use refresh::{opaque_secret, secret_hash, RefreshToken};
 pub use throttle::LoginThrottle;
 pub use tokens::{
-    AccessClaims, ClientClaims, IssuedToken, Subject, TokenError, TokenKeys, ACCESS_TOKEN_TYPE,
+    AccessClaims, ClientClaims, IssuedToken, RetiredKey, Subject, TokenError, TokenKeys,
+    ACCESS_TOKEN_TYPE,
 };

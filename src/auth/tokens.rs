@@ -1,8 +1,17 @@
-//! Access tokens: short-lived JWTs, HS256, `typ: at+jwt` (RFC 9068).
+//! Access tokens: short-lived JWTs, `typ: at+jwt` (RFC 9068), signed with HS256 by default or
+//! with our own EdDSA/RS256 key (`BLOG_JWT_ALGORITHM`).
 //!
-//! Keys and the `Validation` are built once at startup and shared; nothing reads the environment
-//! per request. Validation pins the algorithm, requires every registered claim we issue and checks
-//! `iss` and `aud` with 5 s of leeway.
+//! Keys and their `Validation`s are built once at startup and shared; nothing reads the
+//! environment per request. Each validation pins one algorithm, requires every registered claim
+//! we issue and checks `iss` and `aud` with 5 s of leeway.
+//!
+//! With an asymmetric key the public half is published as a JWKS (`/.well-known/jwks.json`) with
+//! its RFC 7638 thumbprint as `kid`. Rotation is replacing the key file and restarting: the data
+//! directory remembers the previous public key (`jwt-keys.json`), which keeps verifying (and is
+//! kept published) until every token it signed has expired, then is forgotten.
+//!
+//! Tokens whose `kid` is not one of ours go to the external issuer, if one is configured
+//! ([`ExternalIssuer`]).
 
 use std::fs;
 use std::io::{self, Write};
@@ -10,23 +19,24 @@ use std::path::Path;
 use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::config::{Settings, Storage, MIN_SECRET_BYTES};
-use crate::domain::{ClientId, Role, Scopes, SessionId, UserId};
+use super::oidc::ExternalIssuer;
+use crate::config::{JwtAlgorithm, Settings, Storage, MIN_SECRET_BYTES};
+use crate::domain::{ClientId, ExternalIdentity, Role, Scopes, SessionId, UserId};
 
 /// The JWT `typ` header of our access tokens (RFC 9068 section 2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
-/// The algorithm every access token must use; any other `alg` is refused before the signature
-/// is looked at.
-const ALGORITHM: Algorithm = Algorithm::HS256;
 /// Clock skew tolerated on `exp` and `nbf`.
-const LEEWAY_SECONDS: u64 = 5;
+pub(crate) const LEEWAY_SECONDS: u64 = 5;
 /// File in the data directory holding the generated secret.
 const SECRET_FILE: &str = "jwt-secret";
+/// File in the data directory remembering our public keys, for rotation.
+const KEYS_FILE: &str = "jwt-keys.json";
 
 /// The claims of a person's access token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +93,8 @@ pub enum Subject {
     },
     /// An API client with its granted scopes.
     Client { id: ClientId, scopes: Scopes },
+    /// A person signed in at the external identity provider.
+    External(ExternalIdentity),
 }
 
 /// Why a token was refused. The message is safe to show the client.
@@ -102,41 +114,119 @@ pub struct IssuedToken {
     pub expires_in: u64,
 }
 
+/// A key our tokens may be verified with.
+struct VerifyingKey {
+    /// `None` for the HMAC secret (symmetric keys are never named or published).
+    kid: Option<String>,
+    decoding: DecodingKey,
+    /// Pins this key's algorithm.
+    validation: Validation,
+    /// The public key as published; `None` for the HMAC secret.
+    jwk: Option<Jwk>,
+    /// A retired key verifies nothing from this instant (Unix seconds): by then every token it
+    /// signed has expired.
+    retired_until: Option<i64>,
+}
+
+/// A previous public key of ours, still verifying until `until` (Unix seconds).
+#[derive(Debug, Clone)]
+pub struct RetiredKey {
+    pub jwk: Jwk,
+    pub until: i64,
+}
+
 /// Signing and verification keys, built once.
 pub struct TokenKeys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
     header: Header,
+    /// The signing key's counterpart first, then retired keys.
+    keys: Vec<VerifyingKey>,
+    external: Option<ExternalIssuer>,
     issuer: String,
     audience: String,
     ttl: Duration,
 }
 
+/// The validation of our own tokens signed with `algorithm`.
+fn own_validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = LEEWAY_SECONDS;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation
+}
+
 impl TokenKeys {
-    /// Builds keys from `secret` and proves that sign + verify works, so a misbuilt crypto
-    /// backend (jsonwebtoken 11 panics at first use without exactly one) fails startup, not the
-    /// first login.
+    /// HS256 keys from `secret`, proven to sign and verify, so a misbuilt crypto backend
+    /// (jsonwebtoken 11 panics at first use without exactly one) fails startup, not the first
+    /// login.
     pub fn new(secret: &[u8], issuer: &str, audience: &str, ttl: Duration) -> Result<Self, String> {
         if secret.len() < MIN_SECRET_BYTES {
             return Err(format!(
                 "the JWT secret must be at least {MIN_SECRET_BYTES} bytes"
             ));
         }
-        let mut validation = Validation::new(ALGORITHM);
-        validation.leeway = LEEWAY_SECONDS;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        let mut header = Header::new(ALGORITHM);
-        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
-        let keys = Self {
-            encoding: EncodingKey::from_secret(secret),
+        let key = VerifyingKey {
+            kid: None,
             decoding: DecodingKey::from_secret(secret),
-            validation,
+            validation: own_validation(Algorithm::HS256, issuer, audience),
+            jwk: None,
+            retired_until: None,
+        };
+        Self::assemble(
+            EncodingKey::from_secret(secret),
+            Algorithm::HS256,
+            vec![key],
+            issuer,
+            audience,
+            ttl,
+        )
+    }
+
+    /// Keys from a PKCS#8 PEM private key (`EdDSA` or `RS256`), with `retired` public keys still
+    /// verifying. The current key's `kid` is its RFC 7638 thumbprint.
+    pub fn asymmetric(
+        algorithm: JwtAlgorithm,
+        pem: &[u8],
+        retired: Vec<RetiredKey>,
+        issuer: &str,
+        audience: &str,
+        ttl: Duration,
+    ) -> Result<Self, String> {
+        let (encoding, jwk) = signing_key(algorithm, pem)?;
+        let mut keys = vec![verifying_key(jwk, None, issuer, audience)?];
+        for key in retired {
+            keys.push(verifying_key(key.jwk, Some(key.until), issuer, audience)?);
+        }
+        Self::assemble(
+            encoding,
+            algorithm.jsonwebtoken(),
+            keys,
+            issuer,
+            audience,
+            ttl,
+        )
+    }
+
+    fn assemble(
+        encoding: EncodingKey,
+        algorithm: Algorithm,
+        keys: Vec<VerifyingKey>,
+        issuer: &str,
+        audience: &str,
+        ttl: Duration,
+    ) -> Result<Self, String> {
+        let mut header = Header::new(algorithm);
+        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+        header.kid = keys[0].kid.clone();
+        let keys = Self {
+            encoding,
             header,
+            keys,
+            external: None,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
@@ -145,24 +235,78 @@ impl TokenKeys {
         Ok(keys)
     }
 
-    /// Keys for the configured secret, or for the one kept in the data directory (generated on
-    /// first start).
+    /// Keys as configured: the HS256 secret (given, or generated and kept in the data
+    /// directory), or the EdDSA/RS256 key file with rotation remembered in the data directory;
+    /// and the external issuer, if any.
     pub fn from_settings(settings: &Settings) -> Result<Self, String> {
-        let secret = match &settings.jwt_secret {
-            Some(secret) => secret.clone(),
-            // Nothing may touch the disk: a secret for this process only.
-            None if settings.storage == Storage::Memory => {
-                random_secret().map_err(|e| e.to_string())?
+        let mut keys = match (&settings.jwt_key_file, settings.jwt_algorithm) {
+            (Some(path), algorithm @ (JwtAlgorithm::EdDsa | JwtAlgorithm::Rs256)) => {
+                let pem = fs::read(path)
+                    .map_err(|e| format!("BLOG_JWT_KEY_FILE {}: {e}", path.display()))?;
+                let (_, current) = signing_key(algorithm, &pem)
+                    .map_err(|e| format!("BLOG_JWT_KEY_FILE {}: {e}", path.display()))?;
+                let retired = match settings.storage {
+                    // Nothing on disk: nothing to remember, and no account outlives the process.
+                    Storage::Memory => Vec::new(),
+                    Storage::Disk => {
+                        let window = settings.access_token_ttl.as_secs() + LEEWAY_SECONDS;
+                        let now = chrono::Utc::now().timestamp();
+                        remember_keys(&settings.data_dir, &current, now, window as i64).map_err(
+                            |e| format!("{}: {e}", settings.data_dir.join(KEYS_FILE).display()),
+                        )?
+                    }
+                };
+                Self::asymmetric(
+                    algorithm,
+                    &pem,
+                    retired,
+                    &settings.issuer,
+                    &settings.audience,
+                    settings.access_token_ttl,
+                )?
             }
-            None => load_or_create_secret(&settings.data_dir)
-                .map_err(|e| format!("{}: {e}", settings.data_dir.join(SECRET_FILE).display()))?,
+            _ => {
+                let secret = match &settings.jwt_secret {
+                    Some(secret) => secret.clone(),
+                    // Nothing may touch the disk: a secret for this process only.
+                    None if settings.storage == Storage::Memory => {
+                        random_secret().map_err(|e| e.to_string())?
+                    }
+                    None => load_or_create_secret(&settings.data_dir).map_err(|e| {
+                        format!("{}: {e}", settings.data_dir.join(SECRET_FILE).display())
+                    })?,
+                };
+                Self::new(
+                    secret.expose_secret().as_bytes(),
+                    &settings.issuer,
+                    &settings.audience,
+                    settings.access_token_ttl,
+                )?
+            }
         };
-        Self::new(
-            secret.expose_secret().as_bytes(),
-            &settings.issuer,
-            &settings.audience,
-            settings.access_token_ttl,
-        )
+        if let Some(oidc) = &settings.oidc {
+            keys.external = Some(ExternalIssuer::new(oidc)?);
+        }
+        Ok(keys)
+    }
+
+    /// The external issuer, when one is configured.
+    pub fn external(&self) -> Option<&ExternalIssuer> {
+        self.external.as_ref()
+    }
+
+    /// Our public keys, for `/.well-known/jwks.json`: none with HS256 (a secret is never
+    /// published); the current key and the retired ones still verifying otherwise.
+    pub fn jwks(&self) -> JwkSet {
+        let now = chrono::Utc::now().timestamp();
+        JwkSet {
+            keys: self
+                .keys
+                .iter()
+                .filter(|key| key.retired_until.is_none_or(|until| now < until))
+                .filter_map(|key| key.jwk.clone())
+                .collect(),
+        }
     }
 
     fn self_test(&self) -> Result<(), String> {
@@ -227,33 +371,45 @@ impl TokenKeys {
         })
     }
 
-    /// Checks signature, algorithm, `typ` and every claim, and says whose token it is. A token
-    /// must be exactly one kind: a person's (`sid` and `role`) or a client's (`client_id` and
-    /// `scope`, with `sub` the same client).
+    /// Verifies our own token or, when its `kid` is not one of ours and an external issuer is
+    /// configured, the issuer's (which may fetch its keys: hence `async`).
+    pub async fn authenticate(&self, token: &str) -> Result<Subject, TokenError> {
+        if let Some(external) = &self.external {
+            let header = jsonwebtoken::decode_header(token)
+                .map_err(|_| TokenError::Invalid("the access token is malformed"))?;
+            let ours = |kid: &str| self.keys.iter().any(|key| key.kid.as_deref() == Some(kid));
+            if header.kid.as_deref().is_some_and(|kid| !ours(kid)) {
+                return external
+                    .verify(token, &header)
+                    .await
+                    .map(Subject::External);
+            }
+        }
+        self.verify(token)
+    }
+
+    /// The key that may have signed `token`: the only one, or the one its `kid` names.
+    fn key_for(&self, token: &str) -> Result<&VerifyingKey, TokenError> {
+        if let [only] = self.keys.as_slice() {
+            return Ok(only);
+        }
+        let kid = jsonwebtoken::decode_header(token)
+            .map_err(|_| TokenError::Invalid("the access token is malformed"))?
+            .kid;
+        let now = chrono::Utc::now().timestamp();
+        self.keys
+            .iter()
+            .find(|key| key.kid == kid && key.retired_until.is_none_or(|until| now < until))
+            .ok_or(TokenError::Invalid("the access token's signing key is unknown"))
+    }
+
+    /// Checks signature, algorithm, `typ` and every claim of one of our own tokens, and says
+    /// whose it is. A token must be exactly one kind: a person's (`sid` and `role`) or a
+    /// client's (`client_id` and `scope`, with `sub` the same client).
     pub fn verify(&self, token: &str) -> Result<Subject, TokenError> {
-        let data = jsonwebtoken::decode::<AnyClaims>(token, &self.decoding, &self.validation)
-            .map_err(|error| match error.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                ErrorKind::ImmatureSignature => {
-                    TokenError::Invalid("the access token is not valid yet")
-                }
-                ErrorKind::InvalidAudience => {
-                    TokenError::Invalid("the access token is for another audience")
-                }
-                ErrorKind::InvalidIssuer => {
-                    TokenError::Invalid("the access token is from another issuer")
-                }
-                ErrorKind::InvalidAlgorithm => {
-                    TokenError::Invalid("the access token uses a refused algorithm")
-                }
-                ErrorKind::InvalidSignature => {
-                    TokenError::Invalid("the access token signature is invalid")
-                }
-                ErrorKind::MissingRequiredClaim(_) => {
-                    TokenError::Invalid("the access token lacks a required claim")
-                }
-                _ => TokenError::Invalid("the access token is malformed"),
-            })?;
+        let key = self.key_for(token)?;
+        let data = jsonwebtoken::decode::<AnyClaims>(token, &key.decoding, &key.validation)
+            .map_err(refused)?;
         // `typ` tells access tokens from other JWTs signed with the same key (RFC 8725 3.11).
         if data.header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
             return Err(TokenError::Invalid("the token is not an access token"));
@@ -291,6 +447,131 @@ impl TokenKeys {
             _ => Err(lacking),
         }
     }
+}
+
+/// Why jsonwebtoken refused a token, in words safe to show the client.
+pub(crate) fn refused(error: jsonwebtoken::errors::Error) -> TokenError {
+    match error.kind() {
+        ErrorKind::ExpiredSignature => TokenError::Expired,
+        ErrorKind::ImmatureSignature => TokenError::Invalid("the access token is not valid yet"),
+        ErrorKind::InvalidAudience => {
+            TokenError::Invalid("the access token is for another audience")
+        }
+        ErrorKind::InvalidIssuer => TokenError::Invalid("the access token is from another issuer"),
+        ErrorKind::InvalidAlgorithm => {
+            TokenError::Invalid("the access token uses a refused algorithm")
+        }
+        ErrorKind::InvalidSignature => {
+            TokenError::Invalid("the access token signature is invalid")
+        }
+        ErrorKind::MissingRequiredClaim(_) => {
+            TokenError::Invalid("the access token lacks a required claim")
+        }
+        _ => TokenError::Invalid("the access token is malformed"),
+    }
+}
+
+/// The signing key in a PKCS#8 PEM file and its public JWK (`kid` = RFC 7638 thumbprint).
+fn signing_key(algorithm: JwtAlgorithm, pem: &[u8]) -> Result<(EncodingKey, Jwk), String> {
+    let encoding = match algorithm {
+        JwtAlgorithm::EdDsa => EncodingKey::from_ed_pem(pem),
+        JwtAlgorithm::Rs256 => EncodingKey::from_rsa_pem(pem),
+        JwtAlgorithm::Hs256 => return Err("HS256 has no key file".into()),
+    }
+    .map_err(|e| format!("not a {algorithm:?} private key in PKCS#8 PEM: {e}"))?;
+    let mut jwk = Jwk::from_encoding_key(&encoding, algorithm.jsonwebtoken())
+        .map_err(|e| format!("cannot derive the public key: {e}"))?;
+    let kid = jwk
+        .thumbprint(ThumbprintHash::SHA256)
+        .map_err(|e| format!("cannot compute the key id: {e}"))?;
+    jwk.common.key_id = Some(kid);
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    Ok((encoding, jwk))
+}
+
+/// A verifying key from one of our public JWKs, its algorithm pinned to the JWK's `alg`.
+fn verifying_key(
+    jwk: Jwk,
+    retired_until: Option<i64>,
+    issuer: &str,
+    audience: &str,
+) -> Result<VerifyingKey, String> {
+    let algorithm = jwk
+        .common
+        .key_algorithm
+        .and_then(|alg| alg.to_string().parse::<Algorithm>().ok())
+        .filter(|alg| matches!(alg, Algorithm::EdDSA | Algorithm::RS256))
+        .ok_or("a remembered key has no EdDSA or RS256 `alg`")?;
+    Ok(VerifyingKey {
+        kid: jwk.common.key_id.clone(),
+        decoding: DecodingKey::from_jwk(&jwk).map_err(|e| format!("a remembered key: {e}"))?,
+        validation: own_validation(algorithm, issuer, audience),
+        jwk: Some(jwk),
+        retired_until,
+    })
+}
+
+/// One of our public keys as `jwt-keys.json` remembers it.
+#[derive(Debug, Serialize, Deserialize)]
+struct RememberedKey {
+    jwk: Jwk,
+    /// When another key replaced it (Unix seconds); `None` for the current key.
+    retired_at: Option<i64>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct RememberedKeys {
+    keys: Vec<RememberedKey>,
+}
+
+/// Records `current` as our signing key in `dir/jwt-keys.json` and returns the previous keys
+/// whose tokens may still be alive: a key replaced at `t` verifies until `t + window` (the
+/// access-token lifetime plus leeway), and is forgotten after that.
+fn remember_keys(dir: &Path, current: &Jwk, now: i64, window: i64) -> io::Result<Vec<RetiredKey>> {
+    let path = dir.join(KEYS_FILE);
+    let mut remembered: RememberedKeys = match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(io::Error::other)?,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => RememberedKeys::default(),
+        Err(error) => return Err(error),
+    };
+    let kid = &current.common.key_id;
+    for key in &mut remembered.keys {
+        if key.jwk.common.key_id == *kid {
+            // Back to a key used before: it is current again.
+            key.retired_at = None;
+        } else if key.retired_at.is_none() {
+            key.retired_at = Some(now);
+        }
+    }
+    if !remembered.keys.iter().any(|key| key.jwk.common.key_id == *kid) {
+        remembered.keys.push(RememberedKey {
+            jwk: current.clone(),
+            retired_at: None,
+        });
+    }
+    remembered
+        .keys
+        .retain(|key| key.retired_at.is_none_or(|at| now < at + window));
+    crate::config::create_private_dir(dir)?;
+    let tmp = dir.join(format!("{KEYS_FILE}.tmp"));
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp)?;
+    file.write_all(&serde_json::to_vec_pretty(&remembered).map_err(io::Error::other)?)?;
+    file.sync_all()?;
+    fs::rename(&tmp, &path)?;
+    Ok(remembered
+        .keys
+        .into_iter()
+        .filter_map(|key| {
+            key.retired_at.map(|at| RetiredKey {
+                jwk: key.jwk,
+                until: at + window,
+            })
+        })
+        .collect())
 }
 
 /// Reads the secret kept in `dir`, or generates one (64 random bytes, hex) and writes it with

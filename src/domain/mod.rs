@@ -11,4 +11,4 @@ pub use ids::{ClientId, PostId, SessionId, UserId};
 pub use post::{PostContent, PostDescription, PostTitle, Slug, Tag, Tags};
 pub use scope::{Scope, Scopes};
 pub use time::{now, rfc3339_millis, Timestamp};
-pub use user::{DisplayName, Email, Password, Role, Username};
+pub use user::{DisplayName, Email, ExternalIdentity, Password, Role, Username};

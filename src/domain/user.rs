@@ -141,6 +141,18 @@ pub enum Role {
     Admin,
 }
 
+/// A person as an external identity provider vouches for them: its issuer and their `sub`
+/// there, with the hints it gave for a local username and display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalIdentity {
+    pub issuer: String,
+    pub subject: String,
+    /// `preferred_username` (Keycloak) or `nickname` (Auth0), if any.
+    pub username_hint: Option<String>,
+    /// `name`, if any.
+    pub name_hint: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

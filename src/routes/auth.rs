@@ -369,9 +369,11 @@ pub async fn refresh(
         crate::openapi::AuthProblems, crate::openapi::RateLimitProblem,
     )
 )]
-pub async fn logout(auth: AuthUser, store: web::Data<Store>) -> HttpResponse {
-    store.end_session(auth.0.session_id).await;
-    HttpResponse::NoContent().finish()
+pub async fn logout(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
+    // An external issuer's token belongs to a session at the issuer, not here.
+    let session = auth.0.session_id.ok_or_else(ApiError::external_account)?;
+    store.end_session(session).await;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 fn refresh_ttl(settings: &Settings) -> chrono::Duration {

@@ -1,15 +1,35 @@
-//! `GET /` and `GET /health`.
+//! `GET /`, `GET /health` and `GET /.well-known/jwks.json`.
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::auth::TokenKeys;
 use crate::store::Store;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/", "GET").get(index))
-        .service(super::resource("/health", "GET").get(health));
+        .service(super::resource("/health", "GET").get(health))
+        .service(super::resource("/.well-known/jwks.json", "GET").get(jwks));
+}
+
+/// The public keys our access tokens are signed with (RFC 7517), for services that verify them
+/// without calling us. Empty with HS256, whose secret is never published; with EdDSA or RS256,
+/// the current key and, after a rotation, the previous one until its tokens have expired.
+#[utoipa::path(
+    get, path = "/.well-known/jwks.json", tag = "service",
+    responses((status = 200, description = "A JWK Set", content_type = "application/jwk-set+json",
+        example = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA",
+            "kid": "nBNtMy9DpJ1EzqPyRi1HaQe0kuwWjsSOTJpGAbpPHyo",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]})))
+)]
+pub async fn jwks(keys: web::Data<TokenKeys>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/jwk-set+json")
+        // Short enough that a rotation is seen well within a token's lifetime.
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(keys.jwks())
 }
 
 /// The service's name, version and where to start.
@@ -23,6 +43,7 @@ pub async fn index() -> HttpResponse {
             "docs": "/docs/",
             "openapi": "/api/v1/openapi.json",
             "health": "/health",
+            "jwks": "/.well-known/jwks.json",
             "posts": "/api/v1/posts",
             "signup": "/api/v1/auth/signup",
             "login": "/api/v1/auth/login",

@@ -55,7 +55,7 @@ impl UserView {
     /// With email: for the account itself.
     pub fn private(user: &User) -> Self {
         Self {
-            email: Some(user.email.as_str().to_owned()),
+            email: user.email.as_ref().map(|email| email.as_str().to_owned()),
             ..Self::public(user)
         }
     }
@@ -184,9 +184,15 @@ pub async fn change_password(
         .user(auth.0.user_id)
         .await
         .ok_or(ApiError::NotFound("user"))?;
+    if user.external {
+        return Err(ApiError::external_account());
+    }
     let new_password = Password::parse(
         body.0.new_password,
-        &[user.username.as_str(), user.email.as_str()],
+        &[
+            user.username.as_str(),
+            user.email.as_ref().map_or("", |email| email.as_str()),
+        ],
     );
     let stored = store.password_hash(user.id).await;
     if !hasher.verify(body.0.current_password, stored).await? {
@@ -203,7 +209,7 @@ pub async fn change_password(
         .map_err(|e| ApiError::Validation(FieldErrors::new().with("new_password", Some(e))))?;
     let hash = hasher.hash(new_password).await?;
     store
-        .set_password_hash(user.id, hash, Some(auth.0.session_id))
+        .set_password_hash(user.id, hash, auth.0.session_id)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -259,7 +265,7 @@ pub struct SessionView {
 )]
 pub async fn sessions(auth: AuthUser, store: web::Data<Store>) -> HttpResponse {
     let view = |session: SessionInfo| SessionView {
-        current: session.id == auth.0.session_id,
+        current: Some(session.id) == auth.0.session_id,
         id: session.id,
         created_at: session.created_at,
         last_used_at: session.last_used_at,

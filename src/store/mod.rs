@@ -18,17 +18,19 @@ use std::sync::{mpsc, Arc};
 
 use parking_lot::Mutex;
 
+use sha2::Digest as _;
+
 use crate::domain::{
-    now, ClientId, DisplayName, Email, PostContent, PostDescription, PostId, PostTitle, Role,
-    Scopes, SessionId, Slug, Tag, Tags, Timestamp, UserId, Username,
+    now, ClientId, DisplayName, Email, ExternalIdentity, PostContent, PostDescription, PostId,
+    PostTitle, Role, Scopes, SessionId, Slug, Tag, Tags, Timestamp, UserId, Username,
 };
 
 pub use cursor::Cursor;
 pub use journal::JournalError;
 use journal::{Batch, Journal};
 pub use records::{
-    Actor, Author, Client, ClientRecord, Post, PostRecord, Principal, SessionInfo, SessionRecord,
-    User, UserRecord,
+    Actor, Author, Client, ClientRecord, ExternalAccount, Post, PostRecord, Principal, SessionInfo,
+    SessionRecord, User, UserRecord,
 };
 use state::{Change, State};
 
@@ -338,10 +340,11 @@ impl Store {
             let record = UserRecord {
                 id: UserId::new(),
                 username: user.username,
-                email: user.email,
+                email: Some(user.email),
                 name: user.name,
                 role: user.role,
-                password_hash: user.password_hash,
+                password_hash: Some(user.password_hash),
+                external: None,
                 created_at,
             };
             let view = User::from(&record);
@@ -363,10 +366,9 @@ impl Store {
                 state.users_by_username.get(&username.trim().to_lowercase())
             }
         }?;
-        state
-            .users
-            .get(id)
-            .map(|user| (user.id, user.password_hash.clone()))
+        // An external account has no password: at login it is no different from no account.
+        let user = state.users.get(id)?;
+        Some((user.id, user.password_hash.clone()?))
     }
 
     /// The password hash of an account, to check its current password.
@@ -375,7 +377,61 @@ impl Store {
             .lock()
             .users
             .get(&id)
-            .map(|user| user.password_hash.clone())
+            .and_then(|user| user.password_hash.clone())
+    }
+
+    /// The local account of an external identity, created on first use. It is an ordinary
+    /// journaled account (with no email and no password), so the mapping survives restarts.
+    /// Its username is the identity's hint when free and valid, else derived from the identity.
+    pub async fn external_principal(
+        &self,
+        identity: &ExternalIdentity,
+    ) -> Result<Principal, StoreError> {
+        let account = ExternalAccount {
+            issuer: identity.issuer.clone(),
+            subject: identity.subject.clone(),
+        };
+        fn principal(state: &State, account: &ExternalAccount) -> Option<Principal> {
+            let id = state.users_by_external.get(account)?;
+            let user = state.users.get(id)?;
+            Some(Principal {
+                user_id: user.id,
+                session_id: None,
+                role: user.role,
+            })
+        }
+        if let Some(found) = principal(&self.state.lock(), &account) {
+            return Ok(found);
+        }
+        let identity = identity.clone();
+        self.write(move |tx| {
+            // Two first requests at once: the second finds the first's account.
+            if let Some(found) = principal(tx.state, &account) {
+                return Ok(found);
+            }
+            let record = UserRecord {
+                id: UserId::new(),
+                username: external_username(tx.state, &identity),
+                email: None,
+                name: identity
+                    .name_hint
+                    .as_deref()
+                    .and_then(|name| DisplayName::parse(name).ok()),
+                role: Role::User,
+                password_hash: None,
+                external: Some(account),
+                created_at: now(),
+            };
+            let found = Principal {
+                user_id: record.id,
+                session_id: None,
+                role: record.role,
+            };
+            tracing::info!(user_id = %record.id, username = %record.username, "created the account of an external user");
+            tx.commit(Change::CreateUser(record));
+            Ok(found)
+        })
+        .await
     }
 
     /// Starts a session for an existing account (after its password was checked).
@@ -413,7 +469,7 @@ impl Store {
         session.last_used_at = now;
         Some(Principal {
             user_id,
-            session_id,
+            session_id: Some(session_id),
             role,
         })
     }
@@ -500,10 +556,11 @@ impl Store {
             let record = UserRecord {
                 id: UserId::new(),
                 username: user.username,
-                email: user.email,
+                email: Some(user.email),
                 name: user.name,
                 role: user.role,
-                password_hash: user.password_hash,
+                password_hash: Some(user.password_hash),
+                external: None,
                 created_at: now(),
             };
             tx.commit(Change::CreateUser(record));
@@ -833,6 +890,34 @@ impl Store {
         };
         Page { posts, next }
     }
+}
+
+/// A free username for an external identity: its hint if valid and free, else `ext-` and a
+/// digest of the identity (longer if that is taken, which takes a collision or a squatter).
+fn external_username(state: &State, identity: &ExternalIdentity) -> Username {
+    let free = |name: &Username| !state.users_by_username.contains_key(name.as_str());
+    if let Some(hint) = identity
+        .username_hint
+        .as_deref()
+        .and_then(|hint| Username::parse(hint).ok())
+        .filter(free)
+    {
+        return hint;
+    }
+    let digest: String = sha2::Sha256::digest(
+        format!("{}\n{}", identity.issuer, identity.subject).as_bytes(),
+    )
+    .iter()
+    .map(|byte| format!("{byte:02x}"))
+    .collect();
+    (12..=28)
+        .step_by(4)
+        .filter_map(|len| Username::parse(&format!("ext-{}", &digest[..len])).ok())
+        .find(free)
+        .unwrap_or_else(|| {
+            let random = UserId::new().to_string().replace('-', "");
+            Username::parse(&format!("ext-{}", &random[..28])).expect("a valid username")
+        })
 }
 
 fn check_available(state: &State, username: &Username, email: &Email) -> Result<(), StoreError> {

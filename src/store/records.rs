@@ -13,12 +13,23 @@ use crate::domain::{
 pub struct UserRecord {
     pub id: UserId,
     pub username: Username,
-    pub email: Email,
+    /// `None` for an account of an external identity provider's user.
+    pub email: Option<Email>,
     pub name: Option<DisplayName>,
     pub role: Role,
-    /// Argon2id PHC string.
-    pub password_hash: String,
+    /// Argon2id PHC string; `None` for an external account (it has no password here).
+    pub password_hash: Option<String>,
+    /// The external identity this account stands for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalAccount>,
     pub created_at: Timestamp,
+}
+
+/// An account's external identity: the issuer and the user's `sub` there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ExternalAccount {
+    pub issuer: String,
+    pub subject: String,
 }
 
 /// A login session: the refresh-token family its access tokens belong to (`sid`).
@@ -68,9 +79,11 @@ pub struct PostRecord {
 pub struct User {
     pub id: UserId,
     pub username: Username,
-    pub email: Email,
+    pub email: Option<Email>,
     pub name: Option<DisplayName>,
     pub role: Role,
+    /// Signs in at an external identity provider, not with a password here.
+    pub external: bool,
     pub created_at: Timestamp,
 }
 
@@ -82,6 +95,7 @@ impl From<&UserRecord> for User {
             email: record.email.clone(),
             name: record.name.clone(),
             role: record.role,
+            external: record.external.is_some(),
             created_at: record.created_at,
         }
     }
@@ -129,7 +143,9 @@ pub struct Post {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: UserId,
-    pub session_id: SessionId,
+    /// The session of the token; `None` for an external issuer's token (its sessions are the
+    /// issuer's).
+    pub session_id: Option<SessionId>,
     pub role: Role,
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::domain::{ClientId, DisplayName, PostId, SessionId, Slug, Tag, Timestamp, UserId};
 
-use super::records::{ClientRecord, PostRecord, SessionRecord, UserRecord};
+use super::records::{ClientRecord, ExternalAccount, PostRecord, SessionRecord, UserRecord};
 
 /// Order of posts in lists: newest first is reverse order of this key.
 pub type PostKey = (Timestamp, PostId);
@@ -60,6 +60,8 @@ pub struct State {
     pub(super) users_by_email: HashMap<String, UserId>,
     /// Username (already lower-case) -> user.
     pub(super) users_by_username: HashMap<String, UserId>,
+    /// External identity -> the local account standing for it.
+    pub(super) users_by_external: HashMap<ExternalAccount, UserId>,
     /// Every account, by creation time (the admin listing).
     pub(super) users_timeline: BTreeSet<(Timestamp, UserId)>,
     pub(super) sessions: HashMap<SessionId, SessionRecord>,
@@ -86,7 +88,12 @@ impl State {
     pub fn apply(&mut self, change: Change) {
         match change {
             Change::CreateUser(user) => {
-                self.users_by_email.insert(user.email.key(), user.id);
+                if let Some(email) = &user.email {
+                    self.users_by_email.insert(email.key(), user.id);
+                }
+                if let Some(external) = &user.external {
+                    self.users_by_external.insert(external.clone(), user.id);
+                }
                 self.users_by_username
                     .insert(user.username.as_str().to_owned(), user.id);
                 self.users_timeline.insert((user.created_at, user.id));
@@ -103,7 +110,7 @@ impl State {
                 keep,
             } => {
                 if let Some(user) = self.users.get_mut(&id) {
-                    user.password_hash = password_hash;
+                    user.password_hash = Some(password_hash);
                 }
                 let ended: Vec<SessionId> = self
                     .sessions_by_user
@@ -140,7 +147,12 @@ impl State {
                 }
                 if let Some(user) = self.users.remove(&id) {
                     self.users_timeline.remove(&(user.created_at, user.id));
-                    self.users_by_email.remove(&user.email.key());
+                    if let Some(email) = &user.email {
+                        self.users_by_email.remove(&email.key());
+                    }
+                    if let Some(external) = &user.external {
+                        self.users_by_external.remove(external);
+                    }
                     self.users_by_username.remove(user.username.as_str());
                 }
             }
