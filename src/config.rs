@@ -384,13 +384,11 @@ impl RawSettings {
                     "is for BLOG_JWT_ALGORITHM=EdDSA or RS256; HS256 uses BLOG_JWT_SECRET",
                 ))
             }
-            (JwtAlgorithm::EdDsa | JwtAlgorithm::Rs256, None, _) => {
-                return Err(ConfigError::new(
-                    "BLOG_JWT_KEY_FILE",
-                    "is required with BLOG_JWT_ALGORITHM=EdDSA or RS256 (a PKCS#8 PEM private key, \
+            (JwtAlgorithm::EdDsa | JwtAlgorithm::Rs256, None, _) => return Err(ConfigError::new(
+                "BLOG_JWT_KEY_FILE",
+                "is required with BLOG_JWT_ALGORITHM=EdDSA or RS256 (a PKCS#8 PEM private key, \
                      e.g. from `openssl genpkey -algorithm ed25519`)",
-                ))
-            }
+            )),
             (JwtAlgorithm::EdDsa | JwtAlgorithm::Rs256, Some(_), Some(_)) => {
                 return Err(ConfigError::new(
                     "BLOG_JWT_SECRET",
@@ -423,7 +421,10 @@ impl RawSettings {
                         "must differ from BLOG_ISSUER, or its tokens could not be told from ours",
                     ));
                 }
-                positive(self.oidc_jwks_refresh_seconds, "BLOG_OIDC_JWKS_REFRESH_SECONDS")?;
+                positive(
+                    self.oidc_jwks_refresh_seconds,
+                    "BLOG_OIDC_JWKS_REFRESH_SECONDS",
+                )?;
                 Some(OidcSettings {
                     issuer,
                     audience,
@@ -483,7 +484,9 @@ impl RawSettings {
 pub(crate) fn check_fetch_url(url: &str, variable: &str) -> Result<(), ConfigError> {
     let host = |rest: &str| {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        let host = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
         match host.strip_prefix('[') {
             Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
             None => host.split(':').next().unwrap_or_default().to_owned(),

@@ -179,6 +179,18 @@ impl IntoResponses for NotFoundProblem {
     }
 }
 
+/// What an operation on a password or a session answers for an external issuer's user.
+pub struct ExternalAccountProblem;
+
+impl IntoResponses for ExternalAccountProblem {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[(
+            409,
+            "`external_account`: the account signs in at the external identity provider",
+        )])
+    }
+}
+
 /// What every `/api/v1/auth/*` operation can answer when a client sends too many requests.
 pub struct RateLimitProblem;
 

@@ -50,7 +50,10 @@ impl Application {
             let keys = keys.clone();
             actix_web::rt::spawn(async move {
                 if let Some(external) = keys.external() {
-                    tracing::info!(issuer = external.issuer(), "accepting the external issuer's tokens");
+                    tracing::info!(
+                        issuer = external.issuer(),
+                        "accepting the external issuer's tokens"
+                    );
                     external.prime().await;
                 }
             });

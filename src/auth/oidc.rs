@@ -188,7 +188,10 @@ impl ExternalIssuer {
             .last_attempt
             .is_some_and(|at| at.elapsed() < self.min_refresh)
         {
-            tracing::debug!(kid, "unknown key id; the JWKS was fetched too recently to refetch");
+            tracing::debug!(
+                kid,
+                "unknown key id; the JWKS was fetched too recently to refetch"
+            );
             return;
         }
         self.fetch(&mut state).await;

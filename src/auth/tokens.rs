@@ -379,10 +379,7 @@ impl TokenKeys {
                 .map_err(|_| TokenError::Invalid("the access token is malformed"))?;
             let ours = |kid: &str| self.keys.iter().any(|key| key.kid.as_deref() == Some(kid));
             if header.kid.as_deref().is_some_and(|kid| !ours(kid)) {
-                return external
-                    .verify(token, &header)
-                    .await
-                    .map(Subject::External);
+                return external.verify(token, &header).await.map(Subject::External);
             }
         }
         self.verify(token)
@@ -400,7 +397,9 @@ impl TokenKeys {
         self.keys
             .iter()
             .find(|key| key.kid == kid && key.retired_until.is_none_or(|until| now < until))
-            .ok_or(TokenError::Invalid("the access token's signing key is unknown"))
+            .ok_or(TokenError::Invalid(
+                "the access token's signing key is unknown",
+            ))
     }
 
     /// Checks signature, algorithm, `typ` and every claim of one of our own tokens, and says
@@ -461,9 +460,7 @@ pub(crate) fn refused(error: jsonwebtoken::errors::Error) -> TokenError {
         ErrorKind::InvalidAlgorithm => {
             TokenError::Invalid("the access token uses a refused algorithm")
         }
-        ErrorKind::InvalidSignature => {
-            TokenError::Invalid("the access token signature is invalid")
-        }
+        ErrorKind::InvalidSignature => TokenError::Invalid("the access token signature is invalid"),
         ErrorKind::MissingRequiredClaim(_) => {
             TokenError::Invalid("the access token lacks a required claim")
         }
@@ -543,7 +540,11 @@ fn remember_keys(dir: &Path, current: &Jwk, now: i64, window: i64) -> io::Result
             key.retired_at = Some(now);
         }
     }
-    if !remembered.keys.iter().any(|key| key.jwk.common.key_id == *kid) {
+    if !remembered
+        .keys
+        .iter()
+        .any(|key| key.jwk.common.key_id == *kid)
+    {
         remembered.keys.push(RememberedKey {
             jwk: current.clone(),
             retired_at: None,

@@ -367,6 +367,7 @@ pub async fn refresh(
     responses(
         (status = 204, description = "Logged out"),
         crate::openapi::AuthProblems, crate::openapi::RateLimitProblem,
+        crate::openapi::ExternalAccountProblem,
     )
 )]
 pub async fn logout(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {

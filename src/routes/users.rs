@@ -172,6 +172,7 @@ pub struct ChangePassword {
     responses(
         (status = 204, description = "Changed; other sessions ended"),
         crate::openapi::BodyProblems, crate::openapi::AuthProblems, crate::openapi::OverloadProblem,
+        crate::openapi::ExternalAccountProblem,
     )
 )]
 pub async fn change_password(

@@ -904,12 +904,11 @@ fn external_username(state: &State, identity: &ExternalIdentity) -> Username {
     {
         return hint;
     }
-    let digest: String = sha2::Sha256::digest(
-        format!("{}\n{}", identity.issuer, identity.subject).as_bytes(),
-    )
-    .iter()
-    .map(|byte| format!("{byte:02x}"))
-    .collect();
+    let digest: String =
+        sha2::Sha256::digest(format!("{}\n{}", identity.issuer, identity.subject).as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
     (12..=28)
         .step_by(4)
         .filter_map(|len| Username::parse(&format!("ext-{}", &digest[..len])).ok())

@@ -219,7 +219,12 @@ async fn deleting_a_user_removes_posts_sessions_and_index_entries() {
 
     store.delete_user(alice.user_id).await.unwrap();
 
-    assert_eq!(store.principal(alice.user_id, alice.session_id).await, None);
+    assert_eq!(
+        store
+            .principal(alice.user_id, alice.session_id.unwrap())
+            .await,
+        None
+    );
     assert_eq!(all_pages(&store, query(None, Some("x"), 10)).await, ["B"]);
     assert_eq!(all_pages(&store, query(None, None, 10)).await, ["B"]);
     let state = store.state.lock();
@@ -234,11 +239,11 @@ async fn password_change_ends_other_sessions_only() {
     let alice = user(&store, "alice").await;
     let (_, other) = store.start_session(alice.user_id, session()).await.unwrap();
     store
-        .set_password_hash(alice.user_id, "new".into(), Some(alice.session_id))
+        .set_password_hash(alice.user_id, "new".into(), alice.session_id)
         .await
         .unwrap();
     assert!(store
-        .principal(alice.user_id, alice.session_id)
+        .principal(alice.user_id, alice.session_id.unwrap())
         .await
         .is_some());
     assert!(store.principal(alice.user_id, other).await.is_none());
@@ -276,13 +281,16 @@ async fn refresh_tokens_rotate_once_expire_and_reuse_revokes() {
     let alice = user(&store, "alice").await;
     let first = {
         let state = store.state.lock();
-        state.sessions[&alice.session_id].refresh_hash
+        state.sessions[&alice.session_id.unwrap()].refresh_hash
     };
     let (second, third) = (rand_hash(), rand_hash());
     let later = now() + chrono::Duration::days(1);
 
     let (user, session) = store.rotate_refresh(first, second, later).await.unwrap();
-    assert_eq!((user.id, session), (alice.user_id, alice.session_id));
+    assert_eq!(
+        (user.id, session),
+        (alice.user_id, alice.session_id.unwrap())
+    );
     assert_eq!(
         store.rotate_refresh(rand_hash(), third, later).await,
         Err(RefreshError::Unknown)
@@ -292,7 +300,9 @@ async fn refresh_tokens_rotate_once_expire_and_reuse_revokes() {
         Err(RefreshError::Reused)
     );
     assert_eq!(
-        store.principal(alice.user_id, alice.session_id).await,
+        store
+            .principal(alice.user_id, alice.session_id.unwrap())
+            .await,
         None,
         "reuse revoked the session"
     );
@@ -370,7 +380,7 @@ mod durability {
         assert_eq!(titles(&store).await, ["two, edited", "one"]);
         assert!(
             store
-                .principal(alice.user_id, alice.session_id)
+                .principal(alice.user_id, alice.session_id.unwrap())
                 .await
                 .is_some(),
             "sessions survive"

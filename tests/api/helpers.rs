@@ -26,7 +26,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     handle: ServerHandle,
-    _data_dir: tempfile::TempDir,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _data_dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for TestApp {
@@ -43,11 +44,18 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the application on its own thread and actix system, so it outlives nothing: the
 /// test's runtime is only a client.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    LazyLock::force(&TRACING);
     let data_dir = tempfile::tempdir().expect("a temporary directory");
+    let mut app = spawn_app_in(&data_dir.path().join("data"), configure).await;
+    app._data_dir = Some(data_dir);
+    app
+}
+
+/// Starts the application on the data directory `dir`, which outlives it (restart tests).
+pub async fn spawn_app_in(dir: &std::path::Path, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    LazyLock::force(&TRACING);
     let mut settings = Settings::defaults();
     settings.listen = "127.0.0.1:0".into();
-    settings.data_dir = data_dir.path().join("data");
+    settings.data_dir = dir.to_owned();
     settings.jwt_secret = Some(SecretString::from(TEST_SECRET));
     settings.workers = Some(2);
     // Suites sign up and log in far faster than any person; the limits get tests of their own.
@@ -56,7 +64,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     configure(&mut settings);
 
     let (ready, started) = mpsc::channel();
-    std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let application = Application::build(settings)
                 .await
@@ -78,7 +86,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
             .build()
             .unwrap(),
         handle,
-        _data_dir: data_dir,
+        thread: Some(thread),
+        _data_dir: None,
     }
 }
 
@@ -92,6 +101,16 @@ pub struct Account {
 }
 
 impl TestApp {
+    /// Stops the server and waits until it has let go of its data directory.
+    pub async fn stop(mut self) {
+        self.handle.stop(true).await;
+        if let Some(thread) = self.thread.take() {
+            tokio::task::spawn_blocking(move || thread.join().expect("the server thread"))
+                .await
+                .unwrap();
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -20,6 +20,7 @@ async fn the_document_is_openapi_3_1_with_every_endpoint() {
     let expected = [
         ("/", "get"),
         ("/health", "get"),
+        ("/.well-known/jwks.json", "get"),
         ("/api/v1/auth/signup", "post"),
         ("/api/v1/auth/login", "post"),
         ("/api/v1/auth/refresh", "post"),

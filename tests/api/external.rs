@@ -1,0 +1,549 @@
+//! Access tokens from an external identity provider, verified through its JWKS. The provider is
+//! a stand-in served on 127.0.0.1 (discovery document and JWKS); tokens are signed with the
+//! test keys in tests/fixtures/keys.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use blog_api::config::{OidcSettings, Settings};
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use parking_lot::Mutex;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_problem, post_body, spawn_app_in, spawn_app_with, TestApp, PASSWORD};
+
+pub const AUDIENCE: &str = "https://blog.example/api";
+
+/// A key of the stand-in provider (or of an attacker).
+pub struct TestKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    encoding: EncodingKey,
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/keys/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+impl TestKey {
+    pub fn new(file: &str, alg: Algorithm, kid: &str) -> Self {
+        let pem = fixture(file);
+        let encoding = match alg {
+            Algorithm::RS256 => EncodingKey::from_rsa_pem(&pem),
+            Algorithm::ES256 => EncodingKey::from_ec_pem(&pem),
+            Algorithm::EdDSA => EncodingKey::from_ed_pem(&pem),
+            other => panic!("no test keys for {other:?}"),
+        }
+        .unwrap();
+        Self {
+            kid: kid.into(),
+            alg,
+            encoding,
+        }
+    }
+
+    pub fn rsa() -> Self {
+        Self::new("rsa-a.pem", Algorithm::RS256, "rsa-a")
+    }
+
+    /// The public key as a JWK, as a provider publishes it.
+    pub fn jwk(&self) -> Value {
+        let mut jwk = Jwk::from_encoding_key(&self.encoding, self.alg).unwrap();
+        jwk.common.key_id = Some(self.kid.clone());
+        serde_json::to_value(jwk).unwrap()
+    }
+
+    /// The header a provider writes: `alg`, `kid`, `typ: JWT`.
+    pub fn header(&self) -> Header {
+        let mut header = Header::new(self.alg);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some("JWT".into());
+        header
+    }
+
+    pub fn sign(&self, claims: &Value) -> String {
+        self.sign_with(&self.header(), claims)
+    }
+
+    pub fn sign_with(&self, header: &Header, claims: &Value) -> String {
+        jsonwebtoken::encode(header, claims, &self.encoding).unwrap()
+    }
+}
+
+/// The stand-in provider: `{issuer}/.well-known/openid-configuration` and `{issuer}/jwks`.
+pub struct Issuer {
+    /// Its issuer identifier: `http://127.0.0.1:PORT/realms/test`.
+    pub issuer: String,
+    jwks: Arc<Mutex<Value>>,
+    /// The `issuer` its discovery document names (normally `issuer`).
+    claimed_issuer: Arc<Mutex<String>>,
+    jwks_hits: Arc<AtomicUsize>,
+    discovery_hits: Arc<AtomicUsize>,
+    handle: ServerHandle,
+}
+
+impl Drop for Issuer {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+impl Issuer {
+    pub fn start(keys: &[&TestKey]) -> Self {
+        let jwks = Arc::new(Mutex::new(json!({"keys": []})));
+        let claimed_issuer = Arc::new(Mutex::new(String::new()));
+        let jwks_hits = Arc::new(AtomicUsize::new(0));
+        let discovery_hits = Arc::new(AtomicUsize::new(0));
+        let state = (
+            jwks.clone(),
+            claimed_issuer.clone(),
+            jwks_hits.clone(),
+            discovery_hits.clone(),
+        );
+        let (ready, started) = mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || {
+                    let (jwks, claimed, jwks_hits, discovery_hits) = state.clone();
+                    App::new().default_service(web::to(move |req: HttpRequest| {
+                        let (jwks, claimed) = (jwks.clone(), claimed.clone());
+                        let (jwks_hits, discovery_hits) =
+                            (jwks_hits.clone(), discovery_hits.clone());
+                        async move {
+                            let base =
+                                format!("http://{}/realms/test", req.connection_info().host());
+                            match req.path() {
+                                "/realms/test/.well-known/openid-configuration" => {
+                                    discovery_hits.fetch_add(1, Ordering::SeqCst);
+                                    let claimed = claimed.lock().clone();
+                                    let issuer = if claimed.is_empty() {
+                                        base.clone()
+                                    } else {
+                                        claimed
+                                    };
+                                    HttpResponse::Ok().json(json!({
+                                        "issuer": issuer,
+                                        "jwks_uri": format!("{base}/jwks"),
+                                        "id_token_signing_alg_values_supported": ["RS256"],
+                                    }))
+                                }
+                                "/realms/test/jwks" => {
+                                    jwks_hits.fetch_add(1, Ordering::SeqCst);
+                                    HttpResponse::Ok().json(jwks.lock().clone())
+                                }
+                                _ => HttpResponse::NotFound().finish(),
+                            }
+                        }
+                    }))
+                })
+                .workers(1)
+                .bind("127.0.0.1:0")
+                .expect("the issuer binds");
+                let address = server.addrs()[0];
+                let server = server.run();
+                ready.send((address, server.handle())).unwrap();
+                server.await.unwrap();
+            })
+        });
+        let (address, handle) = started.recv().expect("the issuer starts");
+        let issuer = Self {
+            issuer: format!("http://{address}/realms/test"),
+            jwks,
+            claimed_issuer,
+            jwks_hits,
+            discovery_hits,
+            handle,
+        };
+        issuer.publish(keys);
+        issuer
+    }
+
+    /// Replaces the published keys (a rotation).
+    pub fn publish(&self, keys: &[&TestKey]) {
+        *self.jwks.lock() = json!({"keys": keys.iter().map(|key| key.jwk()).collect::<Vec<_>>()});
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!("{}/jwks", self.issuer)
+    }
+
+    pub fn jwks_hits(&self) -> usize {
+        self.jwks_hits.load(Ordering::SeqCst)
+    }
+
+    pub fn discovery_hits(&self) -> usize {
+        self.discovery_hits.load(Ordering::SeqCst)
+    }
+
+    /// Claims of a valid token for `sub`, valid for five minutes.
+    pub fn claims(&self, sub: &str) -> Value {
+        let now = chrono::Utc::now().timestamp();
+        json!({
+            "iss": self.issuer, "aud": [AUDIENCE, format!("{}/userinfo", self.issuer)],
+            "sub": sub, "iat": now, "exp": now + 300, "scope": "openid profile",
+        })
+    }
+
+    pub fn settings(&self) -> OidcSettings {
+        OidcSettings {
+            issuer: self.issuer.clone(),
+            audience: AUDIENCE.into(),
+            jwks_url: None,
+            jwks_min_refresh: Duration::from_secs(60),
+        }
+    }
+}
+
+/// An app accepting `issuer`'s tokens, configured further by `configure`.
+async fn app_for(issuer: &Issuer, configure: impl FnOnce(&mut OidcSettings)) -> TestApp {
+    let mut oidc = issuer.settings();
+    configure(&mut oidc);
+    spawn_app_with(|s: &mut Settings| s.oidc = Some(oidc)).await
+}
+
+async fn me(app: &TestApp, token: &str) -> reqwest::Response {
+    app.get_as("/api/v1/users/me", token).await
+}
+
+async fn me_ok(app: &TestApp, token: &str) -> Value {
+    let response = me(app, token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+/// Waits (boundedly) until the app's startup fetch of the JWKS has happened.
+async fn primed(issuer: &Issuer) {
+    for _ in 0..200 {
+        if issuer.jwks_hits() > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the JWKS was never fetched");
+}
+
+#[tokio::test]
+async fn tokens_signed_with_each_algorithm_are_accepted_as_one_local_user() {
+    let rsa = TestKey::rsa();
+    let ec = TestKey::new("ec-p256.pem", Algorithm::ES256, "ec-1");
+    let ed = TestKey::new("ed25519-a.pem", Algorithm::EdDSA, "ed-a");
+    let issuer = Issuer::start(&[&rsa, &ec, &ed]);
+    let app = app_for(&issuer, |_| {}).await;
+
+    let mut claims = issuer.claims("auth0|alice");
+    claims["preferred_username"] = json!("Alice");
+    claims["name"] = json!("Alice Liddell");
+    let first = me_ok(&app, &rsa.sign(&claims)).await;
+    assert_eq!(first["username"], "alice", "{first}");
+    assert_eq!(first["name"], "Alice Liddell");
+    assert_eq!(first["role"], "user");
+    assert!(first.get("email").is_none(), "no email was given: {first}");
+    for key in [&ec, &ed, &rsa] {
+        let again = me_ok(&app, &key.sign(&claims)).await;
+        assert_eq!(again["id"], first["id"], "{:?}", key.alg);
+    }
+
+    // Writes need a token too, and are authored by the local account.
+    let token = ed.sign(&claims);
+    let post = app.create_post(&token, &post_body("From the issuer")).await;
+    assert_eq!(post["author"]["id"], first["id"]);
+
+    // Another person at the issuer is another account; a hint that is taken is not reused.
+    let mut bob = issuer.claims("auth0|bob");
+    bob["preferred_username"] = json!("alice");
+    let second = me_ok(&app, &rsa.sign(&bob)).await;
+    assert_ne!(second["id"], first["id"]);
+    let username = second["username"].as_str().unwrap();
+    assert!(
+        username.starts_with("ext-") && username.len() == 16,
+        "{username}"
+    );
+
+    // Discovery once, the JWKS once (at startup): every key was known from then on.
+    assert_eq!(issuer.discovery_hits(), 1);
+    assert_eq!(issuer.jwks_hits(), 1);
+}
+
+#[tokio::test]
+async fn tokens_the_issuer_did_not_make_for_us_are_refused() {
+    let rsa = TestKey::rsa();
+    let ec = TestKey::new("ec-p256.pem", Algorithm::ES256, "ec-1");
+    let issuer = Issuer::start(&[&rsa, &ec]);
+    // Another server, serving the attacker's key: nothing may make us fetch from it.
+    let attacker_key = TestKey::new("rsa-b.pem", Algorithm::RS256, "attacker");
+    let attacker = Issuer::start(&[&attacker_key]);
+    let app = app_for(&issuer, |_| {}).await;
+    primed(&issuer).await;
+
+    let valid = issuer.claims("auth0|alice");
+    assert_eq!(me(&app, &rsa.sign(&valid)).await.status(), StatusCode::OK);
+    let now = chrono::Utc::now().timestamp();
+    let with = |claim: &str, value: Value| {
+        let mut claims = valid.clone();
+        claims[claim] = value;
+        claims
+    };
+    let without = |claim: &str| {
+        let mut claims = valid.clone();
+        claims.as_object_mut().unwrap().remove(claim);
+        claims
+    };
+
+    // The issuer's public key, used as an HMAC secret (key confusion).
+    let public_pem = crate::external::fixture("rsa-a.pub.pem");
+    let mut hs256 = Header::new(Algorithm::HS256);
+    hs256.kid = Some("rsa-a".into());
+    let confused =
+        jsonwebtoken::encode(&hs256, &valid, &EncodingKey::from_secret(&public_pem)).unwrap();
+    let mut jwk_as_secret = hs256.clone();
+    jwk_as_secret.kid = Some("ec-1".into());
+    let confused_jwk = jsonwebtoken::encode(
+        &jwk_as_secret,
+        &valid,
+        &EncodingKey::from_secret(rsa.jwk().to_string().as_bytes()),
+    )
+    .unwrap();
+
+    // A kid naming the EC key, on a token signed RS256 with the RSA key.
+    let mut wrong_alg = rsa.header();
+    wrong_alg.kid = Some("ec-1".into());
+    // A kid naming the RSA key, on a token signed ES256 with the EC key.
+    let mut wrong_alg_2 = ec.header();
+    wrong_alg_2.kid = Some("rsa-a".into());
+
+    // The attacker names its own key in the token: `jwk`, `jku`, `x5u` are never followed.
+    let mut embedded = attacker_key.header();
+    embedded.jwk = Some(serde_json::from_value(attacker_key.jwk()).unwrap());
+    let mut jku = attacker_key.header();
+    jku.jku = Some(attacker.jwks_url());
+    let mut x5u = attacker_key.header();
+    x5u.x5u = Some(attacker.jwks_url());
+    let mut jku_known_kid = attacker_key.header();
+    jku_known_kid.kid = Some("rsa-a".into());
+    jku_known_kid.jku = Some(attacker.jwks_url());
+
+    let mut no_kid = rsa.header();
+    no_kid.kid = None;
+
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "wrong audience",
+            rsa.sign(&with("aud", json!("https://other.example/api"))),
+        ),
+        (
+            "wrong issuer",
+            rsa.sign(&with("iss", json!("http://127.0.0.1:1/realms/evil"))),
+        ),
+        (
+            "our own issuer name",
+            rsa.sign(&with("iss", json!("blog-api"))),
+        ),
+        ("no exp", rsa.sign(&without("exp"))),
+        ("no aud", rsa.sign(&without("aud"))),
+        ("no iss", rsa.sign(&without("iss"))),
+        ("no sub", rsa.sign(&without("sub"))),
+        ("empty sub", rsa.sign(&with("sub", json!("")))),
+        ("not yet valid", rsa.sign(&with("nbf", json!(now + 600)))),
+        (
+            "unknown kid",
+            TestKey::new("rsa-b.pem", Algorithm::RS256, "nope").sign(&valid),
+        ),
+        (
+            "known kid, other key",
+            TestKey::new("rsa-b.pem", Algorithm::RS256, "rsa-a").sign(&valid),
+        ),
+        ("HS256 with the issuer's public key", confused),
+        ("HS256 with the issuer's JWK", confused_jwk),
+        (
+            "RS256 under the EC key's kid",
+            rsa.sign_with(&wrong_alg, &valid),
+        ),
+        (
+            "ES256 under the RSA key's kid",
+            ec.sign_with(&wrong_alg_2, &valid),
+        ),
+        ("embedded jwk", attacker_key.sign_with(&embedded, &valid)),
+        ("jku", attacker_key.sign_with(&jku, &valid)),
+        ("x5u", attacker_key.sign_with(&x5u, &valid)),
+        (
+            "jku with a known kid",
+            attacker_key.sign_with(&jku_known_kid, &valid),
+        ),
+        ("no kid", rsa.sign_with(&no_kid, &valid)),
+        ("tampered payload", {
+            let token = rsa.sign(&valid);
+            let parts: Vec<&str> = token.split('.').collect();
+            let forged = base64_url(&with("sub", json!("auth0|root")).to_string());
+            format!("{}.{forged}.{}", parts[0], parts[2])
+        }),
+        ("alg none", {
+            let header = base64_url(r#"{"alg":"none","kid":"rsa-a","typ":"JWT"}"#);
+            format!("{header}.{}.", base64_url(&valid.to_string()))
+        }),
+    ];
+    for (case, token) in cases {
+        let response = me(&app, &token).await;
+        let body = assert_problem(response, 401, "invalid_token").await;
+        assert!(body["detail"].is_string(), "{case}: {body}");
+    }
+    let expired = rsa.sign(&with("exp", json!(now - 60)));
+    assert_problem(me(&app, &expired).await, 401, "token_expired").await;
+
+    assert_eq!(
+        attacker.jwks_hits(),
+        0,
+        "the attacker's server was never asked"
+    );
+    assert_eq!(attacker.discovery_hits(), 0);
+}
+
+fn base64_url(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+#[tokio::test]
+async fn a_flood_of_unknown_kids_fetches_the_jwks_at_most_once_per_interval() {
+    let rsa = TestKey::rsa();
+    let issuer = Issuer::start(&[&rsa]);
+    let app = app_for(&issuer, |oidc| {
+        oidc.jwks_min_refresh = Duration::from_secs(60)
+    })
+    .await;
+    primed(&issuer).await;
+    let forger = TestKey::new("rsa-b.pem", Algorithm::RS256, "x");
+    let claims = issuer.claims("auth0|mallory");
+    let requests = (0..40).map(|i| {
+        let mut header = forger.header();
+        header.kid = Some(format!("bogus-{i}"));
+        let token = forger.sign_with(&header, &claims);
+        let request = app
+            .request(Method::GET, "/api/v1/users/me")
+            .bearer_auth(token);
+        async move { request.send().await.unwrap().status() }
+    });
+    let statuses = futures_util::future::join_all(requests).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    assert_eq!(issuer.jwks_hits(), 1, "only the startup fetch");
+    // Known keys keep working meanwhile.
+    assert_eq!(me(&app, &rsa.sign(&claims)).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_key_rotation_at_the_issuer_is_picked_up() {
+    let old = TestKey::rsa();
+    let new = TestKey::new("ed25519-b.pem", Algorithm::EdDSA, "ed-2026-11");
+    let issuer = Issuer::start(&[&old]);
+    // The JWKS address given, so no discovery; refetching allowed at once.
+    let app = app_for(&issuer, |oidc| {
+        oidc.jwks_url = Some(issuer.jwks_url());
+        oidc.jwks_min_refresh = Duration::ZERO;
+    })
+    .await;
+    let claims = issuer.claims("kc-user-1");
+    let before = me_ok(&app, &old.sign(&claims)).await;
+
+    issuer.publish(&[&new]);
+    let after = me_ok(&app, &new.sign(&claims)).await;
+    assert_eq!(after["id"], before["id"]);
+    // The retired key left the JWKS: once noticed, its tokens are refused.
+    let hits = issuer.jwks_hits();
+    assert_problem(me(&app, &old.sign(&claims)).await, 401, "invalid_token").await;
+    assert_eq!(issuer.jwks_hits(), hits + 1, "the unknown kid made a fetch");
+    assert_eq!(issuer.discovery_hits(), 0);
+}
+
+#[tokio::test]
+async fn a_discovery_document_naming_another_issuer_is_not_trusted() {
+    let rsa = TestKey::rsa();
+    let issuer = Issuer::start(&[&rsa]);
+    *issuer.claimed_issuer.lock() = "https://evil.example/".into();
+    let app = app_for(&issuer, |oidc| oidc.jwks_min_refresh = Duration::ZERO).await;
+    let token = rsa.sign(&issuer.claims("auth0|alice"));
+    assert_problem(me(&app, &token).await, 401, "invalid_token").await;
+    assert_eq!(issuer.jwks_hits(), 0);
+    assert!(issuer.discovery_hits() >= 1);
+}
+
+#[tokio::test]
+async fn an_issuer_that_is_down_does_not_stop_the_service() {
+    let rsa = TestKey::rsa();
+    let issuer = Issuer::start(&[&rsa]);
+    let mut oidc = issuer.settings();
+    oidc.issuer = "http://127.0.0.1:9/realms/gone".into();
+    let app = spawn_app_with(|s| s.oidc = Some(oidc)).await;
+    let mut claims = issuer.claims("auth0|alice");
+    claims["iss"] = json!("http://127.0.0.1:9/realms/gone");
+    assert_problem(me(&app, &rsa.sign(&claims)).await, 401, "invalid_token").await;
+    // Our own tokens are unaffected.
+    let account = app.signup("carol").await;
+    assert_eq!(me(&app, &account.token).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_local_account_of_an_external_user_survives_a_restart() {
+    let rsa = TestKey::rsa();
+    let issuer = Issuer::start(&[&rsa]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let start = || spawn_app_in(&data, |s| s.oidc = Some(issuer.settings()));
+    let claims = issuer.claims("google-oauth2|1234");
+
+    let app = start().await;
+    let before = me_ok(&app, &rsa.sign(&claims)).await;
+    app.stop().await;
+
+    let app = start().await;
+    let after = me_ok(&app, &rsa.sign(&claims)).await;
+    assert_eq!(after["id"], before["id"]);
+    assert_eq!(after["username"], before["username"]);
+}
+
+#[tokio::test]
+async fn an_external_account_has_no_password_or_session_here() {
+    let rsa = TestKey::rsa();
+    let issuer = Issuer::start(&[&rsa]);
+    let app = app_for(&issuer, |_| {}).await;
+    let mut claims = issuer.claims("auth0|dave");
+    claims["preferred_username"] = json!("dave");
+    let token = rsa.sign(&claims);
+    me_ok(&app, &token).await;
+
+    let logout = app
+        .request(Method::POST, "/api/v1/auth/logout")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(logout, 409, "external_account").await;
+    let change = app
+        .send_json(
+            Method::PUT,
+            "/api/v1/users/me/password",
+            Some(&token),
+            &json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"}),
+        )
+        .await;
+    assert_problem(change, 409, "external_account").await;
+    // No password to log in with: the same answer as any wrong password.
+    let login = app
+        .login(&json!({"username": "dave", "password": PASSWORD}))
+        .await;
+    assert_problem(login, 401, "invalid_credentials").await;
+    let sessions: Value = app
+        .get_as("/api/v1/users/me/sessions", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions, json!([]));
+}
