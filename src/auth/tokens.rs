@@ -724,6 +724,87 @@ mod tests {
         );
     }
 
+    const ED_A: &[u8] = include_bytes!("../../tests/fixtures/keys/ed25519-a.pem");
+    const ED_B: &[u8] = include_bytes!("../../tests/fixtures/keys/ed25519-b.pem");
+
+    fn ed_keys(pem: &[u8], retired: Vec<RetiredKey>) -> TokenKeys {
+        let ttl = Duration::from_secs(900);
+        TokenKeys::asymmetric(
+            JwtAlgorithm::EdDsa,
+            pem,
+            retired,
+            "blog-api",
+            "blog-api",
+            ttl,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn retired_keys_are_remembered_until_their_tokens_have_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, a) = signing_key(JwtAlgorithm::EdDsa, ED_A).unwrap();
+        let (_, b) = signing_key(JwtAlgorithm::EdDsa, ED_B).unwrap();
+        let window = 905;
+        assert!(remember_keys(dir.path(), &a, 1_000, window)
+            .unwrap()
+            .is_empty());
+        // A restart with the same key changes nothing.
+        assert!(remember_keys(dir.path(), &a, 1_500, window)
+            .unwrap()
+            .is_empty());
+        // Key b replaces a at 2000: a verifies until 2905.
+        let retired = remember_keys(dir.path(), &b, 2_000, window).unwrap();
+        assert_eq!(retired.len(), 1);
+        assert_eq!(retired[0].jwk.common.key_id, a.common.key_id);
+        assert_eq!(retired[0].until, 2_905);
+        assert_eq!(
+            remember_keys(dir.path(), &b, 2_904, window).unwrap()[0].until,
+            2_905,
+            "a restart does not extend the window"
+        );
+        // Then it is forgotten, for good.
+        assert!(remember_keys(dir.path(), &b, 2_905, window)
+            .unwrap()
+            .is_empty());
+        let file = fs::read_to_string(dir.path().join(KEYS_FILE)).unwrap();
+        assert!(
+            !file.contains(a.common.key_id.as_deref().unwrap()),
+            "{file}"
+        );
+    }
+
+    #[test]
+    fn a_retired_key_verifies_its_tokens_only_within_its_window() {
+        let token = ed_keys(ED_A, Vec::new())
+            .issue(UserId::new(), SessionId::new(), Role::User)
+            .unwrap()
+            .token;
+        let (_, old) = signing_key(JwtAlgorithm::EdDsa, ED_A).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let retired = |until| {
+            vec![RetiredKey {
+                jwk: old.clone(),
+                until,
+            }]
+        };
+
+        let keys = ed_keys(ED_B, retired(now + 60));
+        assert!(keys.verify(&token).is_ok());
+        assert_eq!(keys.jwks().keys.len(), 2);
+
+        let keys = ed_keys(ED_B, retired(now - 1));
+        assert_eq!(
+            keys.verify(&token),
+            Err(TokenError::Invalid(
+                "the access token's signing key is unknown"
+            ))
+        );
+        assert_eq!(keys.jwks().keys.len(), 1, "no longer published");
+        // Without the retired key at all, the new key's signature check refuses it.
+        assert!(ed_keys(ED_B, Vec::new()).verify(&token).is_err());
+    }
+
     #[cfg(unix)]
     #[test]
     fn generated_secret_is_private_and_stable() {

@@ -565,3 +565,75 @@ mod durability {
         assert_eq!(titles(&open(dir.path())).await, after_compaction);
     }
 }
+
+fn identity(subject: &str, hint: Option<&str>) -> ExternalIdentity {
+    ExternalIdentity {
+        issuer: "https://sso.example/".into(),
+        subject: subject.into(),
+        username_hint: hint.map(str::to_owned),
+        name_hint: Some("Eve Example".into()),
+    }
+}
+
+#[actix_web::test]
+async fn an_external_identity_gets_one_account_even_when_first_seen_twice_at_once() {
+    let store = Arc::new(Store::ephemeral());
+    let barrier = Arc::new(std::sync::Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                actix_web::rt::System::new().block_on(async move {
+                    store
+                        .external_principal(&identity("auth0|eve", Some("eve")))
+                        .await
+                        .unwrap()
+                })
+            })
+        })
+        .collect();
+    let mut ids: Vec<UserId> = threads
+        .into_iter()
+        .map(|thread| thread.join().unwrap().user_id)
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let user = store.user(ids[0]).await.unwrap();
+    assert_eq!(user.username.as_str(), "eve");
+    assert_eq!(user.email, None);
+    assert!(user.external);
+    assert_eq!(store.stats().await.users, 1);
+    // No password: at login the account does not exist.
+    assert_eq!(store.credentials(LoginName::Username("eve")).await, None);
+}
+
+#[actix_web::test]
+async fn an_external_username_falls_back_to_a_digest_when_the_hint_is_taken_or_invalid() {
+    let store = Store::ephemeral();
+    user(&store, "eve").await;
+    let taken = store
+        .external_principal(&identity("auth0|eve", Some("eve")))
+        .await
+        .unwrap();
+    let invalid = store
+        .external_principal(&identity("auth0|x", Some("not a username!")))
+        .await
+        .unwrap();
+    for principal in [taken, invalid] {
+        let name = store.user(principal.user_id).await.unwrap().username;
+        assert!(name.as_str().starts_with("ext-"), "{name}");
+        assert_eq!(name.as_str().len(), 16);
+    }
+}
+
+#[test]
+fn accounts_journaled_before_external_identities_still_read() {
+    let old = r#"{"id":"0192f0a4-0000-7000-8000-000000000001","username":"alice",
+        "email":"alice@example.com","name":null,"role":"user",
+        "password_hash":"$argon2id$fake","created_at":"2026-11-23T10:00:00Z"}"#;
+    let record: UserRecord = serde_json::from_str(old).unwrap();
+    assert_eq!(record.email.unwrap().as_str(), "alice@example.com");
+    assert_eq!(record.password_hash.as_deref(), Some("$argon2id$fake"));
+    assert_eq!(record.external, None);
+}
