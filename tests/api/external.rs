@@ -546,4 +546,17 @@ async fn an_external_account_has_no_password_or_session_here() {
         .await
         .unwrap();
     assert_eq!(sessions, json!([]));
+
+    // Deleting the account does not ban the person: their next token makes a new account.
+    let before = me_ok(&app, &token).await;
+    let delete = app
+        .request(Method::DELETE, "/api/v1/users/me")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), StatusCode::NO_CONTENT);
+    let after = me_ok(&app, &token).await;
+    assert_ne!(after["id"], before["id"]);
+    assert_eq!(after["username"], "dave");
 }
