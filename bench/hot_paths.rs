@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix_web::dev::Payload;
 use actix_web::{test::TestRequest, web, FromRequest};
 use blog_api::auth::{AuthUser, TokenKeys};
+use blog_api::config::JwtAlgorithm;
 use blog_api::domain::{Email, PostContent, PostTitle, Role, Tags, Username};
 use blog_api::store::{NewPost, NewSession, NewUser, PostQuery, Store};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -65,6 +66,39 @@ fn tokens(c: &mut Criterion) {
     c.bench_function("token verify (HS256, all claims)", |b| {
         b.iter(|| keys.verify(black_box(&token)).unwrap())
     });
+    // The same token signed with our own asymmetric keys (BLOG_JWT_ALGORITHM), as another
+    // service verifying it with our JWKS, or an external provider's token, would cost.
+    for (name, algorithm, pem) in [
+        (
+            "token verify (EdDSA, all claims)",
+            JwtAlgorithm::EdDsa,
+            &include_bytes!("../tests/fixtures/keys/ed25519-a.pem")[..],
+        ),
+        (
+            "token verify (RS256 2048, all claims)",
+            JwtAlgorithm::Rs256,
+            &include_bytes!("../tests/fixtures/keys/rsa-a.pem")[..],
+        ),
+    ] {
+        let keys = TokenKeys::asymmetric(
+            algorithm,
+            pem,
+            Vec::new(),
+            "blog-api",
+            "blog-api",
+            Duration::from_secs(900),
+        )
+        .unwrap();
+        let token = keys
+            .issue(
+                blog_api::domain::UserId::new(),
+                blog_api::domain::SessionId::new(),
+                Role::User,
+            )
+            .unwrap()
+            .token;
+        c.bench_function(name, |b| b.iter(|| keys.verify(black_box(&token)).unwrap()));
+    }
     c.bench_function("token issue", |b| {
         b.iter(|| {
             keys.issue(

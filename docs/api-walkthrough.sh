@@ -40,6 +40,7 @@ echo "== service"
 call 200 GET "$BASE/"
 call 200 GET "$BASE/health"
 call 200 GET "$API/openapi.json"
+call 200 GET "$BASE/.well-known/jwks.json"
 call 308 GET "$BASE/docs"
 
 echo "== accounts"

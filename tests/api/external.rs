@@ -85,6 +85,8 @@ pub struct Issuer {
     claimed_issuer: Arc<Mutex<String>>,
     jwks_hits: Arc<AtomicUsize>,
     discovery_hits: Arc<AtomicUsize>,
+    /// The JWKS is answered only with a permit: a test may hold its answer back.
+    pub gate: Arc<tokio::sync::Semaphore>,
     handle: ServerHandle,
 }
 
@@ -96,6 +98,13 @@ impl Drop for Issuer {
 
 impl Issuer {
     pub fn start(keys: &[&TestKey]) -> Self {
+        Self::start_gated(keys, tokio::sync::Semaphore::MAX_PERMITS)
+    }
+
+    /// A provider that answers `permits` JWKS requests, then holds the rest until the test adds
+    /// permits to `gate`.
+    pub fn start_gated(keys: &[&TestKey], permits: usize) -> Self {
+        let gate = Arc::new(tokio::sync::Semaphore::new(permits));
         let jwks = Arc::new(Mutex::new(json!({"keys": []})));
         let claimed_issuer = Arc::new(Mutex::new(String::new()));
         let jwks_hits = Arc::new(AtomicUsize::new(0));
@@ -105,14 +114,15 @@ impl Issuer {
             claimed_issuer.clone(),
             jwks_hits.clone(),
             discovery_hits.clone(),
+            gate.clone(),
         );
         let (ready, started) = mpsc::channel();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let server = HttpServer::new(move || {
-                    let (jwks, claimed, jwks_hits, discovery_hits) = state.clone();
+                    let (jwks, claimed, jwks_hits, discovery_hits, gate) = state.clone();
                     App::new().default_service(web::to(move |req: HttpRequest| {
-                        let (jwks, claimed) = (jwks.clone(), claimed.clone());
+                        let (jwks, claimed, gate) = (jwks.clone(), claimed.clone(), gate.clone());
                         let (jwks_hits, discovery_hits) =
                             (jwks_hits.clone(), discovery_hits.clone());
                         async move {
@@ -135,6 +145,7 @@ impl Issuer {
                                 }
                                 "/realms/test/jwks" => {
                                     jwks_hits.fetch_add(1, Ordering::SeqCst);
+                                    let _permit = gate.acquire().await.unwrap();
                                     HttpResponse::Ok().json(jwks.lock().clone())
                                 }
                                 _ => HttpResponse::NotFound().finish(),
@@ -158,6 +169,7 @@ impl Issuer {
             claimed_issuer,
             jwks_hits,
             discovery_hits,
+            gate,
             handle,
         };
         issuer.publish(keys);
@@ -460,6 +472,45 @@ async fn a_key_rotation_at_the_issuer_is_picked_up() {
     assert_problem(me(&app, &old.sign(&claims)).await, 401, "invalid_token").await;
     assert_eq!(issuer.jwks_hits(), hits + 1, "the unknown kid made a fetch");
     assert_eq!(issuer.discovery_hits(), 0);
+}
+
+/// A slow provider never holds up an actix worker: with one worker, and the JWKS answer held back
+/// while a request waits for it, other requests are still served.
+#[tokio::test]
+async fn waiting_for_the_jwks_blocks_no_worker() {
+    let rsa = TestKey::rsa();
+    let issuer = Issuer::start_gated(&[&rsa], 0);
+    let mut oidc = issuer.settings();
+    oidc.jwks_min_refresh = Duration::ZERO;
+    let app = spawn_app_with(|s| {
+        s.oidc = Some(oidc);
+        s.workers = Some(1);
+    })
+    .await;
+    primed(&issuer).await; // the startup fetch has reached the provider, and is held there
+
+    let token = rsa.sign(&issuer.claims("auth0|alice"));
+    let waiting = tokio::spawn(
+        app.request(Method::GET, "/api/v1/users/me")
+            .bearer_auth(token)
+            .send(),
+    );
+    // Served by the one worker while the request above waits for the keys (a blocked worker
+    // would hang here until the client's 10 s timeout).
+    let health = app
+        .request(Method::GET, "/health")
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("served while a JWKS fetch is pending");
+    assert_eq!(health.status(), StatusCode::OK);
+    let account = app.signup("carol").await;
+    assert_eq!(me(&app, &account.token).await.status(), StatusCode::OK);
+    assert!(!waiting.is_finished(), "the keys have not arrived yet");
+
+    issuer.gate.add_permits(10);
+    let response = waiting.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "verified once the keys came");
 }
 
 #[tokio::test]
