@@ -8,6 +8,7 @@ mod rate_limit;
 mod refresh;
 mod throttle;
 mod tokens;
+mod verified;
 
 pub use extractor::{AdminUser, AuthUser, MaybeAuthUser, PostsWriter};
 pub use oidc::ExternalIssuer;

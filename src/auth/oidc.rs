@@ -14,6 +14,7 @@
 //!   actix worker thread is never blocked, and requests with known keys never wait for them.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -60,6 +61,9 @@ pub struct ExternalIssuer {
     /// One validation per accepted algorithm, built once.
     validations: Vec<(Algorithm, Validation)>,
     keys: RwLock<HashMap<String, Arc<IssuerKey>>>,
+    /// Bumped whenever `keys` is replaced, so tokens verified with an older set are verified
+    /// again (see `verified.rs`).
+    generation: AtomicU64,
     /// Held across a fetch: one fetch at a time.
     refresh: tokio::sync::Mutex<RefreshState>,
 }
@@ -69,6 +73,8 @@ pub struct ExternalIssuer {
 #[derive(Deserialize)]
 struct ExternalClaims {
     sub: String,
+    /// A NumericDate may have a fraction (RFC 7519 section 2).
+    exp: f64,
     #[serde(default)]
     preferred_username: serde_json::Value,
     #[serde(default)]
@@ -110,6 +116,7 @@ impl ExternalIssuer {
             http,
             validations,
             keys: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
             refresh: tokio::sync::Mutex::new(RefreshState::default()),
         })
     }
@@ -118,12 +125,18 @@ impl ExternalIssuer {
         &self.issuer
     }
 
-    /// Verifies an access token of this issuer; `header` is the token's, already decoded.
+    /// Which set of the provider's keys is in use; changes whenever it is replaced.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Verifies an access token of this issuer (`header` is the token's, already decoded): who
+    /// it is for, and its `exp`.
     pub async fn verify(
         &self,
         token: &str,
         header: &Header,
-    ) -> Result<ExternalIdentity, TokenError> {
+    ) -> Result<(ExternalIdentity, i64), TokenError> {
         if !ALGORITHMS.contains(&header.alg) {
             return Err(TokenError::Invalid(
                 "the access token uses a refused algorithm",
@@ -165,12 +178,13 @@ impl ExternalIssuer {
             return Err(TokenError::Invalid("the access token's subject is invalid"));
         }
         let text = |value: serde_json::Value| value.as_str().map(str::to_owned);
-        Ok(ExternalIdentity {
+        let identity = ExternalIdentity {
             issuer: self.issuer.clone(),
             subject: claims.sub,
             username_hint: text(claims.preferred_username).or_else(|| text(claims.nickname)),
             name_hint: text(claims.name),
-        })
+        };
+        Ok((identity, claims.exp.floor() as i64))
     }
 
     fn key(&self, kid: &str) -> Option<Arc<IssuerKey>> {
@@ -212,6 +226,7 @@ impl ExternalIssuer {
             Ok(keys) => {
                 tracing::info!(issuer = %self.issuer, keys = keys.len(), "fetched the external issuer's keys");
                 *self.keys.write() = keys;
+                self.generation.fetch_add(1, Ordering::AcqRel);
             }
             // The keys known so far stay in use.
             Err(error) => {

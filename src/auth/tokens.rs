@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::oidc::ExternalIssuer;
+use super::verified::{self, VerifiedTokens};
 use crate::config::{JwtAlgorithm, Settings, Storage, MIN_SECRET_BYTES};
 use crate::domain::{ClientId, ExternalIdentity, Role, Scopes, SessionId, UserId};
 
@@ -74,6 +75,7 @@ pub struct ClientClaims {
 #[derive(Deserialize)]
 struct AnyClaims {
     sub: String,
+    exp: i64,
     #[allow(dead_code)]
     jti: Uuid,
     sid: Option<SessionId>,
@@ -142,6 +144,8 @@ pub struct TokenKeys {
     /// The signing key's counterpart first, then retired keys.
     keys: Vec<VerifyingKey>,
     external: Option<ExternalIssuer>,
+    /// Verified tokens, when verifying is expensive (asymmetric keys); `None` with HS256 alone.
+    verified: Option<VerifiedTokens>,
     issuer: String,
     audience: String,
     ttl: Duration,
@@ -222,11 +226,14 @@ impl TokenKeys {
         let mut header = Header::new(algorithm);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
         header.kid = keys[0].kid.clone();
+        let verified =
+            (algorithm != Algorithm::HS256).then(|| VerifiedTokens::new(verified::CAPACITY));
         let keys = Self {
             encoding,
             header,
             keys,
             external: None,
+            verified,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
@@ -286,6 +293,8 @@ impl TokenKeys {
         };
         if let Some(oidc) = &settings.oidc {
             keys.external = Some(ExternalIssuer::new(oidc)?);
+            keys.verified
+                .get_or_insert_with(|| VerifiedTokens::new(verified::CAPACITY));
         }
         Ok(keys)
     }
@@ -373,16 +382,36 @@ impl TokenKeys {
 
     /// Verifies our own token or, when its `kid` is not one of ours and an external issuer is
     /// configured, the issuer's (which may fetch its keys: hence `async`).
+    ///
+    /// With asymmetric keys a verified token is remembered until its `exp` (see
+    /// `verified.rs`): the store checks that follow still run on every request.
     pub async fn authenticate(&self, token: &str) -> Result<Subject, TokenError> {
+        let Some(cache) = &self.verified else {
+            return self.verify(token);
+        };
+        let digest = verified::digest(token);
+        let generation = self.external.as_ref().map_or(0, ExternalIssuer::generation);
+        if let Some(subject) = cache.get(&digest, chrono::Utc::now().timestamp(), generation) {
+            return Ok(subject);
+        }
+        let (subject, expires) = self.verify_uncached(token).await?;
+        let now = chrono::Utc::now().timestamp();
+        cache.insert(digest, subject.clone(), expires, generation, now);
+        Ok(subject)
+    }
+
+    /// The subject and `exp` of our own token or the external provider's.
+    async fn verify_uncached(&self, token: &str) -> Result<(Subject, i64), TokenError> {
         if let Some(external) = &self.external {
             let header = jsonwebtoken::decode_header(token)
                 .map_err(|_| TokenError::Invalid("the access token is malformed"))?;
             let ours = |kid: &str| self.keys.iter().any(|key| key.kid.as_deref() == Some(kid));
             if header.kid.as_deref().is_some_and(|kid| !ours(kid)) {
-                return external.verify(token, &header).await.map(Subject::External);
+                let (identity, expires) = external.verify(token, &header).await?;
+                return Ok((Subject::External(identity), expires));
             }
         }
-        self.verify(token)
+        self.verify_own(token)
     }
 
     /// The key that may have signed `token`: the only one, or the one its `kid` names.
@@ -406,6 +435,10 @@ impl TokenKeys {
     /// whose it is. A token must be exactly one kind: a person's (`sid` and `role`) or a
     /// client's (`client_id` and `scope`, with `sub` the same client).
     pub fn verify(&self, token: &str) -> Result<Subject, TokenError> {
+        self.verify_own(token).map(|(subject, _)| subject)
+    }
+
+    fn verify_own(&self, token: &str) -> Result<(Subject, i64), TokenError> {
         let key = self.key_for(token)?;
         let data = jsonwebtoken::decode::<AnyClaims>(token, &key.decoding, &key.validation)
             .map_err(refused)?;
@@ -414,7 +447,8 @@ impl TokenKeys {
             return Err(TokenError::Invalid("the token is not an access token"));
         }
         let lacking = TokenError::Invalid("the access token lacks a required claim");
-        match data.claims {
+        let expires = data.claims.exp;
+        let subject = match data.claims {
             AnyClaims {
                 sid: Some(session),
                 role: Some(role),
@@ -444,7 +478,8 @@ impl TokenKeys {
                 Ok(Subject::Client { id, scopes })
             }
             _ => Err(lacking),
-        }
+        }?;
+        Ok((subject, expires))
     }
 }
 

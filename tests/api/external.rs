@@ -510,7 +510,11 @@ async fn waiting_for_the_jwks_blocks_no_worker() {
 
     issuer.gate.add_permits(10);
     let response = waiting.await.unwrap().unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "verified once the keys came");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "verified once the keys came"
+    );
 }
 
 #[tokio::test]
