@@ -144,8 +144,8 @@ pub struct TokenKeys {
     /// The signing key's counterpart first, then retired keys.
     keys: Vec<VerifyingKey>,
     external: Option<ExternalIssuer>,
-    /// Verified tokens, when verifying is expensive (asymmetric keys); `None` with HS256 alone.
-    verified: Option<VerifiedTokens>,
+    /// Tokens already verified, until their `exp`.
+    verified: VerifiedTokens,
     issuer: String,
     audience: String,
     ttl: Duration,
@@ -226,14 +226,12 @@ impl TokenKeys {
         let mut header = Header::new(algorithm);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
         header.kid = keys[0].kid.clone();
-        let verified =
-            (algorithm != Algorithm::HS256).then(|| VerifiedTokens::new(verified::CAPACITY));
         let keys = Self {
             encoding,
             header,
             keys,
             external: None,
-            verified,
+            verified: VerifiedTokens::new(verified::CAPACITY),
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
@@ -293,8 +291,6 @@ impl TokenKeys {
         };
         if let Some(oidc) = &settings.oidc {
             keys.external = Some(ExternalIssuer::new(oidc)?);
-            keys.verified
-                .get_or_insert_with(|| VerifiedTokens::new(verified::CAPACITY));
         }
         Ok(keys)
     }
@@ -383,12 +379,10 @@ impl TokenKeys {
     /// Verifies our own token or, when its `kid` is not one of ours and an external issuer is
     /// configured, the issuer's (which may fetch its keys: hence `async`).
     ///
-    /// With asymmetric keys a verified token is remembered until its `exp` (see
-    /// `verified.rs`): the store checks that follow still run on every request.
+    /// A verified token is remembered until its `exp` (see `verified.rs`): the store checks
+    /// that follow still run on every request.
     pub async fn authenticate(&self, token: &str) -> Result<Subject, TokenError> {
-        let Some(cache) = &self.verified else {
-            return self.verify(token);
-        };
+        let cache = &self.verified;
         let digest = verified::digest(token);
         let generation = self.external.as_ref().map_or(0, ExternalIssuer::generation);
         if let Some(subject) = cache.get(&digest, chrono::Utc::now().timestamp(), generation) {
