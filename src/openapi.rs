@@ -82,6 +82,10 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .description(Some(
+                        "An access token: ours (login, signup, refresh, client credentials) or, \
+                         when BLOG_OIDC_ISSUER is set, one from that identity provider.",
+                    ))
                     .build(),
             ),
         );

@@ -35,7 +35,7 @@ run() {
   local name=$1 token=$2
   shift 2
   echo "== schemathesis: $name"
-  st run "$BASE/api/v1/openapi.json" --url "$BASE" \
+  st --config-file "$(dirname "$0")/schemathesis.toml" run "$BASE/api/v1/openapi.json" --url "$BASE" \
     -H "Authorization: Bearer $token" \
     --checks all \
     --exclude-checks positive_data_acceptance \
