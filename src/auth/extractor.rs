@@ -46,39 +46,45 @@ fn required(caller: Option<Caller>) -> Result<Caller, ApiError> {
     caller.ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))
 }
 
+type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+/// The future of an extractor: authenticate the request, then let `decide` say what the caller
+/// may be here.
+fn extract<T: 'static>(
+    req: &HttpRequest,
+    decide: impl FnOnce(Option<Caller>) -> Result<T, ApiError> + 'static,
+) -> Extracted<T> {
+    let req = req.clone();
+    Box::pin(async move { decide(authenticate(&req).await?) })
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match required(authenticate(&req).await?)? {
-                Caller::User(principal) => Ok(AuthUser(principal)),
-                Caller::Client { .. } => Err(ApiError::InsufficientScope(
-                    "this operation needs a person's session, not an API client's token",
-                )),
-            }
+        extract(req, |caller| match required(caller)? {
+            Caller::User(principal) => Ok(AuthUser(principal)),
+            Caller::Client { .. } => Err(ApiError::InsufficientScope(
+                "this operation needs a person's session, not an API client's token",
+            )),
         })
     }
 }
 
 impl FromRequest for PostsWriter {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match required(authenticate(&req).await?)? {
-                Caller::User(principal) => Ok(PostsWriter(principal.actor())),
-                Caller::Client { actor, scopes } if scopes.contains(Scope::PostsWrite) => {
-                    Ok(PostsWriter(actor))
-                }
-                Caller::Client { .. } => Err(ApiError::InsufficientScope(
-                    "the client lacks the posts:write scope",
-                )),
+        extract(req, |caller| match required(caller)? {
+            Caller::User(principal) => Ok(PostsWriter(principal.actor())),
+            Caller::Client { actor, scopes } if scopes.contains(Scope::PostsWrite) => {
+                Ok(PostsWriter(actor))
             }
+            Caller::Client { .. } => Err(ApiError::InsufficientScope(
+                "the client lacks the posts:write scope",
+            )),
         })
     }
 }
@@ -89,28 +95,23 @@ pub struct AdminUser(pub Principal);
 
 impl FromRequest for AdminUser {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Extracted<Self>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let user = AuthUser::from_request(req, payload);
-        Box::pin(async move {
-            let AuthUser(principal) = user.await?;
-            if !principal.is_admin() {
-                return Err(ApiError::InsufficientScope("this operation is for admins"));
-            }
-            Ok(AdminUser(principal))
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        extract(req, |caller| match required(caller)? {
+            Caller::User(principal) if principal.is_admin() => Ok(AdminUser(principal)),
+            _ => Err(ApiError::InsufficientScope("this operation is for admins")),
         })
     }
 }
 
 impl FromRequest for MaybeAuthUser {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            Ok(MaybeAuthUser(match authenticate(&req).await? {
+        extract(req, |caller| {
+            Ok(MaybeAuthUser(match caller {
                 Some(Caller::User(principal)) => Some(principal),
                 // A client is nobody's profile owner: it sees the public view.
                 Some(Caller::Client { .. }) | None => None,
