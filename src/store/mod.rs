@@ -894,12 +894,27 @@ impl Store {
 
 /// A free username for an external identity: its hint if valid and free, else `ext-` and a
 /// digest of the identity (longer if that is taken, which takes a collision or a squatter).
+/// A provider's username as one of ours: `Kc.Bob` -> `kc-bob` (characters we do not allow
+/// become `-`). An email address is not used: its local part would be shown to everyone.
+fn username_from_hint(hint: &str) -> Option<Username> {
+    if hint.contains('@') {
+        return None;
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let name: String = hint
+        .trim()
+        .chars()
+        .map(|c| if allowed(c) { c } else { '-' })
+        .collect();
+    Username::parse(name.trim_matches('-')).ok()
+}
+
 fn external_username(state: &State, identity: &ExternalIdentity) -> Username {
     let free = |name: &Username| !state.users_by_username.contains_key(name.as_str());
     if let Some(hint) = identity
         .username_hint
         .as_deref()
-        .and_then(|hint| Username::parse(hint).ok())
+        .and_then(username_from_hint)
         .filter(free)
     {
         return hint;
