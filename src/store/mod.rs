@@ -71,6 +71,22 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
+impl NewUser {
+    /// The stored account: a new id, and the password this service checks.
+    fn into_record(self, created_at: Timestamp) -> UserRecord {
+        UserRecord {
+            id: UserId::new(),
+            username: self.username,
+            email: Some(self.email),
+            name: self.name,
+            role: self.role,
+            password_hash: Some(self.password_hash),
+            external: None,
+            created_at,
+        }
+    }
+}
+
 /// A new session: the hash of its first refresh token and where it came from.
 #[derive(Debug)]
 pub struct NewSession {
@@ -337,16 +353,7 @@ impl Store {
         self.write(move |tx| {
             check_available(tx.state, &user.username, &user.email)?;
             let created_at = now();
-            let record = UserRecord {
-                id: UserId::new(),
-                username: user.username,
-                email: Some(user.email),
-                name: user.name,
-                role: user.role,
-                password_hash: Some(user.password_hash),
-                external: None,
-                created_at,
-            };
+            let record = user.into_record(created_at);
             let view = User::from(&record);
             let session = session_record(record.id, session, created_at);
             let session_id = session.id;
@@ -553,17 +560,7 @@ impl Store {
             if check_available(tx.state, &user.username, &user.email).is_err() {
                 return false;
             }
-            let record = UserRecord {
-                id: UserId::new(),
-                username: user.username,
-                email: Some(user.email),
-                name: user.name,
-                role: user.role,
-                password_hash: Some(user.password_hash),
-                external: None,
-                created_at: now(),
-            };
-            tx.commit(Change::CreateUser(record));
+            tx.commit(Change::CreateUser(user.into_record(now())));
             true
         })
         .await
