@@ -23,7 +23,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use parking_lot::RwLock;
 use serde::Deserialize;
 
-use super::tokens::{refused, TokenError, LEEWAY_SECONDS};
+use super::tokens::{pinned_validation, refused, TokenError};
 use crate::config::OidcSettings;
 use crate::domain::ExternalIdentity;
 
@@ -99,13 +99,9 @@ impl ExternalIssuer {
         let validations = ALGORITHMS
             .iter()
             .map(|&algorithm| {
-                let mut validation = Validation::new(algorithm);
-                validation.leeway = LEEWAY_SECONDS;
-                validation.validate_exp = true;
-                validation.validate_nbf = true;
-                validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-                validation.set_issuer(&[&settings.issuer]);
-                validation.set_audience(&[&settings.audience]);
+                let claims = ["exp", "iss", "aud", "sub"];
+                let validation =
+                    pinned_validation(algorithm, &settings.issuer, &settings.audience, &claims);
                 (algorithm, validation)
             })
             .collect();

@@ -33,7 +33,7 @@ use crate::domain::{ClientId, ExternalIdentity, Role, Scopes, SessionId, UserId}
 /// The JWT `typ` header of our access tokens (RFC 9068 section 2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// Clock skew tolerated on `exp` and `nbf`.
-pub(crate) const LEEWAY_SECONDS: u64 = 5;
+const LEEWAY_SECONDS: u64 = 5;
 /// File in the data directory holding the generated secret.
 const SECRET_FILE: &str = "jwt-secret";
 /// File in the data directory remembering our public keys, for rotation.
@@ -151,16 +151,29 @@ pub struct TokenKeys {
     ttl: Duration,
 }
 
-/// The validation of our own tokens signed with `algorithm`.
-fn own_validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation {
+/// A validation pinned to one `algorithm`, one issuer and one audience, requiring `claims`;
+/// `exp` always checked, `nbf` when present, with [`LEEWAY_SECONDS`]. Ours and an external
+/// provider's differ only in the claims they require.
+pub(crate) fn pinned_validation(
+    algorithm: Algorithm,
+    issuer: &str,
+    audience: &str,
+    claims: &[&str],
+) -> Validation {
     let mut validation = Validation::new(algorithm);
     validation.leeway = LEEWAY_SECONDS;
     validation.validate_exp = true;
     validation.validate_nbf = true;
-    validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+    validation.set_required_spec_claims(claims);
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
     validation
+}
+
+/// The validation of our own tokens signed with `algorithm`: every registered claim we issue.
+fn own_validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let claims = ["exp", "nbf", "iat", "iss", "aud", "sub"];
+    pinned_validation(algorithm, issuer, audience, &claims)
 }
 
 impl TokenKeys {
