@@ -595,16 +595,8 @@ fn remember_keys(dir: &Path, current: &Jwk, now: i64, window: i64) -> io::Result
     remembered
         .keys
         .retain(|key| key.retired_at.is_none_or(|at| now < at + window));
-    crate::config::create_private_dir(dir)?;
-    let tmp = dir.join(format!("{KEYS_FILE}.tmp"));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp)?;
-    file.write_all(&serde_json::to_vec_pretty(&remembered).map_err(io::Error::other)?)?;
-    file.sync_all()?;
-    fs::rename(&tmp, &path)?;
+    let bytes = serde_json::to_vec_pretty(&remembered).map_err(io::Error::other)?;
+    crate::config::replace_private_file(dir, KEYS_FILE, &bytes)?;
     Ok(remembered
         .keys
         .into_iter()
