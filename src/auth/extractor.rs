@@ -11,7 +11,7 @@ use actix_web::http::header::{HeaderValue, AUTHORIZATION};
 use actix_web::{web, FromRequest, HttpRequest};
 
 use crate::auth::{Subject, TokenError, TokenKeys};
-use crate::domain::{Scope, Scopes};
+use crate::domain::{Scope, Scopes, SessionId};
 use crate::error::{ApiError, AuthFailure};
 use crate::store::{Actor, Principal, Store};
 
@@ -85,6 +85,31 @@ impl FromRequest for PostsWriter {
             Caller::Client { .. } => Err(ApiError::InsufficientScope(
                 "the client lacks the posts:write scope",
             )),
+        })
+    }
+}
+
+/// A person signed in *here*, with the session their token belongs to: for logging out and
+/// changing the password. A user of the external identity provider has neither here (their
+/// sessions and password are the provider's): 409 `external_account`.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionUser {
+    pub principal: Principal,
+    pub session: SessionId,
+}
+
+impl FromRequest for SessionUser {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move {
+            let AuthUser(principal) = user.await?;
+            let session = principal
+                .session_id
+                .ok_or_else(ApiError::external_account)?;
+            Ok(SessionUser { principal, session })
         })
     }
 }

@@ -10,7 +10,7 @@ mod throttle;
 mod tokens;
 mod verified;
 
-pub use extractor::{AdminUser, AuthUser, MaybeAuthUser, PostsWriter};
+pub use extractor::{AdminUser, AuthUser, MaybeAuthUser, PostsWriter, SessionUser};
 pub use oidc::ExternalIssuer;
 pub use password::PasswordHasher;
 pub use rate_limit::{auth_rate_limit, AuthRateLimit};

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{
-    secret_hash, AuthRateLimit, AuthUser, LoginThrottle, PasswordHasher, RefreshToken, TokenKeys,
+    secret_hash, AuthRateLimit, LoginThrottle, PasswordHasher, RefreshToken, SessionUser, TokenKeys,
 };
 use crate::config::Settings;
 use crate::domain::{ClientId, DisplayName, Email, Password, Role, Scopes, Username};
@@ -370,11 +370,9 @@ pub async fn refresh(
         crate::openapi::ExternalAccountProblem,
     )
 )]
-pub async fn logout(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
-    // An external issuer's token belongs to a session at the issuer, not here.
-    let session = auth.0.session_id.ok_or_else(ApiError::external_account)?;
-    store.end_session(session).await;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn logout(auth: SessionUser, store: web::Data<Store>) -> HttpResponse {
+    store.end_session(auth.session).await;
+    HttpResponse::NoContent().finish()
 }
 
 fn refresh_ttl(settings: &Settings) -> chrono::Duration {

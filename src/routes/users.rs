@@ -5,7 +5,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{AdminUser, AuthUser, MaybeAuthUser, PasswordHasher};
+use crate::auth::{AdminUser, AuthUser, MaybeAuthUser, PasswordHasher, SessionUser};
 use crate::domain::{rfc3339_millis, DisplayName, Password, Role, SessionId, Timestamp, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::extract::{BodyLimit, JsonBody};
@@ -176,18 +176,15 @@ pub struct ChangePassword {
     )
 )]
 pub async fn change_password(
-    auth: AuthUser,
+    auth: SessionUser,
     store: web::Data<Store>,
     hasher: web::Data<PasswordHasher>,
     body: JsonBody<ChangePassword>,
 ) -> ApiResult<HttpResponse> {
     let user = store
-        .user(auth.0.user_id)
+        .user(auth.principal.user_id)
         .await
         .ok_or(ApiError::NotFound("user"))?;
-    if user.external {
-        return Err(ApiError::external_account());
-    }
     let new_password = Password::parse(
         body.0.new_password,
         &[
@@ -210,7 +207,7 @@ pub async fn change_password(
         .map_err(|e| ApiError::Validation(FieldErrors::new().with("new_password", Some(e))))?;
     let hash = hasher.hash(new_password).await?;
     store
-        .set_password_hash(user.id, hash, auth.0.session_id)
+        .set_password_hash(user.id, hash, Some(auth.session))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

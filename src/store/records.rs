@@ -82,8 +82,6 @@ pub struct User {
     pub email: Option<Email>,
     pub name: Option<DisplayName>,
     pub role: Role,
-    /// Signs in at an external identity provider, not with a password here.
-    pub external: bool,
     pub created_at: Timestamp,
 }
 
@@ -95,7 +93,6 @@ impl From<&UserRecord> for User {
             email: record.email.clone(),
             name: record.name.clone(),
             role: record.role,
-            external: record.external.is_some(),
             created_at: record.created_at,
         }
     }

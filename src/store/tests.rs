@@ -602,7 +602,13 @@ async fn an_external_identity_gets_one_account_even_when_first_seen_twice_at_onc
     let user = store.user(ids[0]).await.unwrap();
     assert_eq!(user.username.as_str(), "eve");
     assert_eq!(user.email, None);
-    assert!(user.external);
+    assert_eq!(
+        store.state.lock().users[&ids[0]].external,
+        Some(ExternalAccount {
+            issuer: "https://sso.example/".into(),
+            subject: "auth0|eve".into(),
+        })
+    );
     assert_eq!(store.stats().await.users, 1);
     // No password: at login the account does not exist.
     assert_eq!(store.credentials(LoginName::Username("eve")).await, None);
