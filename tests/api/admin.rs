@@ -63,11 +63,12 @@ async fn others_get_403_insufficient_scope() {
     );
     assert_problem(response, 403, "insufficient_scope").await;
     let delete = app
-        .request(Method::DELETE, &format!("/api/v1/users/{}", bob.id))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(
+            Method::DELETE,
+            &format!("/api/v1/users/{}", bob.id),
+            &alice.token,
+        )
+        .await;
     assert_problem(delete, 403, "insufficient_scope").await;
     assert_eq!(
         app.get(&format!("/api/v1/users/{}", bob.id)).await.status(),
@@ -85,12 +86,7 @@ async fn admins_delete_any_user_or_post() {
     let post = app.create_post(&bob.token, &post_body("Spam")).await;
 
     let path = format!("/api/v1/posts/{}", post["id"].as_str().unwrap());
-    let deleted = app
-        .request(Method::DELETE, &path)
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.send_as(Method::DELETE, &path, &admin).await;
     assert_eq!(deleted.status(), 204);
     assert_eq!(app.get(&path).await.status(), 404);
     let edit = app
@@ -99,11 +95,12 @@ async fn admins_delete_any_user_or_post() {
     assert_problem(edit, 404, "not_found").await;
 
     let removed = app
-        .request(Method::DELETE, &format!("/api/v1/users/{}", alice.id))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .send_as(
+            Method::DELETE,
+            &format!("/api/v1/users/{}", alice.id),
+            &admin,
+        )
+        .await;
     assert_eq!(removed.status(), 204);
     assert_problem(
         app.get_as("/api/v1/users/me", &alice.token).await,
@@ -112,11 +109,12 @@ async fn admins_delete_any_user_or_post() {
     )
     .await;
     let again = app
-        .request(Method::DELETE, &format!("/api/v1/users/{}", alice.id))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .send_as(
+            Method::DELETE,
+            &format!("/api/v1/users/{}", alice.id),
+            &admin,
+        )
+        .await;
     assert_problem(again, 404, "not_found").await;
 }
 

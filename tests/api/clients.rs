@@ -222,11 +222,8 @@ async fn revoking_a_client_stops_its_tokens_at_once() {
     app.create_post(token, &post_body("Before")).await;
 
     let revoked = app
-        .request(Method::DELETE, &format!("/api/v1/clients/{id}"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::DELETE, &format!("/api/v1/clients/{id}"), &admin)
+        .await;
     assert_eq!(revoked.status(), 204);
     let after = app
         .send_json(
@@ -239,11 +236,8 @@ async fn revoking_a_client_stops_its_tokens_at_once() {
     assert_problem(after, 401, "invalid_token").await;
     assert_problem(token_post(&app, &id, &secret).await, 401, "invalid_client").await;
     let again = app
-        .request(Method::DELETE, &format!("/api/v1/clients/{id}"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::DELETE, &format!("/api/v1/clients/{id}"), &admin)
+        .await;
     assert_problem(again, 404, "not_found").await;
 }
 
@@ -292,11 +286,8 @@ async fn deleting_the_registering_admin_revokes_its_clients() {
     app.create_post(&token, &post_body("Before")).await;
 
     let deleted = app
-        .request(Method::DELETE, "/api/v1/users/me")
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::DELETE, "/api/v1/users/me", &admin)
+        .await;
     assert_eq!(deleted.status(), 204);
     let after = app
         .send_json(

@@ -135,11 +135,8 @@ async fn bad_path_ids_are_404() {
         .await;
     assert_problem(response, 404, "not_found").await;
     let response = app
-        .request(Method::DELETE, "/api/v1/posts/%00")
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::DELETE, "/api/v1/posts/%00", &user.token)
+        .await;
     assert_problem(response, 404, "not_found").await;
 }
 

@@ -574,11 +574,8 @@ async fn an_external_account_has_no_password_or_session_here() {
     me_ok(&app, &token).await;
 
     let logout = app
-        .request(Method::POST, "/api/v1/auth/logout")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::POST, "/api/v1/auth/logout", &token)
+        .await;
     assert_problem(logout, 409, "external_account").await;
     let change = app
         .send_json(
@@ -605,11 +602,8 @@ async fn an_external_account_has_no_password_or_session_here() {
     // Deleting the account does not ban the person: their next token makes a new account.
     let before = me_ok(&app, &token).await;
     let delete = app
-        .request(Method::DELETE, "/api/v1/users/me")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::DELETE, "/api/v1/users/me", &token)
+        .await;
     assert_eq!(delete.status(), StatusCode::NO_CONTENT);
     let after = me_ok(&app, &token).await;
     assert_ne!(after["id"], before["id"]);

@@ -134,6 +134,15 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Sends a bodiless `method` request with `token` as its bearer token.
+    pub async fn send_as(&self, method: Method, path: &str, token: &str) -> Response {
+        self.request(method, path)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// Sends JSON with `method`, authenticated when `token` is given.
     /// The returned future owns its request, so callers may build bodies in closures.
     pub fn send_json(

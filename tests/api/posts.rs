@@ -392,11 +392,12 @@ async fn only_the_author_may_change_or_delete() {
     assert_eq!(unchanged, post);
 
     let deleted = app
-        .request(Method::DELETE, &format!("/api/v1/posts/{post_id}"))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(
+            Method::DELETE,
+            &format!("/api/v1/posts/{post_id}"),
+            &alice.token,
+        )
+        .await;
     assert_eq!(deleted.status(), 204);
     assert_problem(
         app.get(&format!("/api/v1/posts/{post_id}")).await,
@@ -405,11 +406,12 @@ async fn only_the_author_may_change_or_delete() {
     )
     .await;
     let again = app
-        .request(Method::DELETE, &format!("/api/v1/posts/{post_id}"))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(
+            Method::DELETE,
+            &format!("/api/v1/posts/{post_id}"),
+            &alice.token,
+        )
+        .await;
     assert_problem(again, 404, "not_found").await;
 }
 

@@ -156,11 +156,8 @@ async fn logout_ends_the_session_at_once() {
     let alice = app.signup("alice").await;
     let other = login(&app, "laptop").await;
     let response = app
-        .request(Method::POST, "/api/v1/auth/logout")
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::POST, "/api/v1/auth/logout", &alice.token)
+        .await;
     assert_eq!(response.status(), 204);
     assert_problem(
         app.get_as("/api/v1/users/me", &alice.token).await,
@@ -181,11 +178,8 @@ async fn logout_ends_the_session_at_once() {
         200
     );
     let again = app
-        .request(Method::POST, "/api/v1/auth/logout")
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::POST, "/api/v1/auth/logout", &alice.token)
+        .await;
     assert_problem(again, 401, "invalid_token").await;
 }
 
@@ -220,12 +214,7 @@ async fn sessions_are_listed_and_can_be_ended_one_by_one() {
         "/api/v1/users/me/sessions/{}",
         phone_session["id"].as_str().unwrap()
     );
-    let as_bob = app
-        .request(Method::DELETE, &path)
-        .bearer_auth(&bob.token)
-        .send()
-        .await
-        .unwrap();
+    let as_bob = app.send_as(Method::DELETE, &path, &bob.token).await;
     assert_problem(as_bob, 404, "not_found").await;
     assert_eq!(
         app.get_as("/api/v1/users/me", &token(&phone, "access_token"))
@@ -234,12 +223,7 @@ async fn sessions_are_listed_and_can_be_ended_one_by_one() {
         200
     );
 
-    let ended = app
-        .request(Method::DELETE, &path)
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
+    let ended = app.send_as(Method::DELETE, &path, &alice.token).await;
     assert_eq!(ended.status(), 204);
     assert_problem(
         app.get_as("/api/v1/users/me", &token(&phone, "access_token"))

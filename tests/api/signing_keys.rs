@@ -91,11 +91,8 @@ async fn eddsa_and_rs256_tokens_verify_with_the_published_keys() {
         // A verified token is remembered (the signature is not checked twice), but its session
         // still is: logging out stops it at once.
         let logout = app
-            .request(reqwest::Method::POST, "/api/v1/auth/logout")
-            .bearer_auth(&account.token)
-            .send()
-            .await
-            .unwrap();
+            .send_as(reqwest::Method::POST, "/api/v1/auth/logout", &account.token)
+            .await;
         assert_eq!(logout.status(), StatusCode::NO_CONTENT);
         let me = app.get_as("/api/v1/users/me", &account.token).await;
         assert_problem(me, 401, "invalid_token").await;

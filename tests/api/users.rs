@@ -159,11 +159,8 @@ async fn deleting_the_account_removes_its_posts_and_ends_its_tokens() {
     app.create_post(&bob.token, &post_body("Bob's")).await;
 
     let response = app
-        .request(Method::DELETE, "/api/v1/users/me")
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::DELETE, "/api/v1/users/me", &alice.token)
+        .await;
     assert_eq!(response.status(), 204);
 
     assert_problem(
