@@ -64,7 +64,8 @@ pub struct Health {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StoreHealth {
-    #[schema(example = "memory")]
+    /// `disk` (journaled) or `memory` (`BLOG_STORAGE`).
+    #[schema(example = "disk")]
     pub backend: &'static str,
     #[schema(example = "ok")]
     pub status: &'static str,
@@ -80,7 +81,7 @@ pub async fn health(store: web::Data<Store>) -> HttpResponse {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
         store: StoreHealth {
-            backend: "memory",
+            backend: if store.is_durable() { "disk" } else { "memory" },
             status: "ok",
             posts: stats.posts,
         },

@@ -188,10 +188,17 @@ impl Drop for Store {
     }
 }
 
+impl Store {
+    /// Whether writes are journaled to disk (`BLOG_STORAGE=disk`).
+    pub fn is_durable(&self) -> bool {
+        self.committer.is_some()
+    }
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("durable", &self.committer.is_some())
+            .field("durable", &self.is_durable())
             .finish_non_exhaustive()
     }
 }

@@ -21,6 +21,14 @@ async fn health_reports_the_store() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ok");
     assert_eq!(body["store"]["status"], "ok");
+    // Test servers keep their data on disk, as a user's server does.
+    assert_eq!(body["store"]["backend"], "disk");
+    let memory = crate::helpers::spawn_app_with(|s| {
+        s.storage = blog_api::config::Storage::Memory;
+    })
+    .await;
+    let body: Value = memory.get("/health").await.json().await.unwrap();
+    assert_eq!(body["store"]["backend"], "memory");
 }
 
 #[tokio::test]
