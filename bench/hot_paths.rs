@@ -31,6 +31,8 @@ fn store_with(
         password_hash: String::new(),
     };
     let session = NewSession {
+        id: blog_api::domain::SessionId::new(),
+        family_key: [7; 32],
         refresh_hash: [7; 32],
         expires_at: blog_api::domain::now() + chrono::Duration::days(1),
         user_agent: None,

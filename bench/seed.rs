@@ -50,6 +50,8 @@ async fn seed(dir: &str, posts: usize) {
             password_hash: hash.clone(),
         };
         let session = NewSession {
+            id: blog_api::domain::SessionId::new(),
+            family_key: [7; 32],
             refresh_hash: [i as u8; 32],
             expires_at: blog_api::domain::now() + chrono::Duration::days(1),
             user_agent: None,

@@ -43,6 +43,10 @@ pub struct Settings {
     pub storage: Storage,
     /// Journal size (bytes) past which it is compacted into a snapshot.
     pub journal_compact_bytes: u64,
+    /// Live sessions one account may hold; logging in past it ends the least recently used.
+    pub sessions_per_account: usize,
+    /// How often expired sessions and stale login-throttle entries are swept from memory.
+    pub sweep_interval: Duration,
     /// The admin account to create at startup, if it does not exist.
     pub admin: Option<AdminAccount>,
     /// Abuse limits.
@@ -170,6 +174,10 @@ struct RawSettings {
     storage: String,
     #[serde(default = "defaults::journal_compact_bytes")]
     journal_compact_bytes: u64,
+    #[serde(default = "defaults::sessions_per_account")]
+    sessions_per_account: u64,
+    #[serde(default = "defaults::sweep_seconds")]
+    sweep_seconds: u64,
     admin_username: Option<String>,
     admin_email: Option<String>,
     admin_password: Option<String>,
@@ -220,6 +228,12 @@ mod defaults {
     }
     pub fn journal_compact_bytes() -> u64 {
         64 * 1024 * 1024
+    }
+    pub fn sessions_per_account() -> u64 {
+        crate::store::DEFAULT_SESSION_CAP as u64
+    }
+    pub fn sweep_seconds() -> u64 {
+        300
     }
     pub fn auth_rate_per_minute() -> u32 {
         30
@@ -360,6 +374,8 @@ impl RawSettings {
             .unwrap_or_else(defaults::hash_concurrency);
         positive(hash_concurrency as u64, "BLOG_HASH_CONCURRENCY")?;
         let trusted_proxies = parse_networks(&self.trusted_proxies)?;
+        positive(self.sessions_per_account, "BLOG_SESSIONS_PER_ACCOUNT")?;
+        positive(self.sweep_seconds, "BLOG_SWEEP_SECONDS")?;
         if self.journal_compact_bytes < 4096 {
             return Err(ConfigError::new(
                 "BLOG_JOURNAL_COMPACT_BYTES",
@@ -452,6 +468,8 @@ impl RawSettings {
         Ok(Settings {
             storage,
             journal_compact_bytes: self.journal_compact_bytes,
+            sessions_per_account: usize::try_from(self.sessions_per_account).unwrap_or(usize::MAX),
+            sweep_interval: Duration::from_secs(self.sweep_seconds),
             admin,
             limits: Limits {
                 auth_rate_per_minute: self.auth_rate_per_minute,

@@ -2,6 +2,7 @@
 //! and the tests both use it, so tests run what users run.
 
 use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
@@ -58,10 +59,11 @@ impl Application {
                 }
             });
         }
-        let store = web::Data::new(match settings.storage {
+        let store = match settings.storage {
             Storage::Memory => Store::ephemeral(),
             Storage::Disk => Store::open(&settings.data_dir, settings.journal_compact_bytes)?,
-        });
+        };
+        let store = web::Data::new(store.with_session_cap(settings.sessions_per_account));
         if let Some(admin) = &settings.admin {
             ensure_admin(&store, admin).await?;
         }
@@ -75,6 +77,7 @@ impl Application {
             limits.login_lockout,
         ));
         let rate_limit = auth_rate_limit(limits);
+        spawn_sweeper(store.clone(), throttle.clone(), settings.sweep_interval);
         let address = settings.listen.clone();
         let listen_error = |source| StartupError::Listen {
             address: address.clone(),
@@ -148,6 +151,23 @@ impl Application {
 
 /// Creates the configured admin account unless its username or email exists already. Admins are
 /// made only here, never by signing up.
+/// Removes what expired from memory every `interval`, off the request path: sessions past
+/// their refresh token's expiry, and failed-login entries whose window has passed.
+fn spawn_sweeper(store: web::Data<Store>, throttle: web::Data<LoginThrottle>, interval: Duration) {
+    actix_web::rt::spawn(async move {
+        let mut ticks = actix_web::rt::time::interval(interval);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            let sessions = store.sweep_sessions().await;
+            let throttled = throttle.sweep();
+            if sessions + throttled > 0 {
+                tracing::info!(sessions, throttled, "swept expired entries");
+            }
+        }
+    });
+}
+
 async fn ensure_admin(store: &Store, admin: &AdminAccount) -> Result<(), StartupError> {
     let invalid = |field, reason| StartupError::Admin { field, reason };
     let username = Username::parse(&admin.username).map_err(|e| invalid("USERNAME", e))?;

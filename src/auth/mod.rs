@@ -14,7 +14,7 @@ pub use extractor::{AdminUser, AuthUser, MaybeAuthUser, PostsWriter, SessionUser
 pub use oidc::ExternalIssuer;
 pub use password::PasswordHasher;
 pub use rate_limit::{auth_rate_limit, AuthRateLimit};
-pub use refresh::{opaque_secret, secret_hash, RefreshToken};
+pub use refresh::{family_key, opaque_secret, secret_hash, RefreshToken};
 pub use throttle::LoginThrottle;
 pub use tokens::{
     AccessClaims, ClientClaims, IssuedToken, RetiredKey, Subject, TokenError, TokenKeys,

@@ -85,6 +85,22 @@ impl LoginThrottle {
         }
     }
 
+    /// Forgets names with no block in force and no failure in the last hour, so that names
+    /// which never come back do not stay in memory; returns how many. Run from a timer.
+    pub fn sweep(&self) -> usize {
+        self.sweep_at(Instant::now())
+    }
+
+    fn sweep_at(&self, now: Instant) -> usize {
+        let mut failures = self.failures.lock();
+        let before = failures.len();
+        failures.retain(|_, f| {
+            f.blocked_until.is_some_and(|until| until > now)
+                || now.saturating_duration_since(f.last) < MAX_WINDOW
+        });
+        before - failures.len()
+    }
+
     /// A successful login clears the name's record.
     pub fn succeeded(&self, name: &str) {
         self.failures.lock().remove(&Self::key(name));
@@ -124,6 +140,17 @@ mod tests {
         );
         throttle.succeeded("alice");
         assert!(throttle.check_at("alice", later).is_ok());
+    }
+
+    #[test]
+    fn the_sweep_forgets_only_names_quiet_for_an_hour() {
+        let throttle = LoginThrottle::new(3, Duration::from_secs(10));
+        let t0 = Instant::now();
+        throttle.failed_at("gone", t0);
+        throttle.failed_at("recent", t0 + Duration::from_secs(3000));
+        assert_eq!(throttle.sweep_at(t0 + MAX_WINDOW), 1);
+        assert_eq!(throttle.failures.lock().len(), 1);
+        assert!(throttle.failures.lock().contains_key("recent"));
     }
 
     #[test]

@@ -11,14 +11,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{
-    secret_hash, AuthRateLimit, LoginThrottle, PasswordHasher, RefreshToken, SessionUser, TokenKeys,
+    family_key, secret_hash, AuthRateLimit, LoginThrottle, PasswordHasher, RefreshToken,
+    SessionUser, TokenKeys,
 };
 use crate::config::Settings;
 use crate::domain::{ClientId, DisplayName, Email, Password, Role, Scopes, Username};
 use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
 use crate::extract::{body_kind, parse_form, parse_json, read_body, BodyKind, BodyLimit, JsonBody};
 use crate::routes::users::UserView;
-use crate::store::{LoginName, NewSession, NewUser, RefreshError, Store, User};
+use crate::store::{LoginName, NewSession, NewUser, PresentedRefresh, RefreshError, Store, User};
 
 /// Every route under `/auth` shares one per-client-IP token bucket, applied before any body is
 /// read or password hashed.
@@ -135,7 +136,7 @@ pub async fn signup(
     // Refuse a taken name before spending a hash on it; create_user checks again atomically.
     store.check_available(&username, &email).await?;
     let password_hash = hasher.hash(password).await?;
-    let refresh = RefreshToken::generate();
+    let (new_session, refresh) = new_session(&req, &settings);
     let new_user = NewUser {
         username,
         email,
@@ -143,9 +144,7 @@ pub async fn signup(
         role: Role::User,
         password_hash,
     };
-    let (user, session) = store
-        .create_user(new_user, new_session(&req, &refresh, &settings))
-        .await?;
+    let (user, session) = store.create_user(new_user, new_session).await?;
     let body = token_response(&keys, &user, session, refresh)?;
     Ok(no_store(HttpResponse::Created())
         .insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)))
@@ -307,10 +306,10 @@ pub async fn login(
         return Err(invalid());
     };
     throttle.succeeded(name.as_str());
-    let refresh = RefreshToken::generate();
+    let (new_session, refresh) = new_session(&req, &settings);
     // The account may have been deleted while its password was being checked.
     let (user, session) = store
-        .start_session(user_id, new_session(&req, &refresh, &settings))
+        .start_session(user_id, new_session)
         .await
         .map_err(|_| invalid())?;
     Ok(no_store(HttpResponse::Ok()).json(token_response(&keys, &user, session, refresh)?))
@@ -344,17 +343,32 @@ pub async fn refresh(
     settings: web::Data<Settings>,
     body: JsonBody<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
-    let presented = RefreshToken::from_client(body.0.refresh_token);
-    let next = RefreshToken::generate();
+    let invalid = || ApiError::Unauthorized(AuthFailure::InvalidGrant);
+    let presented = RefreshToken::from_client(body.0.refresh_token)
+        .parse()
+        .ok_or_else(invalid)?;
+    // Only a token this session issued (any generation) may touch it: a forged one, even
+    // naming a real session, is just unknown.
+    let family_key = store
+        .refresh_family_key(presented.session)
+        .await
+        .filter(|key| *key != [0; 32] && presented.issued_with(key))
+        .ok_or_else(invalid)?;
+    let next = RefreshToken::issue(presented.session, presented.generation + 1, &family_key);
     let expires_at = crate::domain::now() + refresh_ttl(&settings);
+    let attempt = PresentedRefresh {
+        session: presented.session,
+        generation: presented.generation,
+        hash: presented.hash,
+    };
     let (user, session) = store
-        .rotate_refresh(presented.hash(), next.hash(), expires_at)
+        .rotate_refresh(attempt, next.hash(), expires_at)
         .await
         .map_err(|error| {
             if error == RefreshError::Reused {
                 tracing::warn!("a used refresh token was presented again; its session is revoked");
             }
-            ApiError::Unauthorized(AuthFailure::InvalidGrant)
+            invalid()
         })?;
     Ok(no_store(HttpResponse::Ok()).json(token_response(&keys, &user, session, next)?))
 }
@@ -379,8 +393,14 @@ fn refresh_ttl(settings: &Settings) -> chrono::Duration {
     chrono::Duration::from_std(settings.refresh_token_ttl).unwrap_or(chrono::Duration::days(30))
 }
 
-fn new_session(req: &HttpRequest, refresh: &RefreshToken, settings: &Settings) -> NewSession {
-    NewSession {
+/// A new session and its first refresh token (generation 0).
+fn new_session(req: &HttpRequest, settings: &Settings) -> (NewSession, RefreshToken) {
+    let id = crate::domain::SessionId::new();
+    let family_key = family_key();
+    let refresh = RefreshToken::issue(id, 0, &family_key);
+    let session = NewSession {
+        id,
+        family_key,
         refresh_hash: refresh.hash(),
         expires_at: crate::domain::now() + refresh_ttl(settings),
         user_agent: req
@@ -388,7 +408,8 @@ fn new_session(req: &HttpRequest, refresh: &RefreshToken, settings: &Settings) -
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(256).collect()),
-    }
+    };
+    (session, refresh)
 }
 
 fn token_response(

@@ -4,12 +4,15 @@
 //! - `lock`: held (flock) by the one server using the directory;
 //! - `snapshot`: the whole state as of journal sequence number S (written to `snapshot.tmp`,
 //!   flushed, then atomically renamed);
-//! - `journal`: changes after the snapshot, one record each.
+//! - `journal`: changes after the snapshot, one record each;
+//! - `journal.old`: while a snapshot is being written, the journal it replaces (moved aside so
+//!   that writers append to a fresh `journal` meanwhile), removed once the snapshot is in place.
 //!
 //! Every record is framed as `[payload length: u32 LE][CRC-32 of payload: u32 LE][payload]`, the
 //! payload being JSON `{"seq": n, "change": {...}}`. Sequence numbers only grow; replay skips
-//! journal records the snapshot already holds, so a crash between writing a snapshot and emptying
-//! the journal loses nothing and applies nothing twice.
+//! journal records the snapshot already holds, so a crash at any point of a compaction loses
+//! nothing and applies nothing twice: replay reads the snapshot, then `journal.old` if it is
+//! still there, then `journal`.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
@@ -20,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::state::{Change, State};
 
 const JOURNAL: &str = "journal";
+const JOURNAL_OLD: &str = "journal.old";
 const SNAPSHOT: &str = "snapshot";
 const SNAPSHOT_TMP: &str = "snapshot.tmp";
 const LOCK: &str = "lock";
@@ -152,6 +156,8 @@ pub struct Journal {
     seq: u64,
     compact_at: u64,
     _lock: File,
+    #[cfg(test)]
+    flush_hook: Option<Box<dyn Fn() + Send>>,
 }
 
 impl Journal {
@@ -175,64 +181,41 @@ impl Journal {
         let mut state = State::default();
         let snapshot_seq = load_snapshot(&dir.join(SNAPSHOT), &mut state)?;
 
-        let path = dir.join(JOURNAL);
-        let mut file = private_file(
-            &path,
-            OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .read(true)
-                .append(true),
-        )
-        .map_err(io_error(&path))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(io_error(&path))?;
-        let mut offset = 0;
         let mut seq = snapshot_seq;
-        loop {
-            match read_frame(&bytes, offset) {
-                Frame::End => break,
-                Frame::Record(payload) => {
-                    let entry: Entry =
-                        serde_json::from_slice(payload).map_err(|e| JournalError::Corrupt {
-                            file: path.clone(),
-                            offset: offset as u64,
-                            reason: format!("unreadable record: {e}"),
-                        })?;
-                    if entry.seq > seq {
-                        seq = entry.seq;
-                        state.apply(entry.change);
-                    }
-                    offset += HEADER + payload.len();
-                }
-                Frame::TornTail => {
-                    tracing::warn!(
-                        file = %path.display(), offset, dropped_bytes = bytes.len() - offset,
-                        "the journal ends in a partly written record (a crash mid-write); cutting it off"
-                    );
-                    file.set_len(offset as u64).map_err(io_error(&path))?;
-                    file.sync_all().map_err(io_error(&path))?;
-                    break;
-                }
-                Frame::Corrupt(reason) => {
-                    return Err(JournalError::Corrupt {
-                        file: path,
-                        offset: offset as u64,
-                        reason,
-                    });
-                }
-            }
+        let old = dir.join(JOURNAL_OLD);
+        let sealed_left = old.exists();
+        if sealed_left {
+            // A crash interrupted a compaction: its journal still counts.
+            let mut file = open_journal_file(&old).map_err(io_error(&old))?;
+            replay(&old, &mut file, &mut state, &mut seq)?;
         }
+        let path = dir.join(JOURNAL);
+        let mut file = open_journal_file(&path).map_err(io_error(&path))?;
+        let len = replay(&path, &mut file, &mut state, &mut seq)?;
         sync_dir(dir).map_err(io_error(dir))?;
+        if sealed_left {
+            // Finish that compaction now, so that the next one can move the journal aside.
+            let sealed = Sealed {
+                dir: dir.to_owned(),
+                seq,
+            };
+            sealed.write_snapshot(&state).map_err(io_error(dir))?;
+        }
         let journal = Self {
             dir: dir.to_owned(),
             file,
-            len: offset as u64,
+            len,
             seq,
             compact_at,
             _lock: lock,
+            #[cfg(test)]
+            flush_hook: None,
         };
         Ok((journal, state))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// A batch whose records follow the last durable one.
@@ -249,35 +232,138 @@ impl Journal {
             return Ok(());
         }
         self.file.write_all(&batch.bytes)?;
+        #[cfg(test)]
+        if let Some(hook) = &self.flush_hook {
+            hook();
+        }
         self.file.sync_data()?;
         self.len += batch.bytes.len() as u64;
         self.seq = batch.next_seq - 1;
         Ok(())
     }
 
-    /// Past the size threshold, writes `state` as a snapshot and starts the journal afresh.
-    /// Each step is crash-safe: until the rename the old snapshot and full journal stand; after
-    /// it, replay skips the journal records the snapshot holds.
-    pub fn compact_if_needed(&mut self, state: &State) -> io::Result<()> {
-        if self.len < self.compact_at {
-            return Ok(());
-        }
-        let started = std::time::Instant::now();
-        self.write_snapshot(state)?;
-        self.file.set_len(0)?;
-        self.file.sync_all()?;
-        self.len = 0;
-        tracing::info!(
-            seq = self.seq,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "journal compacted into a snapshot"
-        );
-        Ok(())
+    /// Whether the journal has grown past the size that calls for a snapshot.
+    pub fn wants_compaction(&self) -> bool {
+        self.len >= self.compact_at
     }
 
-    fn write_snapshot(&self, state: &State) -> io::Result<()> {
-        write_snapshot(&self.dir, self.seq, state)
+    /// Moves the journal aside as `journal.old` and continues in a fresh one. What was moved
+    /// aside is everything up to the returned [`Sealed`]'s sequence number, which a snapshot of
+    /// the current state then replaces. Refused while an earlier `journal.old` is still there.
+    pub fn seal(&mut self) -> io::Result<Sealed> {
+        let old = self.dir.join(JOURNAL_OLD);
+        if old.exists() {
+            return Err(io::Error::other(
+                "journal.old is still there: an earlier compaction did not finish",
+            ));
+        }
+        let path = self.dir.join(JOURNAL);
+        fs::rename(&path, &old)?;
+        // From here on a crash replays journal.old and then journal: nothing is lost whatever
+        // happens next. If the fresh journal cannot be made, appends go on into journal.old
+        // (the open file) and no snapshot is written: still nothing lost.
+        sync_dir(&self.dir)?;
+        let file = open_journal_file(&path)?;
+        sync_dir(&self.dir)?;
+        self.file = file;
+        self.len = 0;
+        Ok(Sealed {
+            dir: self.dir.clone(),
+            seq: self.seq,
+        })
     }
+
+    /// Makes every flush call `hook` first (tests hold a flush with it).
+    #[cfg(test)]
+    pub fn set_flush_hook(&mut self, hook: Box<dyn Fn() + Send>) {
+        self.flush_hook = Some(hook);
+    }
+}
+
+/// A journal moved aside, waiting for the snapshot that replaces it.
+pub struct Sealed {
+    dir: PathBuf,
+    seq: u64,
+}
+
+impl Sealed {
+    /// The sequence number the snapshot must hold.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Writes `state` (which must hold exactly the records up to [`Sealed::seq`]) as the
+    /// snapshot, then removes `journal.old`.
+    pub fn write_snapshot(&self, state: &State) -> io::Result<()> {
+        write_snapshot(&self.dir, self.seq, state)?;
+        fs::remove_file(self.dir.join(JOURNAL_OLD))?;
+        sync_dir(&self.dir)
+    }
+}
+
+/// Whether `dir` holds a journal (of a store that was opened there).
+pub fn has_journal(dir: &Path) -> bool {
+    dir.join(JOURNAL).exists() || dir.join(JOURNAL_OLD).exists()
+}
+
+/// Opens (creating if need be) a journal file for reading and appending.
+fn open_journal_file(path: &Path) -> io::Result<File> {
+    private_file(
+        path,
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .append(true),
+    )
+}
+
+/// Applies the records of the journal file at `path` that follow `seq`, advancing it; cuts a
+/// torn tail off. Returns the length of the file that remains.
+fn replay(
+    path: &Path,
+    file: &mut File,
+    state: &mut State,
+    seq: &mut u64,
+) -> Result<u64, JournalError> {
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io_error(path))?;
+    let mut offset = 0;
+    loop {
+        match read_frame(&bytes, offset) {
+            Frame::End => break,
+            Frame::Record(payload) => {
+                let entry: Entry =
+                    serde_json::from_slice(payload).map_err(|e| JournalError::Corrupt {
+                        file: path.to_owned(),
+                        offset: offset as u64,
+                        reason: format!("unreadable record: {e}"),
+                    })?;
+                if entry.seq > *seq {
+                    *seq = entry.seq;
+                    state.apply(entry.change);
+                }
+                offset += HEADER + payload.len();
+            }
+            Frame::TornTail => {
+                tracing::warn!(
+                    file = %path.display(), offset, dropped_bytes = bytes.len() - offset,
+                    "the journal ends in a partly written record (a crash mid-write); cutting it off"
+                );
+                file.set_len(offset as u64).map_err(io_error(path))?;
+                file.sync_all().map_err(io_error(path))?;
+                break;
+            }
+            Frame::Corrupt(reason) => {
+                return Err(JournalError::Corrupt {
+                    file: path.to_owned(),
+                    offset: offset as u64,
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(offset as u64)
 }
 
 /// Writes `state` as the snapshot of `dir` at sequence number `seq`: to a temporary file,
@@ -309,7 +395,7 @@ pub fn write_snapshot(dir: &Path, seq: u64, state: &State) -> io::Result<()> {
 
 /// Applies the snapshot at `path`, if any, to `state`; returns the sequence number it holds.
 /// A snapshot is renamed into place only once complete, so any damage is an error.
-fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, JournalError> {
+pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, JournalError> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),

@@ -39,11 +39,20 @@ pub struct SessionRecord {
     pub user_id: UserId,
     /// SHA-256 of the current refresh token; the token itself is never stored.
     pub refresh_hash: [u8; 32],
-    /// Hashes of refresh tokens this session already rotated away. Seeing one again means a
-    /// token was stolen or replayed: the whole session is revoked.
-    pub retired_hashes: Vec<[u8; 32]>,
+    /// How many times the refresh token was rotated. Every token carries its generation, so an
+    /// earlier one coming back (one rotation old or a thousand) is recognised as reuse, and the
+    /// whole session is revoked, without keeping the hashes of used tokens.
+    #[serde(default)]
+    pub generation: u64,
+    /// Key of the MAC every refresh token of this session carries: proves that a token of an
+    /// earlier generation was issued here, so nobody can revoke a session by forging one. It
+    /// cannot make a current token (that takes the random part, of which only a hash is kept).
+    /// All zero for sessions from before generations, whose refresh tokens are no longer
+    /// accepted (their owners log in again).
+    #[serde(default)]
+    pub family_key: [u8; 32],
     pub created_at: Timestamp,
-    /// Last login, refresh or authenticated request.
+    /// Last login, refresh or authenticated request (requests recorded at most once a minute).
     pub last_used_at: Timestamp,
     /// When the current refresh token stops working (sliding: each refresh moves it).
     pub expires_at: Timestamp,

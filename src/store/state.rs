@@ -1,8 +1,16 @@
-//! The in-memory state and its indexes. Every mutation is a [`Change`] applied by
-//! [`State::apply`], the single place indexes are maintained; a durability journal records the
-//! same `Change`s and replays them through the same function.
+//! The embedded engine's data and its indexes. Every mutation is a [`Change`] applied by
+//! [`State::apply`], the single place indexes are maintained; the journal records the same
+//! `Change`s and replays them through the same function.
+//!
+//! Every map is a persistent one (`imbl`): cloning a `State` costs a few reference counts, and
+//! a change to a clone copies only the nodes on its path (O(log n)). That is what lets the
+//! writer publish an immutable version after each group commit while readers keep using the
+//! version they hold (see `committer.rs`). Records sit behind `Arc`, so a copied node copies
+//! pointers, not posts.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use imbl::{HashMap, HashSet, OrdSet};
 
 use crate::domain::{ClientId, DisplayName, PostId, SessionId, Slug, Tag, Timestamp, UserId};
 
@@ -30,15 +38,27 @@ pub enum Change {
         id: UserId,
     },
     CreateSession(SessionRecord),
-    /// Consumes the session's refresh token and installs its successor.
+    /// Consumes the session's refresh token and installs its successor (the next generation).
     RotateRefresh {
         id: SessionId,
         refresh_hash: [u8; 32],
+        /// Absent in journals written before generations: the session's next one.
+        #[serde(default)]
+        generation: Option<u64>,
         expires_at: Timestamp,
+        at: Timestamp,
+    },
+    /// Records that a session was used (coalesced: at most about once a minute per session).
+    TouchSession {
+        id: SessionId,
         at: Timestamp,
     },
     EndSession {
         id: SessionId,
+    },
+    /// Ends every session whose refresh token expired at or before `at` (the sweep).
+    ExpireSessions {
+        at: Timestamp,
     },
     CreateClient(ClientRecord),
     /// Revokes a client: it is removed, and its tokens stop working at once.
@@ -53,9 +73,9 @@ pub enum Change {
 }
 
 /// All data, with the indexes that make every hot path O(1) or O(log n).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct State {
-    pub(super) users: HashMap<UserId, UserRecord>,
+    pub(super) users: HashMap<UserId, Arc<UserRecord>>,
     /// Lower-cased email -> user.
     pub(super) users_by_email: HashMap<String, UserId>,
     /// Username (already lower-case) -> user.
@@ -63,19 +83,21 @@ pub struct State {
     /// External identity -> the local account standing for it.
     pub(super) users_by_external: HashMap<ExternalAccount, UserId>,
     /// Every account, by creation time (the admin listing).
-    pub(super) users_timeline: BTreeSet<(Timestamp, UserId)>,
-    pub(super) sessions: HashMap<SessionId, SessionRecord>,
+    pub(super) users_timeline: OrdSet<(Timestamp, UserId)>,
+    pub(super) sessions: HashMap<SessionId, Arc<SessionRecord>>,
     pub(super) sessions_by_user: HashMap<UserId, HashSet<SessionId>>,
-    pub(super) sessions_by_refresh: HashMap<[u8; 32], SessionId>,
-    /// Refresh-token hashes already used, for reuse detection.
-    pub(super) retired_refresh: HashMap<[u8; 32], SessionId>,
-    pub(super) clients: HashMap<ClientId, ClientRecord>,
-    pub(super) posts: HashMap<PostId, PostRecord>,
+    /// Live sessions by when their refresh token expires: the sweep walks it from the oldest.
+    pub(super) sessions_by_expiry: OrdSet<(Timestamp, SessionId)>,
+    pub(super) clients: HashMap<ClientId, Arc<ClientRecord>>,
+    pub(super) posts: HashMap<PostId, Arc<PostRecord>>,
     pub(super) posts_by_slug: HashMap<Slug, PostId>,
+    /// Base slug -> the next numeric suffix to try for it. Only grows, so finding a free slug
+    /// for the 10,000th post of one title is one probe, not 10,000.
+    pub(super) slug_suffixes: HashMap<Slug, u32>,
     /// Every post, by creation time.
-    pub(super) timeline: BTreeSet<PostKey>,
-    pub(super) posts_by_author: HashMap<UserId, BTreeSet<PostKey>>,
-    pub(super) posts_by_tag: HashMap<Tag, BTreeSet<PostKey>>,
+    pub(super) timeline: OrdSet<PostKey>,
+    pub(super) posts_by_author: HashMap<UserId, OrdSet<PostKey>>,
+    pub(super) posts_by_tag: HashMap<Tag, OrdSet<PostKey>>,
 }
 
 fn key_of(post: &PostRecord) -> PostKey {
@@ -97,11 +119,11 @@ impl State {
                 self.users_by_username
                     .insert(user.username.as_str().to_owned(), user.id);
                 self.users_timeline.insert((user.created_at, user.id));
-                self.users.insert(user.id, user);
+                self.users.insert(user.id, Arc::new(user));
             }
             Change::SetUserName { id, name } => {
                 if let Some(user) = self.users.get_mut(&id) {
-                    user.name = name;
+                    Arc::make_mut(user).name = name;
                 }
             }
             Change::SetPasswordHash {
@@ -110,7 +132,7 @@ impl State {
                 keep,
             } => {
                 if let Some(user) = self.users.get_mut(&id) {
-                    user.password_hash = Some(password_hash);
+                    Arc::make_mut(user).password_hash = Some(password_hash);
                 }
                 let ended: Vec<SessionId> = self
                     .sessions_by_user
@@ -157,37 +179,48 @@ impl State {
                 }
             }
             Change::CreateSession(session) => {
-                for retired in &session.retired_hashes {
-                    self.retired_refresh.insert(*retired, session.id);
-                }
                 self.sessions_by_user
                     .entry(session.user_id)
                     .or_default()
                     .insert(session.id);
-                self.sessions_by_refresh
-                    .insert(session.refresh_hash, session.id);
-                self.sessions.insert(session.id, session);
+                self.sessions_by_expiry
+                    .insert((session.expires_at, session.id));
+                self.sessions.insert(session.id, Arc::new(session));
             }
             Change::RotateRefresh {
                 id,
                 refresh_hash,
+                generation,
                 expires_at,
                 at,
             } => {
                 if let Some(session) = self.sessions.get_mut(&id) {
-                    let old = std::mem::replace(&mut session.refresh_hash, refresh_hash);
-                    session.retired_hashes.push(old);
+                    let session = Arc::make_mut(session);
+                    self.sessions_by_expiry
+                        .remove(&(session.expires_at, session.id));
+                    session.refresh_hash = refresh_hash;
+                    session.generation = generation.unwrap_or(session.generation + 1);
                     session.expires_at = expires_at;
                     session.last_used_at = at;
-                    self.sessions_by_refresh.remove(&old);
-                    self.retired_refresh.insert(old, id);
-                    self.sessions_by_refresh.insert(refresh_hash, id);
+                    self.sessions_by_expiry.insert((expires_at, id));
+                }
+            }
+            Change::TouchSession { id, at } => {
+                if let Some(session) = self.sessions.get_mut(&id) {
+                    let session = Arc::make_mut(session);
+                    session.last_used_at = session.last_used_at.max(at);
                 }
             }
             Change::EndSession { id } => self.end_session(id),
+            Change::ExpireSessions { at } => {
+                for id in self.expired_sessions(at) {
+                    self.end_session(id);
+                }
+            }
             Change::PutPost(post) => {
                 self.remove_post(post.id);
                 let key = key_of(&post);
+                self.note_slug(&post);
                 self.posts_by_slug.insert(post.slug.clone(), post.id);
                 self.timeline.insert(key);
                 self.posts_by_author
@@ -200,10 +233,10 @@ impl State {
                         .or_default()
                         .insert(key);
                 }
-                self.posts.insert(post.id, post);
+                self.posts.insert(post.id, Arc::new(post));
             }
             Change::CreateClient(client) => {
-                self.clients.insert(client.id, client);
+                self.clients.insert(client.id, Arc::new(client));
             }
             Change::DeleteClient { id } => {
                 self.clients.remove(&id);
@@ -212,12 +245,19 @@ impl State {
         }
     }
 
+    /// Sessions whose refresh token expired at or before `at`, oldest first.
+    pub(super) fn expired_sessions(&self, at: Timestamp) -> Vec<SessionId> {
+        self.sessions_by_expiry
+            .iter()
+            .take_while(|(expires_at, _)| *expires_at <= at)
+            .map(|(_, id)| *id)
+            .collect()
+    }
+
     fn end_session(&mut self, id: SessionId) {
         if let Some(session) = self.sessions.remove(&id) {
-            self.sessions_by_refresh.remove(&session.refresh_hash);
-            for retired in &session.retired_hashes {
-                self.retired_refresh.remove(retired);
-            }
+            self.sessions_by_expiry
+                .remove(&(session.expires_at, session.id));
             if let Some(ids) = self.sessions_by_user.get_mut(&session.user_id) {
                 ids.remove(&id);
                 if ids.is_empty() {
@@ -240,22 +280,61 @@ impl State {
         }
     }
 
+    /// Keeps the suffix counter of the post's base slug ahead of the suffix it uses.
+    fn note_slug(&mut self, post: &PostRecord) {
+        let base = Slug::from_title(&post.title);
+        if post.slug == base {
+            return;
+        }
+        let suffix = post
+            .slug
+            .as_str()
+            .strip_prefix(base.as_str())
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|n| n.parse::<u32>().ok());
+        if let Some(n) = suffix {
+            let next = self.slug_suffixes.entry(base).or_insert(2);
+            *next = (*next).max(n.saturating_add(1));
+        }
+    }
+
     /// The changes that rebuild this state from nothing: the content of a snapshot.
     pub fn as_changes(&self) -> impl Iterator<Item = Change> + '_ {
-        let users = self.users.values().cloned().map(Change::CreateUser);
-        let sessions = self.sessions.values().cloned().map(Change::CreateSession);
-        let clients = self.clients.values().cloned().map(Change::CreateClient);
-        let posts = self.posts.values().cloned().map(Change::PutPost);
+        let users = self
+            .users
+            .values()
+            .map(|user| Change::CreateUser(UserRecord::clone(user)));
+        let sessions = self
+            .sessions
+            .values()
+            .map(|session| Change::CreateSession(SessionRecord::clone(session)));
+        let clients = self
+            .clients
+            .values()
+            .map(|client| Change::CreateClient(ClientRecord::clone(client)));
+        let posts = self
+            .posts
+            .values()
+            .map(|post| Change::PutPost(PostRecord::clone(post)));
         users.chain(sessions).chain(clients).chain(posts)
     }
 
-    /// A slug for `wanted` not used by any post other than `owner`.
+    /// A slug for `wanted` not used by any post other than `owner`. When `wanted` is taken the
+    /// search starts at the base's counter, so it costs one or two probes however many posts
+    /// share a title.
     pub fn unique_slug(&self, wanted: &Slug, owner: PostId) -> Slug {
+        // A post keeps its slug while its title asks for the same base: edits never move it.
+        if let Some(current) = self.posts.get(&owner) {
+            if Slug::from_title(&current.title) == *wanted {
+                return current.slug.clone();
+            }
+        }
         let free = |slug: &Slug| self.posts_by_slug.get(slug).is_none_or(|id| *id == owner);
         if free(wanted) {
             return wanted.clone();
         }
-        (2..)
+        let first = self.slug_suffixes.get(wanted).copied().unwrap_or(2);
+        (first..)
             .map(|n| wanted.with_suffix(n))
             .find(free)
             .expect("an unbounded range always finds a free suffix")
@@ -264,8 +343,8 @@ impl State {
 
 /// Removes `key` from the set under `index[name]`, dropping the set when it empties so that
 /// deleted authors and abandoned tags do not leak memory.
-fn remove_from_index<K: std::hash::Hash + Eq>(
-    index: &mut HashMap<K, BTreeSet<PostKey>>,
+fn remove_from_index<K: std::hash::Hash + Eq + Clone>(
+    index: &mut HashMap<K, OrdSet<PostKey>>,
     name: &K,
     key: &PostKey,
 ) {

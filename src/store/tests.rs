@@ -1,9 +1,20 @@
 use super::*;
+use crate::domain::{
+    now, ExternalIdentity, PostContent, PostTitle, Role, SessionId, Slug, Tag, Tags, Timestamp,
+    UserId,
+};
+use accounts::username_from_hint;
 
 fn session() -> NewSession {
+    session_until(now() + chrono::Duration::days(1))
+}
+
+fn session_until(expires_at: Timestamp) -> NewSession {
     NewSession {
+        id: SessionId::new(),
+        family_key: rand_hash(),
         refresh_hash: rand_hash(),
-        expires_at: now() + chrono::Duration::days(1),
+        expires_at,
         user_agent: None,
     }
 }
@@ -227,7 +238,7 @@ async fn deleting_a_user_removes_posts_sessions_and_index_entries() {
     );
     assert_eq!(all_pages(&store, query(None, Some("x"), 10)).await, ["B"]);
     assert_eq!(all_pages(&store, query(None, None, 10)).await, ["B"]);
-    let state = store.state.lock();
+    let state = store.read();
     assert!(!state.posts_by_author.contains_key(&alice.user_id));
     assert!(!state.sessions_by_user.contains_key(&alice.user_id));
     assert!(!state.users_by_username.contains_key("alice"));
@@ -275,58 +286,206 @@ async fn admins_may_delete_any_post_others_may_not() {
     assert_eq!(store.post(post.id).await, None);
 }
 
+/// The refresh token a session holds now, as the store sees a presentation of it.
+fn current_refresh(store: &Store, id: SessionId) -> PresentedRefresh {
+    let state = store.read();
+    let session = &state.sessions[&id];
+    PresentedRefresh {
+        session: id,
+        generation: session.generation,
+        hash: session.refresh_hash,
+    }
+}
+
 #[actix_web::test]
 async fn refresh_tokens_rotate_once_expire_and_reuse_revokes() {
     let store = Store::ephemeral();
     let alice = user(&store, "alice").await;
-    let first = {
-        let state = store.state.lock();
-        state.sessions[&alice.session_id.unwrap()].refresh_hash
-    };
-    let (second, third) = (rand_hash(), rand_hash());
+    let sid = alice.session_id.unwrap();
+    let first = current_refresh(&store, sid);
     let later = now() + chrono::Duration::days(1);
 
-    let (user, session) = store.rotate_refresh(first, second, later).await.unwrap();
+    let (user, session) = store
+        .rotate_refresh(first, rand_hash(), later)
+        .await
+        .unwrap();
+    assert_eq!((user.id, session), (alice.user_id, sid));
+    let second = current_refresh(&store, sid);
+    assert_eq!(second.generation, 1);
+    let wrong = PresentedRefresh {
+        hash: rand_hash(),
+        ..second
+    };
     assert_eq!(
-        (user.id, session),
-        (alice.user_id, alice.session_id.unwrap())
+        store.rotate_refresh(wrong, rand_hash(), later).await,
+        Err(RefreshError::Unknown),
+        "the current generation with another token's hash"
     );
+    let ahead = PresentedRefresh {
+        generation: 5,
+        ..second
+    };
     assert_eq!(
-        store.rotate_refresh(rand_hash(), third, later).await,
+        store.rotate_refresh(ahead, rand_hash(), later).await,
         Err(RefreshError::Unknown)
     );
+    assert!(store.principal(alice.user_id, sid).await.is_some());
     assert_eq!(
-        store.rotate_refresh(first, third, later).await,
+        store.rotate_refresh(first, rand_hash(), later).await,
         Err(RefreshError::Reused)
     );
     assert_eq!(
-        store
-            .principal(alice.user_id, alice.session_id.unwrap())
-            .await,
+        store.principal(alice.user_id, sid).await,
         None,
         "reuse revoked the session"
     );
     assert_eq!(
-        store.rotate_refresh(second, third, later).await,
+        store.rotate_refresh(second, rand_hash(), later).await,
         Err(RefreshError::Unknown)
     );
     assert!(
-        store.state.lock().retired_refresh.is_empty(),
+        store.read().sessions_by_expiry.is_empty(),
         "nothing of the session is left"
     );
 
-    let expiring = NewSession {
-        refresh_hash: rand_hash(),
-        expires_at: now() - chrono::Duration::seconds(1),
-        user_agent: None,
-    };
-    let token = expiring.refresh_hash;
-    let (_, expired) = store.start_session(alice.user_id, expiring).await.unwrap();
+    let (_, expired) = store
+        .start_session(
+            alice.user_id,
+            session_until(now() - chrono::Duration::seconds(1)),
+        )
+        .await
+        .unwrap();
     assert_eq!(
-        store.rotate_refresh(token, third, later).await,
+        store
+            .rotate_refresh(current_refresh(&store, expired), rand_hash(), later)
+            .await,
         Err(RefreshError::Expired)
     );
     assert_eq!(store.principal(alice.user_id, expired).await, None);
+}
+
+#[actix_web::test]
+async fn a_refresh_token_a_thousand_rotations_old_still_revokes_the_session() {
+    let store = Store::ephemeral();
+    let alice = user(&store, "alice").await;
+    let sid = alice.session_id.unwrap();
+    let oldest = current_refresh(&store, sid);
+    let later = now() + chrono::Duration::days(1);
+    for _ in 0..1000 {
+        let current = current_refresh(&store, sid);
+        store
+            .rotate_refresh(current, rand_hash(), later)
+            .await
+            .unwrap();
+    }
+    let state = store.read();
+    assert_eq!(state.sessions[&sid].generation, 1000);
+    assert_eq!(state.sessions.len(), 1, "one record, whatever its age");
+    drop(state);
+    assert_eq!(
+        store.rotate_refresh(oldest, rand_hash(), later).await,
+        Err(RefreshError::Reused)
+    );
+    assert_eq!(store.principal(alice.user_id, sid).await, None);
+}
+
+#[actix_web::test]
+async fn the_login_past_the_cap_ends_the_least_recently_used_session() {
+    let store = Store::ephemeral().with_session_cap(100);
+    let alice = user(&store, "alice").await;
+    let mut sessions = vec![alice.session_id.unwrap()];
+    for _ in 1..100 {
+        sessions.push(
+            store
+                .start_session(alice.user_id, session())
+                .await
+                .unwrap()
+                .1,
+        );
+    }
+    // The first session is the oldest but was used last; the second is now the least recent.
+    let first = sessions[0];
+    store
+        .write(move |tx| {
+            tx.commit(Change::TouchSession {
+                id: first,
+                at: now() + chrono::Duration::seconds(5),
+            })
+        })
+        .await;
+    assert_eq!(store.sessions(alice.user_id).await.len(), 100);
+    let (_, newest) = store.start_session(alice.user_id, session()).await.unwrap();
+    let live: Vec<SessionId> = store
+        .sessions(alice.user_id)
+        .await
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live.len(), 100, "the 101st login fits by ending one");
+    assert!(live.contains(&newest) && live.contains(&sessions[0]));
+    assert!(
+        !live.contains(&sessions[1]),
+        "the least recently used ended"
+    );
+    assert_eq!(store.principal(alice.user_id, sessions[1]).await, None);
+}
+
+#[actix_web::test]
+async fn the_sweep_removes_expired_sessions_only() {
+    let store = Store::ephemeral();
+    let alice = user(&store, "alice").await;
+    for _ in 0..3 {
+        store
+            .start_session(
+                alice.user_id,
+                session_until(now() - chrono::Duration::seconds(1)),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.stats().await.sessions, 4);
+    assert_eq!(store.sweep_sessions().await, 3);
+    assert_eq!(store.stats().await.sessions, 1);
+    assert_eq!(store.sweep_sessions().await, 0, "nothing left to sweep");
+    assert!(store
+        .principal(alice.user_id, alice.session_id.unwrap())
+        .await
+        .is_some());
+}
+
+#[actix_web::test]
+async fn ten_thousand_posts_of_one_title_get_distinct_readable_slugs() {
+    let store = Store::ephemeral();
+    let alice = user(&store, "alice").await;
+    let mut slugs = std::collections::HashSet::new();
+    for _ in 0..10_000 {
+        let post = store
+            .create_post(alice.user_id, new_post("Same title", &[]))
+            .await
+            .unwrap();
+        assert!(slugs.insert(post.slug.as_str().to_owned()));
+    }
+    assert!(slugs.contains("same-title") && slugs.contains("same-title-10000"));
+    assert_eq!(
+        store
+            .read()
+            .slug_suffixes
+            .get(&Slug::from_stored("same-title")),
+        Some(&10_001),
+        "the next suffix is known: no probing through 10,000 taken ones"
+    );
+    // An edit that keeps the title's base keeps the slug.
+    let post = store.post_by_slug("same-title-5000").await.unwrap();
+    let alice_actor = alice.actor();
+    let edit = PostEdit {
+        content: Some(PostContent::parse("changed").unwrap()),
+        ..Default::default()
+    };
+    let edited = store
+        .update_post(post.id, &alice_actor, &Expected::Any, edit)
+        .await
+        .unwrap();
+    assert_eq!(edited.slug.as_str(), "same-title-5000");
 }
 
 mod durability {
@@ -546,9 +705,11 @@ mod durability {
                 .update_post(two.id, &alice.actor(), &Expected::Any, edit)
                 .await
                 .unwrap();
-            assert!(dir.path().join("snapshot").exists(), "compacted past 4 KiB");
             titles(&store).await
         };
+        // The snapshot is written on its own thread; closing the store waits for it.
+        assert!(dir.path().join("snapshot").exists(), "compacted past 4 KiB");
+        assert!(!dir.path().join("journal.old").exists());
         assert_eq!(after_compaction.len(), 21);
         assert!(after_compaction.contains(&"two, again".to_owned()));
         assert!(fs::metadata(dir.path().join("journal")).unwrap().len() < 4096);
@@ -563,6 +724,116 @@ mod durability {
         let tail = fs::read(dir.path().join("journal")).unwrap();
         fs::write(dir.path().join("journal"), [history, tail].concat()).unwrap();
         assert_eq!(titles(&open(dir.path())).await, after_compaction);
+    }
+
+    #[actix_web::test]
+    async fn reads_complete_while_the_journal_is_stuck_in_a_flush() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::mpsc::channel;
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir().unwrap();
+        let hold = Arc::new(AtomicBool::new(false));
+        let (entered, flushing) = channel::<()>();
+        let (release, released) = channel::<()>();
+        let (entered, released) = (Mutex::new(entered), Mutex::new(released));
+        let holding = Arc::clone(&hold);
+        let store = Arc::new(Store::open_with_flush_hook(
+            dir.path(),
+            Box::new(move || {
+                if holding.load(Ordering::SeqCst) {
+                    let _ = entered.lock().send(());
+                    let _ = released.lock().recv();
+                }
+            }),
+        ));
+        let alice = fill(&store).await;
+        let post = store.post_by_slug("one").await.unwrap();
+
+        hold.store(true, Ordering::SeqCst);
+        let writer = {
+            let store = Arc::clone(&store);
+            actix_web::rt::spawn(async move {
+                store
+                    .create_post(alice.user_id, new_post("held", &[]))
+                    .await
+            })
+        };
+        actix_web::rt::task::yield_now().await;
+        flushing
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the journal thread is in its flush");
+
+        // On another thread, so that a read blocked behind the flush fails the test instead of
+        // hanging it.
+        let reader = {
+            let store = Arc::clone(&store);
+            let (done, answer) = channel();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let one = store.post(post.id).await;
+                    let page = store.list_posts(&query(None, None, 10)).await;
+                    let me = store
+                        .principal(alice.user_id, alice.session_id.unwrap())
+                        .await;
+                    let _ = done.send((one, page, me));
+                });
+            });
+            answer
+        };
+        let (one, page, me) = reader
+            .recv_timeout(Duration::from_secs(5))
+            .expect("reads finish while a flush is held");
+        assert_eq!(one.unwrap().id, post.id);
+        assert!(me.is_some());
+        let seen: Vec<&str> = page.posts.iter().map(|p| p.title.as_str()).collect();
+        assert!(
+            !seen.contains(&"held"),
+            "a write that is not on disk yet is not visible: {seen:?}"
+        );
+
+        hold.store(false, Ordering::SeqCst);
+        release.send(()).unwrap();
+        writer.await.unwrap().unwrap();
+        assert!(titles(&store).await.contains(&"held".to_owned()));
+    }
+
+    #[actix_web::test]
+    async fn an_expired_session_is_gone_from_the_snapshot_after_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let (alice, expired) = {
+            let store = Store::open(dir.path(), 4096).unwrap();
+            let alice = user(&store, "alice").await;
+            let (_, expired) = store
+                .start_session(
+                    alice.user_id,
+                    session_until(now() - chrono::Duration::seconds(1)),
+                )
+                .await
+                .unwrap();
+            assert_eq!(store.sweep_sessions().await, 1);
+            for i in 0..30 {
+                store
+                    .create_post(alice.user_id, new_post(&format!("filler {i}"), &[]))
+                    .await
+                    .unwrap();
+            }
+            (alice, expired)
+        };
+        let mut snapshot = State::default();
+        journal::load_snapshot(&dir.path().join("snapshot"), &mut snapshot).unwrap();
+        assert!(snapshot.sessions.contains_key(&alice.session_id.unwrap()));
+        assert!(
+            !snapshot.sessions.contains_key(&expired),
+            "the swept session is not written again"
+        );
+        assert!(!snapshot
+            .sessions_by_expiry
+            .iter()
+            .any(|(_, id)| *id == expired));
     }
 }
 
@@ -603,7 +874,7 @@ async fn an_external_identity_gets_one_account_even_when_first_seen_twice_at_onc
     assert_eq!(user.username.as_str(), "eve");
     assert_eq!(user.email, None);
     assert_eq!(
-        store.state.lock().users[&ids[0]].external,
+        store.read().users[&ids[0]].external,
         Some(ExternalAccount {
             issuer: "https://sso.example/".into(),
             subject: "auth0|eve".into(),

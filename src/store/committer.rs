@@ -1,0 +1,222 @@
+//! The journal thread of a durable store: group commit, then publish, then answer; and the
+//! compactions it starts, each on a thread of its own.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use parking_lot::Mutex;
+
+use super::journal::{Journal, JournalError};
+use super::state::State;
+use super::{publish, Tx};
+
+/// A write waiting for the journal thread; what it returns answers the caller once durable.
+type Job = Box<dyn for<'a> FnOnce(&mut Tx<'a>) -> Reply + Send>;
+type Reply = Box<dyn FnOnce() + Send>;
+
+/// Jobs taken into one group commit at most.
+const MAX_BATCH: usize = 1024;
+
+/// The handle the store keeps on its journal thread.
+pub(super) struct Committer {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+    counters: Arc<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    flushes: AtomicU64,
+    compactions: AtomicU64,
+}
+
+impl Committer {
+    /// Starts the journal thread on `working`, the version `published` already holds.
+    pub fn start(
+        journal: Journal,
+        working: State,
+        published: Arc<Mutex<Arc<State>>>,
+    ) -> Result<Self, JournalError> {
+        let (jobs, queue) = mpsc::channel();
+        let counters = Arc::new(Counters::default());
+        let shared = Arc::clone(&counters);
+        let dir = journal.dir().to_owned();
+        let thread = std::thread::Builder::new()
+            .name("blog-api-journal".into())
+            .spawn(move || {
+                let run = std::panic::AssertUnwindSafe(|| {
+                    commit_loop(working, &published, journal, &queue, &shared)
+                });
+                if std::panic::catch_unwind(run).is_err() {
+                    // The working version may hold a half-applied change: never publish it.
+                    tracing::error!("the journal thread panicked; stopping the process");
+                    std::process::abort();
+                }
+            })
+            .map_err(|source| JournalError::Io { path: dir, source })?;
+        Ok(Self {
+            jobs: Some(jobs),
+            thread: Some(thread),
+            counters,
+        })
+    }
+
+    /// Queues a write; the receiver answers once it is durable and published.
+    pub fn submit<R: Send + 'static>(
+        &self,
+        f: impl for<'a> FnOnce(&mut Tx<'a>) -> R + Send + 'static,
+    ) -> impl std::future::Future<Output = R> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |tx| {
+            let result = f(tx);
+            Box::new(move || {
+                let _ = answer.send(result);
+            })
+        });
+        // The journal thread lives as long as the store and aborts the process if it fails, so
+        // neither of these can fail while a request is being served.
+        self.jobs
+            .as_ref()
+            .expect("the store is open")
+            .send(job)
+            .expect("the journal thread is running");
+        async move {
+            answered
+                .await
+                .expect("the journal thread answers every write")
+        }
+    }
+
+    pub fn flushes(&self) -> u64 {
+        self.counters.flushes.load(Ordering::Relaxed)
+    }
+
+    pub fn compactions(&self) -> u64 {
+        self.counters.compactions.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Committer {
+    /// Closes the journal: the thread finishes the writes it has and any compaction under way,
+    /// then releases the directory lock, so a new store can open the directory as soon as this
+    /// one is gone.
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A snapshot being written on its own thread.
+struct Compaction {
+    thread: JoinHandle<()>,
+    done: Arc<AtomicBool>,
+}
+
+fn commit_loop(
+    mut working: State,
+    published: &Mutex<Arc<State>>,
+    mut journal: Journal,
+    queue: &mpsc::Receiver<Job>,
+    counters: &Arc<Counters>,
+) {
+    let mut compaction: Option<Compaction> = None;
+    while let Ok(first) = queue.recv() {
+        let jobs: Vec<Job> = std::iter::once(first)
+            .chain(queue.try_iter().take(MAX_BATCH - 1))
+            .collect();
+        let mut batch = journal.batch();
+        let mut changed = false;
+        let replies: Vec<Reply> = jobs
+            .into_iter()
+            .map(|job| {
+                let mut tx = Tx {
+                    state: &mut working,
+                    journal: Some(&mut batch),
+                    changed: false,
+                };
+                let reply = job(&mut tx);
+                changed |= tx.changed;
+                reply
+            })
+            .collect();
+        if !batch.is_empty() {
+            counters.flushes.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Err(error) = journal.commit(batch) {
+            // The working version holds changes that are not on disk. Answering would
+            // acknowledge them; publishing would show them. Stop; the journal replays what was
+            // flushed.
+            tracing::error!(%error, "writing the journal failed; stopping the process");
+            std::process::abort();
+        }
+        if changed {
+            publish(published, &working);
+        }
+        for reply in replies {
+            reply();
+        }
+
+        if compaction
+            .as_ref()
+            .is_some_and(|c| c.done.load(Ordering::Acquire))
+        {
+            let _ = compaction.take().map(|c| c.thread.join());
+        }
+        if compaction.is_none() && journal.wants_compaction() {
+            compaction = start_compaction(&mut journal, published, counters);
+        }
+    }
+    if let Some(compaction) = compaction {
+        let _ = compaction.thread.join();
+    }
+}
+
+/// Moves the journal aside and writes a snapshot of the published version (exactly what the
+/// journal holds) on a thread of its own; writers append to a fresh journal meanwhile.
+fn start_compaction(
+    journal: &mut Journal,
+    published: &Mutex<Arc<State>>,
+    counters: &Arc<Counters>,
+) -> Option<Compaction> {
+    let sealed = match journal.seal() {
+        Ok(sealed) => sealed,
+        Err(error) => {
+            tracing::error!(%error, "could not start compacting the journal; it keeps growing until the next attempt");
+            return None;
+        }
+    };
+    let frozen = Arc::clone(&published.lock());
+    let done = Arc::new(AtomicBool::new(false));
+    let finished = Arc::clone(&done);
+    let counters = Arc::clone(counters);
+    let thread = std::thread::Builder::new()
+        .name("blog-api-snapshot".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            match sealed.write_snapshot(&frozen) {
+                Ok(()) => {
+                    counters.compactions.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        seq = sealed.seq(),
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "journal compacted into a snapshot"
+                    )
+                }
+                Err(error) => tracing::error!(
+                    %error,
+                    "compacting the journal failed; the old journal stays until the next start"
+                ),
+            }
+            finished.store(true, Ordering::Release);
+        });
+    match thread {
+        Ok(thread) => Some(Compaction { thread, done }),
+        Err(error) => {
+            tracing::error!(%error, "could not start the snapshot thread");
+            None
+        }
+    }
+}
