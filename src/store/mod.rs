@@ -194,7 +194,7 @@ pub struct Store {
 /// Where writes run.
 enum Writer {
     /// Ephemeral: on the caller's thread, one at a time, on the working version.
-    InPlace(Mutex<State>),
+    InPlace(Box<Mutex<State>>),
     /// Durable: on the journal thread (group commit).
     Journal(Committer),
 }
@@ -239,7 +239,7 @@ impl Store {
     pub fn ephemeral() -> Self {
         Self {
             published: Arc::default(),
-            writer: Writer::InPlace(Mutex::new(State::default())),
+            writer: Writer::InPlace(Box::default()),
             session_cap: DEFAULT_SESSION_CAP,
         }
     }
