@@ -50,8 +50,15 @@ fn command(dir: &Path, port: u16) -> Command {
 }
 
 async fn start(dir: &Path) -> Server {
+    start_with(dir, &[]).await
+}
+
+async fn start_with(dir: &Path, env: &[(&str, &str)]) -> Server {
     let port = free_port();
-    let child = command(dir, port).spawn().expect("the binary starts");
+    let child = command(dir, port)
+        .envs(env.iter().copied())
+        .spawn()
+        .expect("the binary starts");
     let server = Server {
         child,
         base: format!("http://127.0.0.1:{port}"),
@@ -169,6 +176,92 @@ fn marker_of(text: &str, prefix: &str) -> u64 {
         .unwrap_or_else(|| panic!("{text:?}"))
 }
 
+/// Checks the restarted server at `base` against what the writers were told: every
+/// acknowledged write is there, nothing is half-applied, nothing unknown appeared.
+async fn verify(client: &Client, base: &str, model: &Mutex<Model>, round: usize) {
+    // Every writer has stopped: take the model as it stands.
+    let (posts, creates_in_flight) = {
+        let model = model.lock();
+        (model.posts.clone(), model.creates_in_flight.clone())
+    };
+    let mut acknowledged = 0;
+    for (id, known) in &posts {
+        let response = client
+            .get(format!("{}/api/v1/posts/{id}", base))
+            .send()
+            .await
+            .unwrap();
+        match (known.acked, response.status()) {
+            (None, status) => assert_eq!(
+                status, 404,
+                "round {round}: acknowledged delete of {id} came back"
+            ),
+            (Some(_), StatusCode::NOT_FOUND) => {
+                assert!(
+                    known.delete_in_flight,
+                    "round {round}: acknowledged post {id} is gone"
+                )
+            }
+            (Some((marker, version)), StatusCode::OK) => {
+                acknowledged += 1;
+                let post: Value = response.json().await.unwrap();
+                let title = marker_of(post["title"].as_str().unwrap(), "post ");
+                let content = marker_of(post["content"].as_str().unwrap(), "content ");
+                assert_eq!(title, content, "round {round}: {id} is half-applied");
+                let got_version = post["version"].as_u64().unwrap();
+                if got_version == version {
+                    assert_eq!(
+                        title, marker,
+                        "round {round}: {id} lost its acknowledged content"
+                    );
+                } else {
+                    assert!(
+                        got_version > version,
+                        "round {round}: {id} went back in time"
+                    );
+                    assert!(
+                        known.in_flight.contains(&title),
+                        "round {round}: {id} shows content nobody sent"
+                    );
+                }
+            }
+            (_, status) => panic!("round {round}: {id} answered {status}"),
+        }
+    }
+    // Whatever else is listed must be a create that was in flight, whole.
+    let page: Value = client
+        .get(format!("{base}/api/v1/posts?limit=100&author=writer"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for post in page["data"].as_array().unwrap() {
+        if !posts.contains_key(post["id"].as_str().unwrap()) {
+            let title = marker_of(post["title"].as_str().unwrap(), "post ");
+            assert!(
+                creates_in_flight.contains(&title),
+                "round {round}: unknown post {post}"
+            );
+            assert_eq!(
+                title,
+                marker_of(post["content"].as_str().unwrap(), "content ")
+            );
+        }
+    }
+    assert!(
+        acknowledged > 0,
+        "round {round}: the writers got something acknowledged"
+    );
+    if std::env::var("TEST_LOG").is_ok() {
+        eprintln!(
+            "round {round}: {acknowledged} acknowledged posts checked, {} known",
+            posts.len()
+        );
+    }
+}
+
 #[tokio::test]
 async fn acknowledged_writes_survive_sigkill_at_any_moment() {
     let dir = tempfile::tempdir().unwrap();
@@ -210,84 +303,7 @@ async fn acknowledged_writes_survive_sigkill_at_any_moment() {
         }
 
         let restarted = start(&data).await;
-        // Every writer has stopped: take the model as it stands.
-        let (posts, creates_in_flight) = {
-            let model = model.lock();
-            (model.posts.clone(), model.creates_in_flight.clone())
-        };
-        let mut acknowledged = 0;
-        for (id, known) in &posts {
-            let response = client
-                .get(format!("{}/api/v1/posts/{id}", restarted.base))
-                .send()
-                .await
-                .unwrap();
-            match (known.acked, response.status()) {
-                (None, status) => assert_eq!(
-                    status, 404,
-                    "round {round}: acknowledged delete of {id} came back"
-                ),
-                (Some(_), StatusCode::NOT_FOUND) => {
-                    assert!(
-                        known.delete_in_flight,
-                        "round {round}: acknowledged post {id} is gone"
-                    )
-                }
-                (Some((marker, version)), StatusCode::OK) => {
-                    acknowledged += 1;
-                    let post: Value = response.json().await.unwrap();
-                    let title = marker_of(post["title"].as_str().unwrap(), "post ");
-                    let content = marker_of(post["content"].as_str().unwrap(), "content ");
-                    assert_eq!(title, content, "round {round}: {id} is half-applied");
-                    let got_version = post["version"].as_u64().unwrap();
-                    if got_version == version {
-                        assert_eq!(
-                            title, marker,
-                            "round {round}: {id} lost its acknowledged content"
-                        );
-                    } else {
-                        assert!(
-                            got_version > version,
-                            "round {round}: {id} went back in time"
-                        );
-                        assert!(
-                            known.in_flight.contains(&title),
-                            "round {round}: {id} shows content nobody sent"
-                        );
-                    }
-                }
-                (_, status) => panic!("round {round}: {id} answered {status}"),
-            }
-        }
-        // Whatever else is listed must be a create that was in flight, whole.
-        let page: Value = client
-            .get(format!("{}/api/v1/posts?limit=100", restarted.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        for post in page["data"].as_array().unwrap() {
-            if !posts.contains_key(post["id"].as_str().unwrap()) {
-                let title = marker_of(post["title"].as_str().unwrap(), "post ");
-                assert!(
-                    creates_in_flight.contains(&title),
-                    "round {round}: unknown post {post}"
-                );
-                assert_eq!(
-                    title,
-                    marker_of(post["content"].as_str().unwrap(), "content ")
-                );
-            }
-        }
-        assert!(
-            acknowledged > 0,
-            "round {round}: the writers got something acknowledged"
-        );
-        if std::env::var("TEST_LOG").is_ok() {
-            eprintln!("round {round}: killed after {kill_after_ms} ms; {acknowledged} acknowledged posts checked, {} known", posts.len());
-        }
+        verify(&client, &restarted.base, &model, round).await;
         // The session survived too: log in again only if it did not.
         let me = client
             .get(format!("{}/api/v1/users/me", restarted.base))
@@ -298,6 +314,87 @@ async fn acknowledged_writes_survive_sigkill_at_any_moment() {
         assert_eq!(me.status(), 200, "round {round}: the session was lost");
         server = Some(restarted);
     }
+}
+
+/// Compaction at every 4 KiB of journal over a state of about 12 MB (120 posts of 96 KB): a snapshot is being written
+/// most of the time, so kills land in the middle of one (seen by the `journal.old` or
+/// `snapshot.tmp` it leaves behind).
+#[tokio::test]
+async fn a_kill_in_the_middle_of_a_compaction_loses_nothing() {
+    const SMALL_JOURNAL: &[(&str, &str)] = &[("BLOG_JOURNAL_COMPACT_BYTES", "4096")];
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let client = Client::new();
+    let server = start_with(&data, SMALL_JOURNAL).await;
+    let signup: Value = client
+        .post(format!("{}/api/v1/auth/signup", server.base))
+        .json(&json!({"username": "writer", "email": "writer@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signup["access_token"].as_str().unwrap().to_owned();
+    let other: Value = client
+        .post(format!("{}/api/v1/auth/signup", server.base))
+        .json(&json!({"username": "ballast", "email": "ballast@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ballast_token = other["access_token"].as_str().unwrap().to_owned();
+    let ballast = "ballast ".repeat(12_000);
+    for i in 0..120 {
+        let response = client
+            .post(format!("{}/api/v1/posts", server.base))
+            .bearer_auth(&ballast_token)
+            .json(&json!({"title": format!("ballast {i}"), "content": ballast}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    let model = Arc::new(Mutex::new(Model::default()));
+    let mut server = Some(server);
+    let mut mid_compaction = 0;
+    for round in 0..12 {
+        let running = server.take().expect("a running server");
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                tokio::spawn(writer(
+                    client.clone(),
+                    running.base.clone(),
+                    token.clone(),
+                    Arc::clone(&model),
+                    (round as u64 * 4 + w) * 1_000_000,
+                ))
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(200 + 37 * round as u64)).await;
+        drop(running); // SIGKILL, then wait for the process
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        if data.join("journal.old").exists() || data.join("snapshot.tmp").exists() {
+            mid_compaction += 1;
+        }
+        let restarted = start_with(&data, SMALL_JOURNAL).await;
+        verify(&client, &restarted.base, &model, round).await;
+        server = Some(restarted);
+        if std::env::var("TEST_LOG").is_ok() {
+            eprintln!("round {round}: {mid_compaction} kills mid-compaction so far");
+        }
+        if mid_compaction >= 2 && round >= 3 {
+            break;
+        }
+    }
+    assert!(
+        mid_compaction > 0,
+        "no kill landed in the middle of a compaction: the test proved nothing"
+    );
 }
 
 #[tokio::test]
