@@ -78,7 +78,7 @@ impl UserView {
     get, path = "/api/v1/users/me", tag = "users",
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
-        (status = 200, body = UserView),
+        (status = 200, description = "The caller's account, with email", body = UserView),
         crate::openapi::AuthProblems,
     )
 )]
@@ -113,7 +113,7 @@ pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     request_body = UpdateMe,
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
-        (status = 200, body = UserView),
+        (status = 200, description = "The updated account", body = UserView),
         crate::openapi::BodyProblems, crate::openapi::AuthProblems,
     )
 )]
@@ -217,7 +217,7 @@ pub async fn change_password(
     get, path = "/api/v1/users/{id}", tag = "users",
     params(("id" = String, Path, format = Uuid, description = "User id")),
     responses(
-        (status = 200, body = UserView),
+        (status = 200, description = "The profile; email only for its owner or an admin", body = UserView),
         crate::openapi::AuthProblems, crate::openapi::NotFoundProblem,
     )
 )]
@@ -259,7 +259,10 @@ pub struct SessionView {
 #[utoipa::path(
     get, path = "/api/v1/users/me/sessions", tag = "users",
     security(("oauth2_password" = []), ("bearer" = [])),
-    responses((status = 200, body = Vec<SessionView>), crate::openapi::AuthProblems)
+    responses(
+        (status = 200, description = "The live sessions, newest first", body = Vec<SessionView>),
+        crate::openapi::AuthProblems,
+    )
 )]
 pub async fn sessions(auth: AuthUser, store: web::Data<Store>) -> HttpResponse {
     let view = |session: SessionInfo| SessionView {
@@ -322,7 +325,7 @@ pub struct UserPage {
     params(UserListParams),
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
-        (status = 200, body = UserPage),
+        (status = 200, description = "A page of accounts, newest first", body = UserPage),
         (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
         crate::openapi::AuthProblems,
