@@ -1,9 +1,12 @@
 //! API clients: registered by admins, client credentials for tokens, scopes, revocation.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{app_with_admin as app, assert_problem, post_body, TestApp};
+use crate::helpers::{app_with_admin as app, assert_problem, post_body, TestApp, TEST_SECRET};
 
 /// Registers a client with `scopes`; returns (client_id, client_secret).
 async fn register(app: &TestApp, admin: &str, scopes: &[&str]) -> (String, String) {
@@ -299,4 +302,46 @@ async fn deleting_the_registering_admin_revokes_its_clients() {
         .await;
     assert_problem(after, 401, "invalid_token").await;
     assert_problem(token_post(&app, &id, &secret).await, 401, "invalid_client").await;
+}
+
+#[tokio::test]
+async fn a_client_token_without_iat_or_issued_in_the_future_is_refused() {
+    let (app, admin) = app().await;
+    let (id, secret) = register(&app, &admin, &["posts:write"]).await;
+    let body: Value = token_post(&app, &id, &secret).await.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let sign = |claims: &Value| {
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some("at+jwt".into());
+        encode(
+            &header,
+            claims,
+            &EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+        )
+        .unwrap()
+    };
+    let create = |token: String| {
+        app.send_json(
+            Method::POST,
+            "/api/v1/posts",
+            Some(&token),
+            &post_body("Forged"),
+        )
+    };
+    assert_eq!(
+        create(sign(&claims)).await.status(),
+        201,
+        "re-signed as it was, the token is accepted"
+    );
+    let mut ahead = claims.clone();
+    ahead["iat"] = json!(chrono::Utc::now().timestamp() + 11 * 24 * 60 * 60);
+    let mut without = claims.clone();
+    without.as_object_mut().unwrap().remove("iat");
+    for (forged, reason) in [(ahead, "iat 11 days ahead"), (without, "no iat")] {
+        let response = create(sign(&forged)).await;
+        assert_eq!(response.status(), 401, "{reason}");
+        assert_problem(response, 401, "invalid_token").await;
+    }
 }
