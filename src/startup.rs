@@ -29,6 +29,11 @@ pub enum StartupError {
     Keys(String),
     #[error("BLOG_DATA_DIR: {0}")]
     Store(#[from] JournalError),
+    #[error("BLOG_DATA_DIR {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("BLOG_ADMIN_{field}: {reason}")]
     Admin { field: &'static str, reason: String },
 }
@@ -43,6 +48,15 @@ impl Application {
     /// Loads keys, creates the admin account if configured, binds the listener (port 0 picks a
     /// free one) and builds the app.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        if settings.storage == Storage::Disk {
+            // Made private before anything in it is read: the JWT secret, the keys, the journal.
+            crate::config::create_private_dir(&settings.data_dir).map_err(|source| {
+                StartupError::DataDir {
+                    path: settings.data_dir.display().to_string(),
+                    source,
+                }
+            })?;
+        }
         let keys = web::Data::new(TokenKeys::from_settings(&settings).map_err(StartupError::Keys)?);
         if keys.external().is_some() {
             // The external issuer's keys are fetched in the background: an issuer that is down
