@@ -163,6 +163,17 @@ impl ApiError {
         }
     }
 
+    /// 409 `admin_account`: an admin may not delete their own account. Admins are made only from
+    /// `BLOG_ADMIN_*` at startup, so the service would be left without one until a restart.
+    pub fn admin_account() -> Self {
+        Self::Conflict {
+            code: "admin_account",
+            detail: "an admin cannot delete their own account: the service would have no admin \
+                     until a restart (admins come from BLOG_ADMIN_* at startup)"
+                .into(),
+        }
+    }
+
     /// A 403 with a stable code.
     pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
         Self::Forbidden {

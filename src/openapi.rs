@@ -195,6 +195,18 @@ impl IntoResponses for ExternalAccountProblem {
     }
 }
 
+/// What deleting an account answers when an admin tries to delete their own.
+pub struct AdminAccountProblem;
+
+impl IntoResponses for AdminAccountProblem {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[(
+            409,
+            "`admin_account`: an admin cannot delete their own account",
+        )])
+    }
+}
+
 /// What every `/api/v1/auth/*` operation can answer when a client sends too many requests.
 pub struct RateLimitProblem;
 

@@ -137,16 +137,20 @@ pub async fn update_me(
     Ok(HttpResponse::Ok().json(UserView::private(&user)))
 }
 
-/// Deletes the caller's account, its posts and every session. 204.
+/// Deletes the caller's account, its posts and every session. 204; 409 `admin_account` for an
+/// admin (the service would be left without one).
 #[utoipa::path(
     delete, path = "/api/v1/users/me", tag = "users",
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        crate::openapi::AuthProblems,
+        crate::openapi::AuthProblems, crate::openapi::AdminAccountProblem,
     )
 )]
 pub async fn delete_me(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
+    if auth.0.is_admin() {
+        return Err(ApiError::admin_account());
+    }
     store.delete_user(auth.0.user_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -350,7 +354,8 @@ pub async fn list(
     }))
 }
 
-/// Deletes any account with its posts and sessions. Admins only. 204.
+/// Deletes any account with its posts and sessions. Admins only. 204; 409 `admin_account` for
+/// the admin's own account.
 #[utoipa::path(
     delete, path = "/api/v1/users/{id}", tag = "users",
     params(("id" = String, Path, format = Uuid, description = "User id")),
@@ -359,13 +364,17 @@ pub async fn list(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
         crate::openapi::AuthProblems, crate::openapi::NotFoundProblem,
+        crate::openapi::AdminAccountProblem,
     )
 )]
 pub async fn delete_user(
-    _admin: AdminUser,
+    admin: AdminUser,
     id: web::Path<UserId>,
     store: web::Data<Store>,
 ) -> ApiResult<HttpResponse> {
+    if *id == admin.0.user_id {
+        return Err(ApiError::admin_account());
+    }
     store.delete_user(*id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

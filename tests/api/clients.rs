@@ -2,11 +2,16 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use blog_api::config::{AdminAccount, Settings};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::Method;
+use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use crate::helpers::{app_with_admin as app, assert_problem, post_body, TestApp, TEST_SECRET};
+use crate::helpers::{
+    app_with_admin as app, assert_problem, post_body, spawn_app_in, TestApp, ADMIN_PASSWORD,
+    TEST_SECRET,
+};
 
 /// Registers a client with `scopes`; returns (client_id, client_secret).
 async fn register(app: &TestApp, admin: &str, scopes: &[&str]) -> (String, String) {
@@ -280,16 +285,49 @@ async fn only_admins_manage_clients() {
     }
 }
 
+/// An admin cannot delete their own account, so the registering admin is deleted by a second
+/// admin: the one configured after a restart with other `BLOG_ADMIN_*` values.
 #[tokio::test]
 async fn deleting_the_registering_admin_revokes_its_clients() {
-    let (app, admin) = app().await;
-    let (id, secret) = register(&app, &admin, &["posts:write"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let admin_named = |name: &'static str| {
+        move |s: &mut Settings| {
+            s.admin = Some(AdminAccount {
+                username: name.into(),
+                email: format!("{name}@example.com"),
+                password: SecretString::from(ADMIN_PASSWORD),
+            })
+        }
+    };
+    let first = spawn_app_in(&data, admin_named("root")).await;
+    let root: Value = first
+        .login(&json!({"username": "root", "password": ADMIN_PASSWORD}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let root_token = root["access_token"].as_str().unwrap().to_owned();
+    let (id, secret) = register(&first, &root_token, &["posts:write"]).await;
+    first.stop().await;
+
+    let app = spawn_app_in(&data, admin_named("chief")).await;
     let body: Value = token_post(&app, &id, &secret).await.json().await.unwrap();
     let token = body["access_token"].as_str().unwrap().to_owned();
     app.create_post(&token, &post_body("Before")).await;
-
+    let chief: Value = app
+        .login(&json!({"username": "chief", "password": ADMIN_PASSWORD}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(chief["user"]["role"], "admin", "{chief}");
     let deleted = app
-        .send_as(Method::DELETE, "/api/v1/users/me", &admin)
+        .send_as(
+            Method::DELETE,
+            &format!("/api/v1/users/{}", root["user"]["id"].as_str().unwrap()),
+            chief["access_token"].as_str().unwrap(),
+        )
         .await;
     assert_eq!(deleted.status(), 204);
     let after = app
