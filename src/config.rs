@@ -118,6 +118,8 @@ pub struct Limits {
     pub hash_queue: usize,
     /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDR ranges).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Time a request body has to arrive whole once a handler reads it; then 408.
+    pub body_timeout: Duration,
 }
 
 /// A setting that cannot be used; `Display` is the single line printed at startup.
@@ -186,6 +188,8 @@ struct RawSettings {
     hash_queue: usize,
     #[serde(default)]
     trusted_proxies: String,
+    #[serde(default = "defaults::body_timeout_seconds")]
+    body_timeout_seconds: u64,
 }
 
 mod defaults {
@@ -235,6 +239,9 @@ mod defaults {
     }
     pub fn hash_queue() -> usize {
         64
+    }
+    pub fn body_timeout_seconds() -> u64 {
+        10
     }
     /// Half the cores (at least one), so logins can never take every core from reads.
     pub fn hash_concurrency() -> usize {
@@ -360,6 +367,12 @@ impl RawSettings {
             .unwrap_or_else(defaults::hash_concurrency);
         positive(hash_concurrency as u64, "BLOG_HASH_CONCURRENCY")?;
         let trusted_proxies = parse_networks(&self.trusted_proxies)?;
+        if !(1..=300).contains(&self.body_timeout_seconds) {
+            return Err(ConfigError::new(
+                "BLOG_BODY_TIMEOUT_SECONDS",
+                "must be between 1 and 300 seconds",
+            ));
+        }
         if self.journal_compact_bytes < 4096 {
             return Err(ConfigError::new(
                 "BLOG_JOURNAL_COMPACT_BYTES",
@@ -461,6 +474,7 @@ impl RawSettings {
                 hash_concurrency,
                 hash_queue: self.hash_queue,
                 trusted_proxies,
+                body_timeout: Duration::from_secs(self.body_timeout_seconds),
             },
             listen: self.listen,
             data_dir: self.data_dir,
@@ -736,6 +750,11 @@ mod tests {
                 &[("BLOG_REFRESH_TOKEN_TTL", "60")],
                 "BLOG_REFRESH_TOKEN_TTL",
                 "shorter than access",
+            ),
+            (
+                &[("BLOG_BODY_TIMEOUT_SECONDS", "0")],
+                "BLOG_BODY_TIMEOUT_SECONDS",
+                "no time at all for a body",
             ),
         ];
         for (pairs, variable, reason) in cases {

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener};
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::{header, Method};
-use actix_web::middleware::Compress;
+use actix_web::middleware::{from_fn, Compress};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tracing_actix_web::TracingLogger;
 
@@ -14,6 +14,7 @@ use crate::auth::{auth_rate_limit, password, LoginThrottle, PasswordHasher, Toke
 use crate::config::{AdminAccount, Settings, Storage};
 use crate::domain::{Email, Password, Role, Username};
 use crate::error::ApiError;
+use crate::extract::{close_after_unread_body, BodyDeadline};
 use crate::store::{JournalError, NewUser, Store};
 use crate::telemetry::RequestSpan;
 
@@ -103,12 +104,17 @@ impl Application {
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
         let cors_origins = settings.cors_origins.clone();
+        let body_deadline = BodyDeadline(settings.limits.body_timeout);
         let settings = web::Data::new(settings);
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(Compress::default())
                 .wrap(cors(&cors_origins))
                 .wrap(TracingLogger::<RequestSpan>::new())
+                // Outermost, so that no answer (not even a refused preflight) leaves an unread
+                // body draining for as long as its client trickles it.
+                .wrap(from_fn(close_after_unread_body))
+                .app_data(body_deadline)
                 .app_data(store.clone())
                 .app_data(keys.clone())
                 .app_data(settings.clone())

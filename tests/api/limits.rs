@@ -1,11 +1,15 @@
-//! Abuse limits: the per-IP bucket on /auth, the per-account login throttle, the hash cap.
+//! Abuse limits: the per-IP bucket on /auth, the per-account login throttle, the hash cap, the
+//! deadline for request bodies.
 
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, spawn_app_with, PASSWORD};
+use crate::helpers::{assert_problem, spawn_app_with, TestApp, PASSWORD};
 
 fn wrong_login(name: &str) -> Value {
     json!({"username": name, "password": "not the password at all"})
@@ -159,4 +163,161 @@ async fn reads_are_answered_while_logins_saturate_the_hash_pool() {
         served, 20,
         "all 20 reads were answered while logins were still waiting for the hash pool"
     );
+}
+
+/// How a slow client fared: what the server sent, and when it closed the connection (`None`:
+/// still open when the client gave up).
+struct SlowBody {
+    answer: String,
+    closed_after: Option<Duration>,
+}
+
+/// Sends `head`, then `first`, then `filler` whenever `gap` passes without an answer (none: the
+/// body stalls), on a raw connection, for at most `give_up`.
+fn send_slowly(
+    address: &str,
+    head: &str,
+    first: &[u8],
+    filler: Option<&[u8]>,
+    gap: Duration,
+    give_up: Duration,
+) -> SlowBody {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(gap)).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(first).unwrap();
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let closed_after = loop {
+        if started.elapsed() > give_up {
+            break None;
+        }
+        let mut buffer = [0u8; 4096];
+        match stream.read(&mut buffer) {
+            Ok(0) => break Some(started.elapsed()),
+            Ok(read) => received.extend_from_slice(&buffer[..read]),
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                if let Some(filler) = filler {
+                    // The server may have closed its side already; the next read tells.
+                    let _ = stream.write_all(filler);
+                }
+            }
+            // Reset by the server: closed too.
+            Err(_) => break Some(started.elapsed()),
+        }
+    };
+    SlowBody {
+        answer: String::from_utf8_lossy(&received).into_owned(),
+        closed_after,
+    }
+}
+
+/// `host:port`, for a raw connection.
+fn raw_address(app: &TestApp) -> String {
+    app.address.trim_start_matches("http://").to_owned()
+}
+
+fn head(path: &str, framing: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+    )
+}
+
+/// Issue 17: a body that stopped after `{`, or came one byte every few seconds, held its
+/// connection for ever (still open after 240 s), before any login.
+#[tokio::test]
+async fn a_stalled_or_trickling_body_is_408_and_its_connection_closed() {
+    let app = spawn_app_with(|s| s.limits.body_timeout = Duration::from_secs(1)).await;
+    let address = raw_address(&app);
+    let gap = Duration::from_millis(300);
+    let give_up = Duration::from_secs(6);
+    let login = "/api/v1/auth/login";
+    let cases: Vec<(String, &[u8], Option<&[u8]>, &str)> = vec![
+        (
+            head(login, "Content-Length: 100"),
+            b"{".as_slice(),
+            None,
+            "stalled after {",
+        ),
+        (
+            head(login, "Content-Length: 100"),
+            b"{".as_slice(),
+            Some(b" ".as_slice()),
+            "one byte every 300 ms",
+        ),
+        (
+            head(login, "Transfer-Encoding: chunked"),
+            b"1\r\n{\r\n".as_slice(),
+            Some(b"1\r\n \r\n".as_slice()),
+            "chunked, one byte every 300 ms",
+        ),
+    ];
+    for (head, first, filler, reason) in cases {
+        let address = address.clone();
+        let slow = tokio::task::spawn_blocking(move || {
+            send_slowly(&address, &head, first, filler, gap, give_up)
+        })
+        .await
+        .unwrap();
+        assert!(
+            slow.answer.starts_with("HTTP/1.1 408"),
+            "{reason}: {}",
+            slow.answer
+        );
+        assert!(
+            slow.answer.contains("application/problem+json")
+                && slow.answer.contains("\"request_timeout\""),
+            "{reason}: {}",
+            slow.answer
+        );
+        let closed = slow
+            .closed_after
+            .unwrap_or_else(|| panic!("{reason}: still open"));
+        assert!(
+            closed < Duration::from_secs(4),
+            "{reason}: closed after {closed:?}"
+        );
+    }
+    assert_eq!(
+        app.login(&json!({"username": "x", "password": "a whole body in time"}))
+            .await
+            .status(),
+        401,
+        "a body that arrives in time is read as before"
+    );
+}
+
+/// A body nobody reads (the request is refused before it) must not keep the connection either:
+/// actix drained such a chunked body for as long as the client kept sending.
+#[tokio::test]
+async fn an_unread_trickling_body_does_not_hold_the_connection() {
+    let app = spawn_app_with(|_| {}).await;
+    for (path, status) in [("/api/v1/posts", "401"), ("/nowhere", "404")] {
+        let address = raw_address(&app);
+        let head = head(path, "Transfer-Encoding: chunked");
+        let slow = tokio::task::spawn_blocking(move || {
+            send_slowly(
+                &address,
+                &head,
+                b"1\r\n{\r\n",
+                Some(b"1\r\n \r\n".as_slice()),
+                Duration::from_millis(300),
+                Duration::from_secs(6),
+            )
+        })
+        .await
+        .unwrap();
+        assert!(
+            slow.answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{path}: {}",
+            slow.answer
+        );
+        let closed = slow
+            .closed_after
+            .unwrap_or_else(|| panic!("{path}: still open"));
+        assert!(
+            closed < Duration::from_secs(4),
+            "{path}: closed after {closed:?}"
+        );
+    }
 }
