@@ -108,10 +108,14 @@ pub struct Limits {
     pub auth_rate_per_minute: u32,
     /// Bucket size: requests a client may send at once before the rate applies.
     pub auth_burst: u32,
-    /// Consecutive failed logins for one account name before it is throttled.
+    /// Consecutive failed logins for one account from one client address before that address
+    /// is throttled for the account.
     pub login_failure_limit: u32,
     /// First throttle window; it doubles with every further failure, up to an hour.
     pub login_lockout: Duration,
+    /// Failed logins for one account in an hour, from every address together, past which the
+    /// account is throttled everywhere (OWASP ASVS 2.2.1: at most 100).
+    pub login_account_failures_per_hour: u32,
     /// Password hashes computed at once (each takes 19 MiB and a core for ~20 ms).
     pub hash_concurrency: usize,
     /// Logins and signups allowed to wait for a hashing slot; beyond that, 503.
@@ -183,6 +187,8 @@ struct RawSettings {
     login_failure_limit: u32,
     #[serde(default = "defaults::login_lockout_seconds")]
     login_lockout_seconds: u64,
+    #[serde(default = "defaults::login_account_failures_per_hour")]
+    login_account_failures_per_hour: u32,
     hash_concurrency: Option<usize>,
     #[serde(default = "defaults::hash_queue")]
     hash_queue: usize,
@@ -236,6 +242,9 @@ mod defaults {
     }
     pub fn login_lockout_seconds() -> u64 {
         60
+    }
+    pub fn login_account_failures_per_hour() -> u32 {
+        100
     }
     pub fn hash_queue() -> usize {
         64
@@ -362,6 +371,10 @@ impl RawSettings {
         positive(self.auth_burst.into(), "BLOG_AUTH_BURST")?;
         positive(self.login_failure_limit.into(), "BLOG_LOGIN_FAILURE_LIMIT")?;
         positive(self.login_lockout_seconds, "BLOG_LOGIN_LOCKOUT_SECONDS")?;
+        positive(
+            self.login_account_failures_per_hour.into(),
+            "BLOG_LOGIN_ACCOUNT_FAILURES_PER_HOUR",
+        )?;
         let hash_concurrency = self
             .hash_concurrency
             .unwrap_or_else(defaults::hash_concurrency);
@@ -471,6 +484,7 @@ impl RawSettings {
                 auth_burst: self.auth_burst,
                 login_failure_limit: self.login_failure_limit,
                 login_lockout: Duration::from_secs(self.login_lockout_seconds),
+                login_account_failures_per_hour: self.login_account_failures_per_hour,
                 hash_concurrency,
                 hash_queue: self.hash_queue,
                 trusted_proxies,

@@ -212,7 +212,11 @@ pub struct RateLimitProblem;
 
 impl IntoResponses for RateLimitProblem {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        problems(&[(429, "Too many requests from this address (see Retry-After)")])
+        problems(&[(
+            429,
+            "Too many requests from this address; for a login, also too many failed logins for \
+             the account (see Retry-After)",
+        )])
     }
 }
 

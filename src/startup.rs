@@ -88,6 +88,7 @@ impl Application {
         let throttle = web::Data::new(LoginThrottle::new(
             limits.login_failure_limit,
             limits.login_lockout,
+            limits.login_account_failures_per_hour,
         ));
         let rate_limit = auth_rate_limit(limits);
         let address = settings.listen.clone();

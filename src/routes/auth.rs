@@ -1,6 +1,7 @@
 //! `/api/v1/auth`: signup, login, refresh and logout.
 
 use std::future::Future;
+use std::net::{IpAddr, Ipv6Addr};
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
@@ -11,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{
-    secret_hash, AuthRateLimit, LoginThrottle, PasswordHasher, RefreshToken, SessionUser, TokenKeys,
+    client_ip, secret_hash, AuthRateLimit, LoginTarget, LoginThrottle, PasswordHasher,
+    RefreshToken, SessionUser, Throttled, TokenKeys,
 };
 use crate::config::Settings;
 use crate::domain::{ClientId, DisplayName, Email, Password, Role, Scopes, Username};
@@ -264,7 +266,8 @@ impl FromRequest for Credentials {
 ///
 /// Accepts JSON `{email | username, password}` or the OAuth2 password grant as a form. 200 with
 /// a token pair; 401 `invalid_credentials` for an unknown account and a wrong password alike
-/// (same body, same time: an unknown account is checked against a dummy hash).
+/// (same body, same time: an unknown account is checked against a dummy hash); 429 while the
+/// account is throttled for this address, or everywhere past its hourly ceiling of failures.
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth",
     request_body(content(
@@ -287,15 +290,21 @@ pub async fn login(
     credentials: Credentials,
 ) -> ApiResult<HttpResponse> {
     let Credentials { name, password } = credentials;
-    // Before any hashing: a throttled name costs nothing to refuse.
-    throttle.check(name.as_str()).map_err(|wait| {
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        ApiError::TooManyRequests {
-            retry_after_secs: seconds,
-            detail: format!("too many failed logins for this account; retry in {seconds} s"),
-        }
-    })?;
     let account = store.credentials(name.as_login()).await;
+    // Failures count per account, by username or email alike; for a name no account has, per
+    // name, under the same rules (see throttle.rs).
+    let target = match &account {
+        Some((id, _)) => LoginTarget::Account(*id),
+        None => LoginTarget::unknown(name.as_str()),
+    };
+    let client = client_ip(
+        req.peer_addr().map(|addr| addr.ip()),
+        req.headers(),
+        &settings.limits.trusted_proxies,
+    )
+    .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+    // Before any hashing: a throttled attempt costs nothing to refuse.
+    throttle.check(&target, client).map_err(too_many_failures)?;
     let (user_id, stored_hash) = match account {
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
@@ -303,10 +312,10 @@ pub async fn login(
     let verified = hasher.verify(password, stored_hash).await?;
     let invalid = || ApiError::Unauthorized(AuthFailure::InvalidCredentials);
     let Some(user_id) = user_id.filter(|_| verified) else {
-        throttle.failed(name.as_str());
+        throttle.failed(&target, client);
         return Err(invalid());
     };
-    throttle.succeeded(name.as_str());
+    throttle.succeeded(&target, client);
     let refresh = RefreshToken::generate();
     // The account may have been deleted while its password was being checked.
     let (user, session) = store
@@ -314,6 +323,28 @@ pub async fn login(
         .await
         .map_err(|_| invalid())?;
     Ok(no_store(HttpResponse::Ok()).json(token_response(&keys, &user, session, refresh)?))
+}
+
+/// 429 for a throttled login, with `Retry-After` rounded up ("0" would invite a retry that fails).
+fn too_many_failures(throttled: Throttled) -> ApiError {
+    let wait = throttled.wait();
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let detail = match throttled {
+        Throttled::FromAddress(_) => {
+            format!(
+                "too many failed logins for this account from this address; retry in {seconds} s"
+            )
+        }
+        Throttled::Account(_) => {
+            format!(
+                "too many failed logins for this account in the last hour; retry in {seconds} s"
+            )
+        }
+    };
+    ApiError::TooManyRequests {
+        retry_after_secs: seconds,
+        detail,
+    }
 }
 
 /// A refresh token to exchange.

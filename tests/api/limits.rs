@@ -80,7 +80,7 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
 }
 
 #[tokio::test]
-async fn ten_failed_logins_throttle_the_account_name_whether_or_not_it_exists() {
+async fn ten_failed_logins_throttle_the_account_from_that_address_whether_or_not_it_exists() {
     let app = spawn_app_with(|s| s.limits.login_failure_limit = 10).await;
     app.signup("alice").await;
     for name in ["alice", "nobody"] {
@@ -94,16 +94,120 @@ async fn ten_failed_logins_throttle_the_account_name_whether_or_not_it_exists() 
         assert!(throttled.headers().contains_key("retry-after"));
         let body = assert_problem(throttled, 429, "rate_limited").await;
         assert_eq!(
-            body["detail"], "too many failed logins for this account; retry in 60 s",
+            body["detail"],
+            "too many failed logins for this account from this address; retry in 60 s",
             "{name}"
         );
     }
+    let by_email = app
+        .login(&json!({"email": "alice@example.com", "password": PASSWORD}))
+        .await;
+    assert_eq!(by_email.status(), 429, "the email names the same account");
+}
+
+/// Logs in as if from `client`, behind the trusted proxy 127.0.0.1.
+async fn login_from(app: &TestApp, client: &str, body: &Value) -> reqwest::Response {
+    app.request(Method::POST, "/api/v1/auth/login")
+        .header("x-forwarded-for", client)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn behind_a_proxy(s: &mut blog_api::config::Settings) {
+    s.limits.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+}
+
+/// Issue 17: ten wrong passwords for bob, from anywhere, made bob's right password get 429 from
+/// every address.
+#[tokio::test]
+async fn a_stranger_s_failures_do_not_lock_the_owner_out_from_another_address() {
+    let app = spawn_app_with(|s| {
+        behind_a_proxy(s);
+        s.limits.login_failure_limit = 10;
+    })
+    .await;
+    app.signup("bob").await;
+    let right = json!({"username": "bob", "password": PASSWORD});
+    let stranger = "198.51.100.66";
+    for attempt in 1..=10 {
+        let response = login_from(&app, stranger, &wrong_login("bob")).await;
+        assert_eq!(response.status(), 401, "attempt {attempt}");
+    }
     assert_eq!(
-        app.login(&json!({"email": "alice@example.com", "password": PASSWORD}))
-            .await
-            .status(),
+        login_from(&app, stranger, &right).await.status(),
+        429,
+        "the stranger's address is throttled for bob"
+    );
+    assert_eq!(
+        login_from(&app, "203.0.113.7", &right).await.status(),
         200,
-        "keyed by the name sent"
+        "bob from his own address is not"
+    );
+}
+
+#[tokio::test]
+async fn the_username_and_the_email_of_an_account_share_one_count() {
+    let app = spawn_app_with(|s| s.limits.login_failure_limit = 4).await;
+    app.signup("alice").await;
+    let wrong = "not the password at all";
+    for body in [
+        json!({"username": "alice", "password": wrong}),
+        json!({"email": "alice@example.com", "password": wrong}),
+        json!({"username": "ALICE", "password": wrong}),
+        json!({"email": "Alice@Example.com", "password": wrong}),
+    ] {
+        assert_eq!(app.login(&body).await.status(), 401, "{body}");
+    }
+    let throttled = app
+        .login(&json!({"username": "alice", "password": PASSWORD}))
+        .await;
+    assert_problem(throttled, 429, "rate_limited").await;
+}
+
+/// OWASP ASVS 2.2.1: at most 100 failures an hour for one account, whatever the addresses.
+#[tokio::test]
+async fn an_account_takes_at_most_its_hourly_ceiling_of_failures_from_all_addresses() {
+    let app = spawn_app_with(|s| {
+        behind_a_proxy(s);
+        s.limits.login_failure_limit = 10;
+        s.limits.login_account_failures_per_hour = 5;
+    })
+    .await;
+    app.signup("carol").await;
+    app.signup("dave").await;
+    for name in ["carol", "nobody"] {
+        for i in 1..=5 {
+            let response = login_from(&app, &format!("198.51.100.{i}"), &wrong_login(name)).await;
+            assert_eq!(response.status(), 401, "{name}: attempt {i}");
+        }
+        let locked = login_from(
+            &app,
+            "203.0.113.9",
+            &json!({"username": name, "password": PASSWORD}),
+        )
+        .await;
+        assert!(locked.headers().contains_key("retry-after"), "{name}");
+        let body = assert_problem(locked, 429, "rate_limited").await;
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("too many failed logins for this account in the last hour"),
+            "{name}: {body}"
+        );
+    }
+    assert_eq!(
+        login_from(
+            &app,
+            "198.51.100.1",
+            &json!({"username": "dave", "password": PASSWORD})
+        )
+        .await
+        .status(),
+        200,
+        "other accounts are unaffected"
     );
 }
 
