@@ -45,7 +45,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &AuthRateLimit) {
     "password": "correct horse battery staple", "name": "Alice Liddell"
 }))]
 pub struct SignupRequest {
-    /// 3-32 characters of `a-z 0-9 _ -`; stored lower-case.
+    /// 3-32 characters of `a-z 0-9 _ -`; stored lower-case. A few names are reserved
+    /// (`admin`, `root`, `support`, `system`, `api`, `www`, `blog-api`...).
     #[schema(
         pattern = "^[A-Za-z0-9_-]{3,32}$",
         min_length = 3,
@@ -110,7 +111,7 @@ pub async fn signup(
         password,
         name,
     } = body.0;
-    let username = Username::parse(&username);
+    let username = Username::parse_new(&username);
     let email = Email::parse(&email);
     // A password made of the account's own username or email is easy to guess.
     let context: Vec<&str> = [

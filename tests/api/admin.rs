@@ -156,9 +156,19 @@ async fn admin_is_never_granted_by_signing_up() {
         .await;
     assert_problem(clash, 409, "email_taken").await;
     let plain = spawn_app().await;
-    let response = plain
+    let reserved = plain
         .signup_raw(
             &json!({"username": "admin", "email": "admin@example.com", "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    let problem = assert_problem(reserved, 422, "validation_failed").await;
+    assert_eq!(
+        problem["errors"]["username"][0],
+        "is reserved; choose another"
+    );
+    let response = plain
+        .signup_raw(
+            &json!({"username": "chief", "email": "chief@example.com", "password": ADMIN_PASSWORD}),
         )
         .await;
     let body: Value = response.json().await.unwrap();
