@@ -107,10 +107,13 @@ pub async fn document() -> HttpResponse {
 }
 
 /// Swagger UI at `/docs/` (vendored: nothing is fetched at build or run time), reading the
-/// document from [`OPENAPI_PATH`].
+/// document from [`OPENAPI_PATH`]. Its online validator badge is off: it would send the
+/// document's address to validator.swagger.io, which the page's policy does not allow anyway
+/// (see `middleware::DOCS_POLICY`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])),
+        SwaggerUi::new("/docs/{_:.*}")
+            .config(utoipa_swagger_ui::Config::new([OPENAPI_PATH]).validator_url("none")),
     )
     // SwaggerUi answers `/docs/` only; send `/docs` there.
     .service(crate::routes::resource("/docs", "GET").get(|| async {

@@ -15,6 +15,7 @@ use crate::config::{AdminAccount, Settings, Storage};
 use crate::domain::{Email, Password, Role, Username};
 use crate::error::ApiError;
 use crate::extract::{close_after_unread_body, BodyDeadline};
+use crate::middleware::{cors_refusal_as_problem, security_headers};
 use crate::store::{JournalError, NewUser, Store};
 use crate::telemetry::RequestSpan;
 
@@ -111,7 +112,9 @@ impl Application {
             App::new()
                 .wrap(Compress::default())
                 .wrap(cors(&cors_origins))
+                .wrap(from_fn(cors_refusal_as_problem))
                 .wrap(TracingLogger::<RequestSpan>::new())
+                .wrap(from_fn(security_headers))
                 // Outermost, so that no answer (not even a refused preflight) leaves an unread
                 // body draining for as long as its client trickles it.
                 .wrap(from_fn(close_after_unread_body))

@@ -170,3 +170,39 @@ async fn swagger_ui_is_served_from_the_binary() {
         .unwrap();
     assert!(config.contains("/api/v1/openapi.json"), "{config}");
 }
+
+/// Under this policy Swagger UI still works: tests/e2e/swagger-ui.mjs runs it in chromium and
+/// fails on any violation.
+#[tokio::test]
+async fn swagger_ui_is_served_with_a_content_security_policy() {
+    let app = spawn_app().await;
+    for path in ["/docs/", "/docs/swagger-initializer.js", "/docs"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(
+                policy.contains(directive),
+                "{path}: {directive} in {policy}"
+            );
+        }
+        assert!(!policy.contains("unsafe"), "{path}: {policy}");
+    }
+    let config = app
+        .get("/docs/swagger-initializer.js")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        config.contains("\"validatorUrl\": \"none\"")
+            || config.contains("\"validatorUrl\":\"none\""),
+        "no online validator badge (it would load from validator.swagger.io): {config}"
+    );
+}
