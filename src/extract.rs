@@ -134,7 +134,7 @@ pub async fn close_after_unread_body<B: MessageBody + 'static>(
         return next
             .call(req)
             .await
-            .map(ServiceResponse::map_into_left_body);
+            .map(|response| response.map_into_left_body());
     }
     let payload = Rc::new(RefCell::new(req.parts_mut().1.take()));
     let shared: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
@@ -383,7 +383,7 @@ mod tests {
             .app_data(BodyDeadline(Duration::from_millis(50)))
             .to_http_request();
         let stalled: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(
-            futures_util::stream::once(async { Ok(Bytes::from_static(b"{")) })
+            futures_util::stream::once(async { Ok::<_, PayloadError>(Bytes::from_static(b"{")) })
                 .chain(futures_util::stream::pending()),
         );
         let error = read_body(&req, Payload::from(stalled)).await.unwrap_err();

@@ -336,7 +336,7 @@ async fn a_stalled_or_trickling_body_is_408_and_its_connection_closed() {
     let gap = Duration::from_millis(300);
     let give_up = Duration::from_secs(6);
     let login = "/api/v1/auth/login";
-    let cases: Vec<(String, &[u8], Option<&[u8]>, &str)> = vec![
+    let cases = [
         (
             head(login, "Content-Length: 100"),
             b"{".as_slice(),
