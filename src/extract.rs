@@ -137,22 +137,34 @@ pub async fn close_after_unread_body<B: MessageBody + 'static>(
             .map(|response| response.map_into_left_body());
     }
     let payload = Rc::new(RefCell::new(req.parts_mut().1.take()));
-    let shared: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
-        Box::pin(SharedPayload(Rc::clone(&payload)));
+    let shared: BodyStream = Box::pin(SharedPayload(Rc::clone(&payload)));
     req.set_payload(Payload::from(shared));
-    let request = req.request().clone();
-    let response = match next.call(req).await {
-        Ok(response) => response.map_into_boxed_body(),
-        // Answered here rather than further out, so that the body is held for this one too.
-        Err(error) => ServiceResponse::from_err(error, request),
-    };
-    Ok(response.map_body(|_, body| {
-        EitherBody::right(HeldBody {
-            body,
-            _payload: payload,
-        })
-    }))
+    // No clone of the request may be kept across the call: routing needs it unshared.
+    match next.call(req).await {
+        Ok(response) => Ok(response.map_body(|_, body| {
+            EitherBody::right(HeldBody {
+                body: BoxBody::new(body),
+                _payload: payload,
+            })
+        })),
+        Err(mut error) => {
+            // Answered further out: that answer holds the body too.
+            error.add_response_mapper(move |response| {
+                let payload = Rc::clone(&payload);
+                response
+                    .map_body(|_, body| HeldBody {
+                        body,
+                        _payload: payload,
+                    })
+                    .map_into_boxed_body()
+            });
+            Err(error)
+        }
+    }
 }
+
+/// A request body as a stream, the form [`Payload`] takes one in.
+type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>;
 
 /// The request body, read through by the handler while [`HeldBody`] keeps it alive.
 struct SharedPayload(Rc<RefCell<Payload>>);
@@ -382,7 +394,7 @@ mod tests {
         let req = TestRequest::default()
             .app_data(BodyDeadline(Duration::from_millis(50)))
             .to_http_request();
-        let stalled: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(
+        let stalled: BodyStream = Box::pin(
             futures_util::stream::once(async { Ok::<_, PayloadError>(Bytes::from_static(b"{")) })
                 .chain(futures_util::stream::pending()),
         );

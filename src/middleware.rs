@@ -4,7 +4,9 @@
 use actix_cors::CorsError;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderValue, CONTENT_SECURITY_POLICY, VARY, X_CONTENT_TYPE_OPTIONS};
+use actix_web::http::header::{
+    HeaderMap, HeaderValue, CONTENT_SECURITY_POLICY, VARY, X_CONTENT_TYPE_OPTIONS,
+};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse};
 
@@ -24,27 +26,35 @@ pub const DOCS_POLICY: &str = "default-src 'none'; script-src 'self'; \
 
 /// `X-Content-Type-Options: nosniff` on every response, so that no browser second-guesses a
 /// declared type, and a Content-Security-Policy: [`DOCS_POLICY`] for Swagger UI, [`API_POLICY`]
-/// for everything else. Errors from inner middleware are answered here, so that they carry the
-/// headers too.
+/// for everything else. An error from further in gets them on the answer made from it.
 pub async fn security_headers<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
-) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+) -> Result<ServiceResponse<B>, Error> {
     let path = req.path();
     let policy = if path == "/docs" || path.starts_with("/docs/") {
         DOCS_POLICY
     } else {
         API_POLICY
     };
-    let request = req.request().clone();
-    let mut response = match next.call(req).await {
-        Ok(response) => response.map_into_left_body(),
-        Err(error) => ServiceResponse::from_err(error, request).map_into_right_body(),
-    };
-    let headers = response.headers_mut();
+    match next.call(req).await {
+        Ok(mut response) => {
+            add_security_headers(response.headers_mut(), policy);
+            Ok(response)
+        }
+        Err(mut error) => {
+            error.add_response_mapper(move |mut response| {
+                add_security_headers(response.headers_mut(), policy);
+                response
+            });
+            Err(error)
+        }
+    }
+}
+
+fn add_security_headers(headers: &mut HeaderMap, policy: &'static str) {
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
-    Ok(response)
 }
 
 /// actix-cors answers a refused preflight (an origin, method or header not allowed) with a 400
