@@ -146,6 +146,10 @@ impl IntoResponses for BodyProblems {
         problems(&[
             (400, "Malformed JSON"),
             (
+                408,
+                "The body did not arrive whole in time (10 s by default); the connection is closed",
+            ),
+            (
                 413,
                 "Body over the limit (64 KiB for accounts, 1 MiB for posts)",
             ),
