@@ -34,6 +34,7 @@ LIMITS = {  # the abuse limits would turn a load test into a 429 test
     "BLOG_AUTH_BURST": "100000000",
     "BLOG_AUTH_RATE_PER_MINUTE": "100000000",
     "BLOG_LOGIN_FAILURE_LIMIT": "100000000",
+    "BLOG_LOGIN_ACCOUNT_FAILURES_PER_HOUR": "100000000",
     "BLOG_HASH_QUEUE": "100000",
 }
 

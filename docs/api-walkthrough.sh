@@ -111,6 +111,7 @@ if [ -n "${ADMIN_PASSWORD:-}" ]; then
   call 200 POST "$API/auth/login" "${JSON[@]}" -d "{\"username\":\"root\",\"password\":\"$ADMIN_PASSWORD\"}"
   ADMIN=(-H "authorization: Bearer $(json .access_token)")
   call 200 GET "$API/users?limit=2" "${ADMIN[@]}"
+  call 409 DELETE "$API/users/me" "${ADMIN[@]}"
   call 201 POST "$API/clients" "${ADMIN[@]}" "${JSON[@]}" -d '{"name":"Nightly importer","scopes":["posts:write"]}'
   CLIENT_ID=$(json .client_id)
   CLIENT_SECRET=$(json .client_secret)

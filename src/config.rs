@@ -112,16 +112,22 @@ pub struct Limits {
     pub auth_rate_per_minute: u32,
     /// Bucket size: requests a client may send at once before the rate applies.
     pub auth_burst: u32,
-    /// Consecutive failed logins for one account name before it is throttled.
+    /// Consecutive failed logins for one account from one client address before that address
+    /// is throttled for the account.
     pub login_failure_limit: u32,
     /// First throttle window; it doubles with every further failure, up to an hour.
     pub login_lockout: Duration,
+    /// Failed logins for one account in an hour, from every address together, past which the
+    /// account is throttled everywhere (OWASP ASVS 2.2.1: at most 100).
+    pub login_account_failures_per_hour: u32,
     /// Password hashes computed at once (each takes 19 MiB and a core for ~20 ms).
     pub hash_concurrency: usize,
     /// Logins and signups allowed to wait for a hashing slot; beyond that, 503.
     pub hash_queue: usize,
     /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDR ranges).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Time a request body has to arrive whole once a handler reads it; then 408.
+    pub body_timeout: Duration,
 }
 
 /// A setting that cannot be used; `Display` is the single line printed at startup.
@@ -189,11 +195,15 @@ struct RawSettings {
     login_failure_limit: u32,
     #[serde(default = "defaults::login_lockout_seconds")]
     login_lockout_seconds: u64,
+    #[serde(default = "defaults::login_account_failures_per_hour")]
+    login_account_failures_per_hour: u32,
     hash_concurrency: Option<usize>,
     #[serde(default = "defaults::hash_queue")]
     hash_queue: usize,
     #[serde(default)]
     trusted_proxies: String,
+    #[serde(default = "defaults::body_timeout_seconds")]
+    body_timeout_seconds: u64,
 }
 
 mod defaults {
@@ -247,8 +257,14 @@ mod defaults {
     pub fn login_lockout_seconds() -> u64 {
         60
     }
+    pub fn login_account_failures_per_hour() -> u32 {
+        100
+    }
     pub fn hash_queue() -> usize {
         64
+    }
+    pub fn body_timeout_seconds() -> u64 {
+        10
     }
     /// Half the cores (at least one), so logins can never take every core from reads.
     pub fn hash_concurrency() -> usize {
@@ -369,6 +385,10 @@ impl RawSettings {
         positive(self.auth_burst.into(), "BLOG_AUTH_BURST")?;
         positive(self.login_failure_limit.into(), "BLOG_LOGIN_FAILURE_LIMIT")?;
         positive(self.login_lockout_seconds, "BLOG_LOGIN_LOCKOUT_SECONDS")?;
+        positive(
+            self.login_account_failures_per_hour.into(),
+            "BLOG_LOGIN_ACCOUNT_FAILURES_PER_HOUR",
+        )?;
         let hash_concurrency = self
             .hash_concurrency
             .unwrap_or_else(defaults::hash_concurrency);
@@ -376,6 +396,12 @@ impl RawSettings {
         let trusted_proxies = parse_networks(&self.trusted_proxies)?;
         positive(self.sessions_per_account, "BLOG_SESSIONS_PER_ACCOUNT")?;
         positive(self.sweep_seconds, "BLOG_SWEEP_SECONDS")?;
+        if !(1..=300).contains(&self.body_timeout_seconds) {
+            return Err(ConfigError::new(
+                "BLOG_BODY_TIMEOUT_SECONDS",
+                "must be between 1 and 300 seconds",
+            ));
+        }
         if self.journal_compact_bytes < 4096 {
             return Err(ConfigError::new(
                 "BLOG_JOURNAL_COMPACT_BYTES",
@@ -476,9 +502,11 @@ impl RawSettings {
                 auth_burst: self.auth_burst,
                 login_failure_limit: self.login_failure_limit,
                 login_lockout: Duration::from_secs(self.login_lockout_seconds),
+                login_account_failures_per_hour: self.login_account_failures_per_hour,
                 hash_concurrency,
                 hash_queue: self.hash_queue,
                 trusted_proxies,
+                body_timeout: Duration::from_secs(self.body_timeout_seconds),
             },
             listen: self.listen,
             data_dir: self.data_dir,
@@ -584,13 +612,40 @@ impl Settings {
     }
 }
 
-/// Creates `dir` (and parents) readable by its owner only.
+/// Creates `dir` (and parents) readable by its owner only. An existing `dir` that its group or
+/// others may use is made 0700: otherwise another local user could replace the JWT secret or the
+/// journal. When that is not allowed (someone else owns it), the error says what to do.
 pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
+    builder.create(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
+                |error| {
+                    std::io::Error::new(
+                        error.kind(),
+                        format!(
+                            "it is open to other users (mode {mode:04o}) and cannot be made 0700 \
+                             ({error}); run `chmod 700` on it as its owner"
+                        ),
+                    )
+                },
+            )?;
+            tracing::warn!(
+                path = %dir.display(),
+                was = %format_args!("{mode:04o}"),
+                "the data directory was open to other users and is now 0700; check that \
+                 nobody changed the files in it"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Replaces `dir/name` with `bytes` so that a crash leaves the old file or the new one, never a
@@ -728,6 +783,11 @@ mod tests {
                 "BLOG_REFRESH_TOKEN_TTL",
                 "shorter than access",
             ),
+            (
+                &[("BLOG_BODY_TIMEOUT_SECONDS", "0")],
+                "BLOG_BODY_TIMEOUT_SECONDS",
+                "no time at all for a body",
+            ),
         ];
         for (pairs, variable, reason) in cases {
             let error = settings(pairs).expect_err(reason).to_string();
@@ -790,6 +850,22 @@ mod tests {
             .map(|n| n.to_string())
             .collect();
         assert_eq!(proxies, ["10.0.0.1/32", "192.168.0.0/16"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_data_directory_open_to_others_is_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mode = || std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+        create_private_dir(&data).unwrap();
+        assert_eq!(mode(), 0o700, "created private");
+        for open in [0o777, 0o750, 0o705] {
+            std::fs::set_permissions(&data, std::fs::Permissions::from_mode(open)).unwrap();
+            create_private_dir(&data).unwrap();
+            assert_eq!(mode(), 0o700, "{open:o} is tightened");
+        }
     }
 
     #[test]

@@ -98,6 +98,9 @@ pub enum ApiError {
     /// 404: the named thing does not exist (or the path id is not an id).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// 408: the request body did not arrive whole in time (a stalled or trickling client).
+    #[error("the request body did not arrive within {} s", .0.as_secs_f64())]
+    RequestTimeout(std::time::Duration),
     /// 405, with the methods that are allowed.
     #[error("method not allowed; allowed: {allow}")]
     MethodNotAllowed { allow: &'static str },
@@ -163,6 +166,17 @@ impl ApiError {
         }
     }
 
+    /// 409 `admin_account`: an admin may not delete their own account. Admins are made only from
+    /// `BLOG_ADMIN_*` at startup, so the service would be left without one until a restart.
+    pub fn admin_account() -> Self {
+        Self::Conflict {
+            code: "admin_account",
+            detail: "an admin cannot delete their own account: the service would have no admin \
+                     until a restart (admins come from BLOG_ADMIN_* at startup)"
+                .into(),
+        }
+    }
+
     /// A 403 with a stable code.
     pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
         Self::Forbidden {
@@ -188,6 +202,7 @@ impl ApiError {
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::RequestTimeout(_) => "request_timeout",
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
@@ -258,6 +273,7 @@ impl ResponseError for ApiError {
             Self::Forbidden { .. } | Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -290,6 +306,10 @@ impl ResponseError for ApiError {
             }
             Self::Overloaded => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            // The rest of the body may still be on its way: this connection is done.
+            Self::RequestTimeout(_) => {
+                response.force_close();
             }
             _ => {}
         }

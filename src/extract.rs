@@ -1,15 +1,25 @@
 //! Extractors for request bodies and preconditions, answering every failure as problem+json.
 //!
 //! actix's own `Json` and `Form` answer errors in plain text and cannot tell a syntax error
-//! (400) from a well-formed body with bad fields (422), so bodies are read here.
+//! (400) from a well-formed body with bad fields (422), so bodies are read here, each within a
+//! deadline ([`BodyDeadline`]); [`close_after_unread_body`] closes the connection of a body
+//! that was not read to its end.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use actix_web::dev::Payload;
+use actix_web::body::{BodySize, BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH};
+use actix_web::middleware::Next;
+use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldErrors};
@@ -24,6 +34,21 @@ impl BodyLimit {
     pub const AUTH: Self = Self(64 * 1024);
     /// Posts: room for 100,000 characters of content.
     pub const POSTS: Self = Self(1024 * 1024);
+}
+
+/// How long a body has to arrive whole once it is read; set with `.app_data(BodyDeadline(..))`.
+///
+/// Request headers get actix's own 5 s; without this, a client that sent its headers and then
+/// stalled, or sent one byte every few seconds, held its connection (and its buffers) for ever.
+/// The deadline is for the whole body, so it is also a minimum rate: 64 KiB for accounts or
+/// 1 MiB for posts within 10 s by default.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline(pub Duration);
+
+impl Default for BodyDeadline {
+    fn default() -> Self {
+        Self(Duration::from_secs(10))
+    }
 }
 
 /// The media types a body can come in.
@@ -49,8 +74,9 @@ pub fn body_kind(req: &HttpRequest) -> Option<BodyKind> {
     }
 }
 
-/// Reads the whole body, refusing it (413) as soon as it passes the scope's [`BodyLimit`].
-pub async fn read_body(req: &HttpRequest, mut payload: Payload) -> Result<Vec<u8>, ApiError> {
+/// Reads the whole body, refusing it (413) as soon as it passes the scope's [`BodyLimit`], and
+/// (408) when it has not arrived whole within the [`BodyDeadline`].
+pub async fn read_body(req: &HttpRequest, payload: Payload) -> Result<Vec<u8>, ApiError> {
     let limit = req
         .app_data::<BodyLimit>()
         .copied()
@@ -64,6 +90,21 @@ pub async fn read_body(req: &HttpRequest, mut payload: Payload) -> Result<Vec<u8
     if declared.is_some_and(|length| length > limit) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
+    let deadline = req
+        .app_data::<BodyDeadline>()
+        .copied()
+        .unwrap_or_default()
+        .0;
+    actix_web::rt::time::timeout(deadline, read_to_limit(payload, limit, declared))
+        .await
+        .map_err(|_| ApiError::RequestTimeout(deadline))?
+}
+
+async fn read_to_limit(
+    mut payload: Payload,
+    limit: usize,
+    declared: Option<usize>,
+) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest {
@@ -76,6 +117,85 @@ pub async fn read_body(req: &HttpRequest, mut payload: Payload) -> Result<Vec<u8
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Middleware: keeps the receiving end of a request body alive until its response has been sent.
+///
+/// A body nobody read to its end (a 401 or 404 answered before it, a 408 from [`read_body`]) is
+/// drained by actix when it is chunked, for as long as the client keeps sending, so a client
+/// trickling one byte at a time held the connection for ever. While the receiving end is alive,
+/// actix closes the connection after the response instead, as it does for an unread body with a
+/// `Content-Length`. Requests without a body pass through untouched.
+pub async fn close_after_unread_body<B: MessageBody + 'static>(
+    mut req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B, HeldBody>>, actix_web::Error> {
+    if matches!(req.parts().1, Payload::None) {
+        return next
+            .call(req)
+            .await
+            .map(|response| response.map_into_left_body());
+    }
+    let payload = Rc::new(RefCell::new(req.parts_mut().1.take()));
+    let shared: BodyStream = Box::pin(SharedPayload(Rc::clone(&payload)));
+    req.set_payload(Payload::from(shared));
+    // No clone of the request may be kept across the call: routing needs it unshared.
+    match next.call(req).await {
+        Ok(response) => Ok(response.map_body(|_, body| {
+            EitherBody::right(HeldBody {
+                body: BoxBody::new(body),
+                _payload: payload,
+            })
+        })),
+        Err(mut error) => {
+            // Answered further out: that answer holds the body too.
+            error.add_response_mapper(move |response| {
+                let payload = Rc::clone(&payload);
+                response
+                    .map_body(|_, body| HeldBody {
+                        body,
+                        _payload: payload,
+                    })
+                    .map_into_boxed_body()
+            });
+            Err(error)
+        }
+    }
+}
+
+/// A request body as a stream, the form [`Payload`] takes one in.
+type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>;
+
+/// The request body, read through by the handler while [`HeldBody`] keeps it alive.
+struct SharedPayload(Rc<RefCell<Payload>>);
+
+impl Stream for SharedPayload {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_next(cx)
+    }
+}
+
+/// A response body that holds its request's body until it has been sent.
+pub struct HeldBody {
+    body: BoxBody,
+    _payload: Rc<RefCell<Payload>>,
+}
+
+impl MessageBody for HeldBody {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
 }
 
 /// Deserialises JSON: syntax errors are 400, well-formed JSON with wrong, missing, unknown or
@@ -267,6 +387,22 @@ mod tests {
             assert_eq!(got, *status, "{reason}");
             assert!(fields.contains(field), "{reason}: {fields}");
         }
+    }
+
+    #[actix_web::test]
+    async fn a_body_that_stalls_is_408_at_the_deadline() {
+        let req = TestRequest::default()
+            .app_data(BodyDeadline(Duration::from_millis(50)))
+            .to_http_request();
+        let stalled: BodyStream = Box::pin(
+            futures_util::stream::once(async { Ok::<_, PayloadError>(Bytes::from_static(b"{")) })
+                .chain(futures_util::stream::pending()),
+        );
+        let error = read_body(&req, Payload::from(stalled)).await.unwrap_err();
+        assert!(matches!(error, ApiError::RequestTimeout(_)), "{error:?}");
+
+        let whole = Payload::from(Bytes::from_static(b"{}"));
+        assert_eq!(read_body(&req, whole).await.unwrap(), b"{}");
     }
 
     #[test]

@@ -107,10 +107,13 @@ pub async fn document() -> HttpResponse {
 }
 
 /// Swagger UI at `/docs/` (vendored: nothing is fetched at build or run time), reading the
-/// document from [`OPENAPI_PATH`].
+/// document from [`OPENAPI_PATH`]. Its online validator badge is off: it would send the
+/// document's address to validator.swagger.io, which the page's policy does not allow anyway
+/// (see `middleware::DOCS_POLICY`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])),
+        SwaggerUi::new("/docs/{_:.*}")
+            .config(utoipa_swagger_ui::Config::new([OPENAPI_PATH]).validator_url("none")),
     )
     // SwaggerUi answers `/docs/` only; send `/docs` there.
     .service(crate::routes::resource("/docs", "GET").get(|| async {
@@ -142,6 +145,10 @@ impl IntoResponses for BodyProblems {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         problems(&[
             (400, "Malformed JSON"),
+            (
+                408,
+                "The body did not arrive whole in time (10 s by default); the connection is closed",
+            ),
             (
                 413,
                 "Body over the limit (64 KiB for accounts, 1 MiB for posts)",
@@ -195,12 +202,28 @@ impl IntoResponses for ExternalAccountProblem {
     }
 }
 
+/// What deleting an account answers when an admin tries to delete their own.
+pub struct AdminAccountProblem;
+
+impl IntoResponses for AdminAccountProblem {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[(
+            409,
+            "`admin_account`: an admin cannot delete their own account",
+        )])
+    }
+}
+
 /// What every `/api/v1/auth/*` operation can answer when a client sends too many requests.
 pub struct RateLimitProblem;
 
 impl IntoResponses for RateLimitProblem {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        problems(&[(429, "Too many requests from this address (see Retry-After)")])
+        problems(&[(
+            429,
+            "Too many requests from this address; for a login, also too many failed logins for \
+             the account (see Retry-After)",
+        )])
     }
 }
 

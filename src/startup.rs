@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::{header, Method};
-use actix_web::middleware::Compress;
+use actix_web::middleware::{from_fn, Compress};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tracing_actix_web::TracingLogger;
 
@@ -15,6 +15,8 @@ use crate::auth::{auth_rate_limit, password, LoginThrottle, PasswordHasher, Toke
 use crate::config::{AdminAccount, Settings, Storage};
 use crate::domain::{Email, Password, Role, Username};
 use crate::error::ApiError;
+use crate::extract::{close_after_unread_body, BodyDeadline};
+use crate::middleware::{cors_refusal_as_problem, security_headers};
 use crate::store::{JournalError, NewUser, Store};
 use crate::telemetry::RequestSpan;
 
@@ -30,6 +32,11 @@ pub enum StartupError {
     Keys(String),
     #[error("BLOG_DATA_DIR: {0}")]
     Store(#[from] JournalError),
+    #[error("BLOG_DATA_DIR {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("BLOG_ADMIN_{field}: {reason}")]
     Admin { field: &'static str, reason: String },
 }
@@ -44,6 +51,15 @@ impl Application {
     /// Loads keys, creates the admin account if configured, binds the listener (port 0 picks a
     /// free one) and builds the app.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        if settings.storage == Storage::Disk {
+            // Made private before anything in it is read: the JWT secret, the keys, the journal.
+            crate::config::create_private_dir(&settings.data_dir).map_err(|source| {
+                StartupError::DataDir {
+                    path: settings.data_dir.display().to_string(),
+                    source,
+                }
+            })?;
+        }
         let keys = web::Data::new(TokenKeys::from_settings(&settings).map_err(StartupError::Keys)?);
         if keys.external().is_some() {
             // The external issuer's keys are fetched in the background: an issuer that is down
@@ -75,6 +91,7 @@ impl Application {
         let throttle = web::Data::new(LoginThrottle::new(
             limits.login_failure_limit,
             limits.login_lockout,
+            limits.login_account_failures_per_hour,
         ));
         let rate_limit = auth_rate_limit(limits);
         spawn_sweeper(store.clone(), throttle.clone(), settings.sweep_interval);
@@ -92,12 +109,19 @@ impl Application {
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
         let cors_origins = settings.cors_origins.clone();
+        let body_deadline = BodyDeadline(settings.limits.body_timeout);
         let settings = web::Data::new(settings);
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(Compress::default())
                 .wrap(cors(&cors_origins))
+                .wrap(from_fn(cors_refusal_as_problem))
                 .wrap(TracingLogger::<RequestSpan>::new())
+                .wrap(from_fn(security_headers))
+                // Outermost, so that no answer (not even a refused preflight) leaves an unread
+                // body draining for as long as its client trickles it.
+                .wrap(from_fn(close_after_unread_body))
+                .app_data(body_deadline)
                 .app_data(store.clone())
                 .app_data(keys.clone())
                 .app_data(settings.clone())

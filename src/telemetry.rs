@@ -46,7 +46,96 @@ impl RootSpanBuilder for RequestSpan {
         )
     }
 
+    /// Records the status and any error on the span, and logs a failed request: at ERROR for a
+    /// server error, at DEBUG for a client's (an unknown route, a wrong password, a bad body is
+    /// the client's mistake, not a server warning; tracing-actix-web's own event logged all of
+    /// them at WARN and is turned off in Cargo.toml).
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         DefaultRootSpanBuilder::on_request_end(span, outcome);
+        let (status, error) = match outcome {
+            Ok(response) => match response.response().error() {
+                Some(error) => (response.status(), error.as_response_error()),
+                None => return,
+            },
+            Err(error) => {
+                let error = error.as_response_error();
+                (error.status_code(), error)
+            }
+        };
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), error = %error, "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), error = %error, "request refused");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::{test, web, App, HttpResponse};
+    use tracing_actix_web::TracingLogger;
+
+    use super::RequestSpan;
+    use crate::error::ApiError;
+
+    /// A log sink the test reads back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    impl io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_client_error_is_not_a_warning_and_a_server_error_is_an_error() {
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(
+            App::new()
+                .wrap(TracingLogger::<RequestSpan>::new())
+                .route(
+                    "/broken",
+                    web::get().to(|| async {
+                        Err::<HttpResponse, _>(ApiError::internal("disk on fire"))
+                    }),
+                )
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::NotFound("route"))
+                })),
+        )
+        .await;
+
+        let request = test::TestRequest::get().uri("/nowhere").to_request();
+        assert_eq!(test::call_service(&app, request).await.status(), 404);
+        let log = captured.text();
+        assert!(!log.contains("WARN") && !log.contains("ERROR"), "{log}");
+        assert!(log.contains("DEBUG") && log.contains("status=404"), "{log}");
+
+        let request = test::TestRequest::get().uri("/broken").to_request();
+        assert_eq!(test::call_service(&app, request).await.status(), 500);
+        let log = captured.text();
+        assert!(log.contains("ERROR") && log.contains("status=500"), "{log}");
     }
 }

@@ -10,12 +10,13 @@ mod throttle;
 mod tokens;
 mod verified;
 
+pub use client_ip::client_ip;
 pub use extractor::{AdminUser, AuthUser, MaybeAuthUser, PostsWriter, SessionUser};
 pub use oidc::ExternalIssuer;
 pub use password::PasswordHasher;
 pub use rate_limit::{auth_rate_limit, AuthRateLimit};
 pub use refresh::{family_key, opaque_secret, secret_hash, RefreshToken};
-pub use throttle::LoginThrottle;
+pub use throttle::{LoginTarget, LoginThrottle, Throttled};
 pub use tokens::{
     AccessClaims, ClientClaims, IssuedToken, RetiredKey, Subject, TokenError, TokenKeys,
     ACCESS_TOKEN_TYPE,

@@ -1,26 +1,82 @@
-//! Per-account login throttling: after N consecutive failures for one login name, further
-//! attempts get 429 for a window that doubles with each further failure (capped at an hour);
-//! a success resets it.
+//! Failed-login throttling, counted per account (OWASP ASVS 2.2.1):
 //!
-//! Keyed by the name as submitted (lower-cased), whether or not an account has it, so the
-//! throttle behaves identically for existing and unknown accounts and reveals nothing. Checked
-//! before any password hashing, so a throttled guess costs nothing.
+//! - per account and client address: after `limit` consecutive failures from one address, that
+//!   address is refused (429) for the account for a window that doubles with each further
+//!   failure, up to an hour; a success from that address resets it. A stranger guessing from
+//!   elsewhere therefore cannot lock the owner out.
+//! - per account, from every address: at most `ceiling` failures in any hour (ASVS: at most 100);
+//!   past that, every address is refused until the oldest of them is an hour old. That caps what
+//!   a guesser with many addresses gets, at the price that such a guesser can lock the account.
+//!
+//! An account counts as one whether it is named by its username or its email. A name no account
+//! has counts by the name itself (trimmed, lower-cased) under the same rules, so the throttle
+//! answers alike for names that exist and names that do not. Checked before any password
+//! hashing, so a throttled guess costs nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-/// Names tracked at most; past it, entries whose window has passed are dropped first.
+use crate::domain::UserId;
+
+/// Entries tracked at most per map; past it, entries that no longer matter are dropped first.
 const MAX_TRACKED: usize = 100_000;
+/// The longest window an address is refused for.
 const MAX_WINDOW: Duration = Duration::from_secs(60 * 60);
+/// The span over which the account-wide ceiling counts failures.
+const CEILING_SPAN: Duration = Duration::from_secs(60 * 60);
+
+/// What a login attempt named.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LoginTarget {
+    /// An existing account, by whichever of its names.
+    Account(UserId),
+    /// A name no account has, trimmed and lower-cased.
+    Unknown(String),
+}
+
+impl LoginTarget {
+    /// A name no account has, as the store would look it up.
+    pub fn unknown(name: &str) -> Self {
+        Self::Unknown(name.trim().to_lowercase())
+    }
+}
+
+/// Why an attempt is refused, with how long to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttled {
+    /// Too many consecutive failures for this account from this address.
+    FromAddress(Duration),
+    /// The account's ceiling of failures in an hour, from every address, is reached.
+    Account(Duration),
+}
+
+impl Throttled {
+    pub fn wait(self) -> Duration {
+        match self {
+            Self::FromAddress(wait) | Self::Account(wait) => wait,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Failures {
     count: u32,
-    /// No attempts before this instant.
+    /// No attempts from this address before this instant.
     blocked_until: Option<Instant>,
+    /// The latest failure.
     last: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Ledger {
+    /// Consecutive failures per (account, client network).
+    pairs: HashMap<(LoginTarget, IpAddr), Failures>,
+    /// Per account, when its failures of the last hour happened, oldest first; at most
+    /// `ceiling` of them.
+    recent: HashMap<LoginTarget, VecDeque<Instant>>,
 }
 
 /// The failed-login ledger.
@@ -28,82 +84,151 @@ struct Failures {
 pub struct LoginThrottle {
     limit: u32,
     base: Duration,
-    failures: Mutex<HashMap<String, Failures>>,
+    ceiling: usize,
+    ledger: Mutex<Ledger>,
 }
 
 impl LoginThrottle {
-    pub fn new(limit: u32, base: Duration) -> Self {
+    /// `limit` consecutive failures from one address block it for `base`, doubling; at most
+    /// `ceiling` failures an hour for one account from all addresses together.
+    pub fn new(limit: u32, base: Duration, ceiling: u32) -> Self {
         Self {
             limit,
             base,
-            failures: Mutex::new(HashMap::new()),
+            ceiling: (ceiling as usize).max(1),
+            ledger: Mutex::new(Ledger::default()),
         }
     }
 
-    fn key(name: &str) -> String {
-        name.trim().to_lowercase()
+    /// `Err` while `target` may not be tried from `client`.
+    pub fn check(&self, target: &LoginTarget, client: IpAddr) -> Result<(), Throttled> {
+        self.check_at(target, client, Instant::now())
     }
 
-    /// `Err(wait)` while `name` is throttled.
-    pub fn check(&self, name: &str) -> Result<(), Duration> {
-        self.check_at(name, Instant::now())
-    }
-
-    fn check_at(&self, name: &str, now: Instant) -> Result<(), Duration> {
-        match self
-            .failures
-            .lock()
-            .get(&Self::key(name))
-            .and_then(|f| f.blocked_until)
-        {
-            Some(until) if until > now => Err(until - now),
-            _ => Ok(()),
+    fn check_at(
+        &self,
+        target: &LoginTarget,
+        client: IpAddr,
+        now: Instant,
+    ) -> Result<(), Throttled> {
+        let ledger = self.ledger.lock();
+        let blocked = ledger
+            .pairs
+            .get(&(target.clone(), network(client)))
+            .and_then(|failures| failures.blocked_until);
+        if let Some(until) = blocked.filter(|until| *until > now) {
+            return Err(Throttled::FromAddress(until - now));
         }
-    }
-
-    /// Records a failed attempt; from the `limit`-th on, blocks the name for a growing window.
-    pub fn failed(&self, name: &str) {
-        self.failed_at(name, Instant::now());
-    }
-
-    fn failed_at(&self, name: &str, now: Instant) {
-        let mut failures = self.failures.lock();
-        if failures.len() >= MAX_TRACKED {
-            failures.retain(|_, f| f.blocked_until.is_some_and(|until| until > now));
+        if let Some(times) = ledger.recent.get(target) {
+            let fresh: Vec<&Instant> = times
+                .iter()
+                .skip_while(|at| now.saturating_duration_since(**at) >= CEILING_SPAN)
+                .collect();
+            if fresh.len() >= self.ceiling {
+                // Attempts are allowed again once enough of these are an hour old.
+                let freed_by = fresh[fresh.len() - self.ceiling];
+                return Err(Throttled::Account(
+                    (*freed_by + CEILING_SPAN).saturating_duration_since(now),
+                ));
+            }
         }
-        let entry = failures.entry(Self::key(name)).or_insert(Failures {
-            count: 0,
-            blocked_until: None,
-            last: now,
-        });
-        entry.count = entry.count.saturating_add(1);
-        entry.last = now;
-        if entry.count >= self.limit {
-            let doublings = (entry.count - self.limit).min(16);
+        Ok(())
+    }
+
+    /// Records a failed attempt on `target` from `client`.
+    pub fn failed(&self, target: &LoginTarget, client: IpAddr) {
+        self.failed_at(target, client, Instant::now());
+    }
+
+    fn failed_at(&self, target: &LoginTarget, client: IpAddr, now: Instant) {
+        let mut guard = self.ledger.lock();
+        let ledger = &mut *guard;
+        if ledger.pairs.len() >= MAX_TRACKED {
+            ledger
+                .pairs
+                .retain(|_, f| f.blocked_until.is_some_and(|until| until > now));
+        }
+        if ledger.recent.len() >= MAX_TRACKED {
+            ledger.recent.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|at| now.saturating_duration_since(*at) < CEILING_SPAN)
+            });
+        }
+        let pair = ledger
+            .pairs
+            .entry((target.clone(), network(client)))
+            .or_insert(Failures {
+                count: 0,
+                blocked_until: None,
+                last: now,
+            });
+        pair.count = pair.count.saturating_add(1);
+        pair.last = now;
+        if pair.count >= self.limit {
+            let doublings = (pair.count - self.limit).min(16);
             let window = self.base.saturating_mul(1 << doublings).min(MAX_WINDOW);
-            entry.blocked_until = Some(now + window);
+            pair.blocked_until = Some(now + window);
+        }
+        let times = ledger.recent.entry(target.clone()).or_default();
+        while times
+            .front()
+            .is_some_and(|at| now.saturating_duration_since(*at) >= CEILING_SPAN)
+        {
+            times.pop_front();
+        }
+        times.push_back(now);
+        while times.len() > self.ceiling {
+            times.pop_front();
         }
     }
 
-    /// Forgets names with no block in force and no failure in the last hour, so that names
-    /// which never come back do not stay in memory; returns how many. Run from a timer.
+    /// Forgets what no longer matters: pairs with no block in force and no failure in the last
+    /// hour, and accounts with no failure in the last hour. So names and addresses that never
+    /// come back do not stay in memory. Returns how many entries went. Run from a timer.
     pub fn sweep(&self) -> usize {
         self.sweep_at(Instant::now())
     }
 
     fn sweep_at(&self, now: Instant) -> usize {
-        let mut failures = self.failures.lock();
-        let before = failures.len();
-        failures.retain(|_, f| {
+        let mut ledger = self.ledger.lock();
+        let before = ledger.pairs.len() + ledger.recent.len();
+        ledger.pairs.retain(|_, f| {
             f.blocked_until.is_some_and(|until| until > now)
                 || now.saturating_duration_since(f.last) < MAX_WINDOW
         });
-        before - failures.len()
+        ledger.recent.retain(|_, times| {
+            times
+                .back()
+                .is_some_and(|at| now.saturating_duration_since(*at) < CEILING_SPAN)
+        });
+        before - (ledger.pairs.len() + ledger.recent.len())
     }
 
-    /// A successful login clears the name's record.
-    pub fn succeeded(&self, name: &str) {
-        self.failures.lock().remove(&Self::key(name));
+    /// A successful login clears the record of `client`'s failures for `target`. Failures from
+    /// other addresses still count towards the account's ceiling.
+    pub fn succeeded(&self, target: &LoginTarget, client: IpAddr) {
+        self.ledger
+            .lock()
+            .pairs
+            .remove(&(target.clone(), network(client)));
+    }
+}
+
+/// The network a client is counted by: an IPv4 address (also one mapped into IPv6) by itself,
+/// an IPv6 address by its /64, since one subscriber usually holds a whole /64 and could
+/// otherwise try from 2^64 addresses.
+fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                IpAddr::V6(segments.into())
+            }
+        },
     }
 }
 
@@ -111,55 +236,131 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
-    #[test]
-    fn blocks_after_the_limit_for_a_doubling_window_and_resets_on_success() {
-        let throttle = LoginThrottle::new(3, Duration::from_secs(10));
-        let t0 = Instant::now();
-        throttle.failed_at("Alice", t0);
-        throttle.failed_at("alice", t0);
-        assert!(
-            throttle.check_at("alice", t0).is_ok(),
-            "two failures: not yet"
-        );
-        throttle.failed_at("alice", t0);
-        assert_eq!(throttle.check_at("ALICE", t0), Err(Duration::from_secs(10)));
-        let later = t0 + Duration::from_secs(11);
-        assert!(
-            throttle.check_at("alice", later).is_ok(),
-            "the window passes"
-        );
-        throttle.failed_at("alice", later);
-        assert_eq!(
-            throttle.check_at("alice", later),
-            Err(Duration::from_secs(20)),
-            "and doubles"
-        );
-        assert!(
-            throttle.check_at("bob", later).is_ok(),
-            "other names are unaffected"
-        );
-        throttle.succeeded("alice");
-        assert!(throttle.check_at("alice", later).is_ok());
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
     }
 
     #[test]
-    fn the_sweep_forgets_only_names_quiet_for_an_hour() {
-        let throttle = LoginThrottle::new(3, Duration::from_secs(10));
+    fn an_address_is_blocked_after_the_limit_for_a_doubling_window_and_reset_on_success() {
+        let throttle = LoginThrottle::new(3, Duration::from_secs(10), 100);
+        let alice = LoginTarget::Account(UserId::new());
+        let (here, there) = (ip("198.51.100.1"), ip("203.0.113.1"));
         let t0 = Instant::now();
-        throttle.failed_at("gone", t0);
-        throttle.failed_at("recent", t0 + Duration::from_secs(3000));
-        assert_eq!(throttle.sweep_at(t0 + MAX_WINDOW), 1);
-        assert_eq!(throttle.failures.lock().len(), 1);
-        assert!(throttle.failures.lock().contains_key("recent"));
+        throttle.failed_at(&alice, here, t0);
+        throttle.failed_at(&alice, here, t0);
+        assert!(
+            throttle.check_at(&alice, here, t0).is_ok(),
+            "two failures: not yet"
+        );
+        throttle.failed_at(&alice, here, t0);
+        assert_eq!(
+            throttle.check_at(&alice, here, t0),
+            Err(Throttled::FromAddress(Duration::from_secs(10)))
+        );
+        assert!(
+            throttle.check_at(&alice, there, t0).is_ok(),
+            "another address is not blocked"
+        );
+        let later = t0 + Duration::from_secs(11);
+        assert!(
+            throttle.check_at(&alice, here, later).is_ok(),
+            "the window passes"
+        );
+        throttle.failed_at(&alice, here, later);
+        assert_eq!(
+            throttle.check_at(&alice, here, later),
+            Err(Throttled::FromAddress(Duration::from_secs(20))),
+            "and doubles"
+        );
+        let bob = LoginTarget::Account(UserId::new());
+        assert!(
+            throttle.check_at(&bob, here, later).is_ok(),
+            "other accounts are unaffected"
+        );
+        throttle.succeeded(&alice, here);
+        assert!(throttle.check_at(&alice, here, later).is_ok());
+    }
+
+    #[test]
+    fn the_sweep_forgets_only_entries_quiet_for_an_hour() {
+        let throttle = LoginThrottle::new(3, Duration::from_secs(10), 100);
+        let (gone, recent) = (LoginTarget::unknown("gone"), LoginTarget::unknown("recent"));
+        let here = ip("198.51.100.1");
+        let t0 = Instant::now();
+        throttle.failed_at(&gone, here, t0);
+        throttle.failed_at(&recent, here, t0 + Duration::from_secs(3000));
+        assert_eq!(
+            throttle.sweep_at(t0 + MAX_WINDOW),
+            2,
+            "gone's pair and its hourly count"
+        );
+        let ledger = throttle.ledger.lock();
+        assert_eq!((ledger.pairs.len(), ledger.recent.len()), (1, 1));
+        assert!(ledger.recent.contains_key(&recent));
     }
 
     #[test]
     fn the_window_is_capped_at_an_hour() {
-        let throttle = LoginThrottle::new(1, Duration::from_secs(60));
+        let throttle = LoginThrottle::new(1, Duration::from_secs(60), 1_000);
+        let x = LoginTarget::unknown("x");
         let now = Instant::now();
         for _ in 0..40 {
-            throttle.failed_at("x", now);
+            throttle.failed_at(&x, ip("198.51.100.1"), now);
         }
-        assert_eq!(throttle.check_at("x", now), Err(MAX_WINDOW));
+        assert_eq!(
+            throttle.check_at(&x, ip("198.51.100.1"), now),
+            Err(Throttled::FromAddress(MAX_WINDOW))
+        );
+    }
+
+    #[test]
+    fn an_account_takes_at_most_the_ceiling_of_failures_an_hour_from_all_addresses() {
+        let throttle = LoginThrottle::new(10, Duration::from_secs(60), 5);
+        let alice = LoginTarget::Account(UserId::new());
+        let t0 = Instant::now();
+        let minute = Duration::from_secs(60);
+        for i in 0..5u32 {
+            throttle.failed_at(&alice, ip(&format!("198.51.100.{i}")), t0 + minute * i);
+        }
+        let now = t0 + minute * 5;
+        assert_eq!(
+            throttle.check_at(&alice, ip("203.0.113.9"), now),
+            Err(Throttled::Account(CEILING_SPAN - minute * 5)),
+            "every address, until the oldest failure is an hour old"
+        );
+        assert!(
+            throttle
+                .check_at(&alice, ip("203.0.113.9"), t0 + CEILING_SPAN)
+                .is_ok(),
+            "then one more attempt may be made"
+        );
+        let bob = LoginTarget::Account(UserId::new());
+        assert!(throttle.check_at(&bob, ip("203.0.113.9"), now).is_ok());
+    }
+
+    #[test]
+    fn unknown_names_count_alike_ignoring_case_and_spaces() {
+        let throttle = LoginThrottle::new(2, Duration::from_secs(60), 100);
+        let here = ip("198.51.100.1");
+        throttle.failed_at(&LoginTarget::unknown("Nobody"), here, Instant::now());
+        throttle.failed_at(&LoginTarget::unknown(" nobody "), here, Instant::now());
+        assert!(throttle
+            .check(&LoginTarget::unknown("NOBODY"), here)
+            .is_err());
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_slash_64_and_mapped_ipv4_by_its_address() {
+        assert_eq!(
+            network(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(network(ip("::ffff:198.51.100.7")), ip("198.51.100.7"));
+        assert_eq!(network(ip("198.51.100.7")), ip("198.51.100.7"));
+        let throttle = LoginThrottle::new(1, Duration::from_secs(60), 100);
+        let alice = LoginTarget::Account(UserId::new());
+        throttle.failed(&alice, ip("2001:db8:1:2::1"));
+        assert!(throttle.check(&alice, ip("2001:db8:1:2::ffff")).is_err());
+        assert!(throttle.check(&alice, ip("2001:db8:1:3::1")).is_ok());
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Keys and their `Validation`s are built once at startup and shared; nothing reads the
 //! environment per request. Each validation pins one algorithm, requires every registered claim
-//! we issue and checks `iss` and `aud` with 5 s of leeway.
+//! we issue and checks `iss` and `aud` with 5 s of leeway. `iat` is required and checked here
+//! (jsonwebtoken ignores it): a token issued further ahead than the leeway is refused.
 //!
 //! With an asymmetric key the public half is published as a JWKS (`/.well-known/jwks.json`) with
 //! its RFC 7638 thumbprint as `kid`. Rotation is replacing the key file and restarting: the data
@@ -32,7 +33,7 @@ use crate::domain::{ClientId, ExternalIdentity, Role, Scopes, SessionId, UserId}
 
 /// The JWT `typ` header of our access tokens (RFC 9068 section 2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
-/// Clock skew tolerated on `exp` and `nbf`.
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
 const LEEWAY_SECONDS: u64 = 5;
 /// File in the data directory holding the generated secret.
 const SECRET_FILE: &str = "jwt-secret";
@@ -71,11 +72,13 @@ pub struct ClientClaims {
 }
 
 /// The claims as read from a token, before we know which kind it is. The registered claims
-/// (`iss`, `aud`, `exp`, `nbf`, `iat`) are checked by `Validation`; `jti` is required here.
+/// `iss`, `aud`, `exp` and `nbf` are checked by `Validation`; `iat` and `jti` here.
 #[derive(Deserialize)]
 struct AnyClaims {
     sub: String,
     exp: i64,
+    /// Optional only so that its absence is "lacks a required claim", not "malformed".
+    iat: Option<i64>,
     #[allow(dead_code)]
     jti: Uuid,
     sid: Option<SessionId>,
@@ -171,8 +174,10 @@ pub(crate) fn pinned_validation(
 }
 
 /// The validation of our own tokens signed with `algorithm`: every registered claim we issue.
+/// jsonwebtoken's required claims cannot include `iat` (it ignores the name), so
+/// `TokenKeys::verify_own` requires and checks it.
 fn own_validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation {
-    let claims = ["exp", "nbf", "iat", "iss", "aud", "sub"];
+    let claims = ["exp", "nbf", "iss", "aud", "sub"];
     pinned_validation(algorithm, issuer, audience, &claims)
 }
 
@@ -454,6 +459,7 @@ impl TokenKeys {
             return Err(TokenError::Invalid("the token is not an access token"));
         }
         let lacking = TokenError::Invalid("the access token lacks a required claim");
+        check_issued_at(data.claims.iat, chrono::Utc::now().timestamp())?;
         let expires = data.claims.exp;
         let subject = match data.claims {
             AnyClaims {
@@ -487,6 +493,20 @@ impl TokenKeys {
             _ => Err(lacking),
         }?;
         Ok((subject, expires))
+    }
+}
+
+/// `iat` must be present and not later than now plus the leeway: a token "issued" in the future
+/// was not issued by us with a sane clock, and would outlive any rotation meant to end it.
+fn check_issued_at(iat: Option<i64>, now: i64) -> Result<(), TokenError> {
+    match iat {
+        None => Err(TokenError::Invalid(
+            "the access token lacks a required claim",
+        )),
+        Some(iat) if iat > now.saturating_add(LEEWAY_SECONDS as i64) => Err(TokenError::Invalid(
+            "the access token was issued in the future",
+        )),
+        Some(_) => Ok(()),
     }
 }
 
@@ -756,6 +776,36 @@ mod tests {
             keys.verify(&sign(&header, &claims)).is_err(),
             "unknown scope"
         );
+    }
+
+    #[test]
+    fn iat_is_required_and_not_in_the_future() {
+        let keys = keys();
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(ACCESS_TOKEN_TYPE.into());
+        let now = chrono::Utc::now().timestamp();
+        let mut claims = user_claims();
+        claims["iat"] = serde_json::json!(now + LEEWAY_SECONDS as i64 - 1);
+        assert!(
+            keys.verify(&sign(&header, &claims)).is_ok(),
+            "within the leeway"
+        );
+        claims["iat"] = serde_json::json!(now + 11 * 24 * 60 * 60);
+        assert_eq!(
+            keys.verify(&sign(&header, &claims)),
+            Err(TokenError::Invalid(
+                "the access token was issued in the future"
+            ))
+        );
+        claims.as_object_mut().unwrap().remove("iat");
+        assert_eq!(
+            keys.verify(&sign(&header, &claims)),
+            Err(TokenError::Invalid(
+                "the access token lacks a required claim"
+            ))
+        );
+        assert_eq!(check_issued_at(Some(100), 95), Ok(()));
+        assert!(check_issued_at(Some(101), 95).is_err());
     }
 
     const ED_A: &[u8] = include_bytes!("../../tests/fixtures/keys/ed25519-a.pem");

@@ -39,6 +39,54 @@ impl fmt::Display for Username {
     }
 }
 
+/// Names nobody may sign up with: they would pass for the service itself or for its staff.
+/// Compared without `-` and `_`, so `sys_admin` and `blog_api` are refused too.
+const RESERVED_USERNAMES: &[&str] = &[
+    "abuse",
+    "admin",
+    "administrator",
+    "anonymous",
+    "api",
+    "blog",
+    "blogapi",
+    "help",
+    "hostmaster",
+    "mod",
+    "moderator",
+    "noreply",
+    "null",
+    "official",
+    "postmaster",
+    "root",
+    "security",
+    "staff",
+    "superuser",
+    "support",
+    "sysadmin",
+    "system",
+    "undefined",
+    "webmaster",
+    "www",
+];
+
+impl Username {
+    /// [`Username::parse`] for someone signing up: reserved names (`admin`, `root`, `support`,
+    /// `system`, `api`, `www`, `blog-api`...) are refused as well. Only signup checks this: the
+    /// admin configured with `BLOG_ADMIN_USERNAME` may well be called `root` or `admin`.
+    pub fn parse_new(input: &str) -> Result<Self, String> {
+        let username = Self::parse(input)?;
+        let bare: String = username
+            .0
+            .chars()
+            .filter(|c| !matches!(c, '-' | '_'))
+            .collect();
+        if RESERVED_USERNAMES.contains(&bare.as_str()) {
+            return Err("is reserved; choose another".into());
+        }
+        Ok(username)
+    }
+}
+
 /// An email address as the user typed it (trimmed). Uniqueness ignores case: see [`Email::key`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -171,6 +219,43 @@ mod tests {
         for (input, reason) in bad {
             assert!(Username::parse(input).is_err(), "{reason}");
         }
+    }
+
+    #[test]
+    fn reserved_usernames_are_refused_at_signup_only() {
+        for name in [
+            "admin",
+            "Root",
+            "sys_admin",
+            "blog-api",
+            "blog_api",
+            "www",
+            "support",
+        ] {
+            assert_eq!(
+                Username::parse_new(name).unwrap_err(),
+                "is reserved; choose another",
+                "{name}"
+            );
+            assert!(
+                Username::parse(name).is_ok(),
+                "{name}: a configured admin may use it"
+            );
+        }
+        for name in [
+            "alice",
+            "root2",
+            "administrators",
+            "apiary",
+            "bob-the-admin",
+        ] {
+            assert!(Username::parse_new(name).is_ok(), "{name}");
+        }
+        assert_eq!(
+            Username::parse_new("ab").unwrap_err(),
+            "must be 3 to 32 characters long",
+            "the ordinary rules first"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `/api/v1/auth`: signup, login, refresh and logout.
 
 use std::future::Future;
+use std::net::{IpAddr, Ipv6Addr};
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
@@ -11,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{
-    family_key, secret_hash, AuthRateLimit, LoginThrottle, PasswordHasher, RefreshToken,
-    SessionUser, TokenKeys,
+    client_ip, family_key, secret_hash, AuthRateLimit, LoginTarget, LoginThrottle, PasswordHasher,
+    RefreshToken, SessionUser, Throttled, TokenKeys,
 };
 use crate::config::Settings;
 use crate::domain::{ClientId, DisplayName, Email, Password, Role, Scopes, Username};
@@ -44,7 +45,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &AuthRateLimit) {
     "password": "correct horse battery staple", "name": "Alice Liddell"
 }))]
 pub struct SignupRequest {
-    /// 3-32 characters of `a-z 0-9 _ -`; stored lower-case.
+    /// 3-32 characters of `a-z 0-9 _ -`; stored lower-case. A few names are reserved
+    /// (`admin`, `root`, `support`, `system`, `api`, `www`, `blog-api`...).
     #[schema(
         pattern = "^[A-Za-z0-9_-]{3,32}$",
         min_length = 3,
@@ -109,7 +111,7 @@ pub async fn signup(
         password,
         name,
     } = body.0;
-    let username = Username::parse(&username);
+    let username = Username::parse_new(&username);
     let email = Email::parse(&email);
     // A password made of the account's own username or email is easy to guess.
     let context: Vec<&str> = [
@@ -263,7 +265,8 @@ impl FromRequest for Credentials {
 ///
 /// Accepts JSON `{email | username, password}` or the OAuth2 password grant as a form. 200 with
 /// a token pair; 401 `invalid_credentials` for an unknown account and a wrong password alike
-/// (same body, same time: an unknown account is checked against a dummy hash).
+/// (same body, same time: an unknown account is checked against a dummy hash); 429 while the
+/// account is throttled for this address, or everywhere past its hourly ceiling of failures.
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth",
     request_body(content(
@@ -286,15 +289,21 @@ pub async fn login(
     credentials: Credentials,
 ) -> ApiResult<HttpResponse> {
     let Credentials { name, password } = credentials;
-    // Before any hashing: a throttled name costs nothing to refuse.
-    throttle.check(name.as_str()).map_err(|wait| {
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        ApiError::TooManyRequests {
-            retry_after_secs: seconds,
-            detail: format!("too many failed logins for this account; retry in {seconds} s"),
-        }
-    })?;
     let account = store.credentials(name.as_login()).await;
+    // Failures count per account, by username or email alike; for a name no account has, per
+    // name, under the same rules (see throttle.rs).
+    let target = match &account {
+        Some((id, _)) => LoginTarget::Account(*id),
+        None => LoginTarget::unknown(name.as_str()),
+    };
+    let client = client_ip(
+        req.peer_addr().map(|addr| addr.ip()),
+        req.headers(),
+        &settings.limits.trusted_proxies,
+    )
+    .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+    // Before any hashing: a throttled attempt costs nothing to refuse.
+    throttle.check(&target, client).map_err(too_many_failures)?;
     let (user_id, stored_hash) = match account {
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
@@ -302,10 +311,10 @@ pub async fn login(
     let verified = hasher.verify(password, stored_hash).await?;
     let invalid = || ApiError::Unauthorized(AuthFailure::InvalidCredentials);
     let Some(user_id) = user_id.filter(|_| verified) else {
-        throttle.failed(name.as_str());
+        throttle.failed(&target, client);
         return Err(invalid());
     };
-    throttle.succeeded(name.as_str());
+    throttle.succeeded(&target, client);
     let (new_session, refresh) = new_session(&req, &settings);
     // The account may have been deleted while its password was being checked.
     let (user, session) = store
@@ -313,6 +322,28 @@ pub async fn login(
         .await
         .map_err(|_| invalid())?;
     Ok(no_store(HttpResponse::Ok()).json(token_response(&keys, &user, session, refresh)?))
+}
+
+/// 429 for a throttled login, with `Retry-After` rounded up ("0" would invite a retry that fails).
+fn too_many_failures(throttled: Throttled) -> ApiError {
+    let wait = throttled.wait();
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let detail = match throttled {
+        Throttled::FromAddress(_) => {
+            format!(
+                "too many failed logins for this account from this address; retry in {seconds} s"
+            )
+        }
+        Throttled::Account(_) => {
+            format!(
+                "too many failed logins for this account in the last hour; retry in {seconds} s"
+            )
+        }
+    };
+    ApiError::TooManyRequests {
+        retry_after_secs: seconds,
+        detail,
+    }
 }
 
 /// A refresh token to exchange.

@@ -88,7 +88,7 @@ pub async fn create(
     get, path = "/api/v1/clients", tag = "clients", operation_id = "list_clients",
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
-        (status = 200, body = Vec<Client>),
+        (status = 200, description = "Every registered client", body = Vec<Client>),
         (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
         crate::openapi::AuthProblems,
     )

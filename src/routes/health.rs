@@ -74,7 +74,7 @@ pub struct StoreHealth {
 }
 
 /// 200 while the service can answer; it takes the store lock, so a wedged store shows here.
-#[utoipa::path(get, path = "/health", tag = "service", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/health", tag = "service", responses((status = 200, description = "The service answers; the store it runs on and its size", body = Health)))]
 pub async fn health(store: web::Data<Store>) -> HttpResponse {
     let stats = store.stats().await;
     HttpResponse::Ok().json(Health {

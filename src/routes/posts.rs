@@ -85,7 +85,7 @@ impl ListParams {
     get, path = "/api/v1/posts", tag = "posts",
     params(ListParams),
     responses(
-        (status = 200, body = PostPage),
+        (status = 200, description = "A page of posts, newest first", body = PostPage),
         (status = 422, description = "Bad query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -242,7 +242,7 @@ pub async fn create(
     get, path = "/api/v1/posts/{id}", tag = "posts",
     params(("id" = String, Path, description = "Post id (UUID) or slug")),
     responses(
-        (status = 200, body = Post, headers(("ETag" = String))),
+        (status = 200, description = "The post, with its current version as ETag", body = Post, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
         (status = 304, description = "Not modified"),
         crate::openapi::NotFoundProblem,
     )
@@ -275,7 +275,7 @@ pub async fn get(
     request_body = PostInput,
     security(("oauth2_password" = []), ("bearer" = []), ("oauth2_client" = ["posts:write"])),
     responses(
-        (status = 200, body = Post, headers(("ETag" = String))),
+        (status = 200, description = "The replaced post, with its new ETag", body = Post, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
         crate::openapi::BodyProblems, crate::openapi::AuthProblems, crate::openapi::PostWriteProblems,
     )
 )]
@@ -304,7 +304,7 @@ pub async fn replace(
     request_body = PostPatch,
     security(("oauth2_password" = []), ("bearer" = []), ("oauth2_client" = ["posts:write"])),
     responses(
-        (status = 200, body = Post, headers(("ETag" = String))),
+        (status = 200, description = "The changed post, with its new ETag", body = Post, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
         crate::openapi::BodyProblems, crate::openapi::AuthProblems, crate::openapi::PostWriteProblems,
     )
 )]

@@ -78,7 +78,7 @@ impl UserView {
     get, path = "/api/v1/users/me", tag = "users",
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
-        (status = 200, body = UserView),
+        (status = 200, description = "The caller's account, with email", body = UserView),
         crate::openapi::AuthProblems,
     )
 )]
@@ -113,7 +113,7 @@ pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     request_body = UpdateMe,
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
-        (status = 200, body = UserView),
+        (status = 200, description = "The updated account", body = UserView),
         crate::openapi::BodyProblems, crate::openapi::AuthProblems,
     )
 )]
@@ -137,16 +137,20 @@ pub async fn update_me(
     Ok(HttpResponse::Ok().json(UserView::private(&user)))
 }
 
-/// Deletes the caller's account, its posts and every session. 204.
+/// Deletes the caller's account, its posts and every session. 204; 409 `admin_account` for an
+/// admin (the service would be left without one).
 #[utoipa::path(
     delete, path = "/api/v1/users/me", tag = "users",
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        crate::openapi::AuthProblems,
+        crate::openapi::AuthProblems, crate::openapi::AdminAccountProblem,
     )
 )]
 pub async fn delete_me(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
+    if auth.0.is_admin() {
+        return Err(ApiError::admin_account());
+    }
     store.delete_user(auth.0.user_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -217,7 +221,7 @@ pub async fn change_password(
     get, path = "/api/v1/users/{id}", tag = "users",
     params(("id" = String, Path, format = Uuid, description = "User id")),
     responses(
-        (status = 200, body = UserView),
+        (status = 200, description = "The profile; email only for its owner or an admin", body = UserView),
         crate::openapi::AuthProblems, crate::openapi::NotFoundProblem,
     )
 )]
@@ -259,7 +263,10 @@ pub struct SessionView {
 #[utoipa::path(
     get, path = "/api/v1/users/me/sessions", tag = "users",
     security(("oauth2_password" = []), ("bearer" = [])),
-    responses((status = 200, body = Vec<SessionView>), crate::openapi::AuthProblems)
+    responses(
+        (status = 200, description = "The live sessions, newest first", body = Vec<SessionView>),
+        crate::openapi::AuthProblems,
+    )
 )]
 pub async fn sessions(auth: AuthUser, store: web::Data<Store>) -> HttpResponse {
     let view = |session: SessionInfo| SessionView {
@@ -322,7 +329,7 @@ pub struct UserPage {
     params(UserListParams),
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
-        (status = 200, body = UserPage),
+        (status = 200, description = "A page of accounts, newest first", body = UserPage),
         (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
         crate::openapi::AuthProblems,
@@ -347,7 +354,8 @@ pub async fn list(
     }))
 }
 
-/// Deletes any account with its posts and sessions. Admins only. 204.
+/// Deletes any account with its posts and sessions. Admins only. 204; 409 `admin_account` for
+/// the admin's own account.
 #[utoipa::path(
     delete, path = "/api/v1/users/{id}", tag = "users",
     params(("id" = String, Path, format = Uuid, description = "User id")),
@@ -356,13 +364,17 @@ pub async fn list(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
         crate::openapi::AuthProblems, crate::openapi::NotFoundProblem,
+        crate::openapi::AdminAccountProblem,
     )
 )]
 pub async fn delete_user(
-    _admin: AdminUser,
+    admin: AdminUser,
     id: web::Path<UserId>,
     store: web::Data<Store>,
 ) -> ApiResult<HttpResponse> {
+    if *id == admin.0.user_id {
+        return Err(ApiError::admin_account());
+    }
     store.delete_user(*id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

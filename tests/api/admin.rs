@@ -118,6 +118,34 @@ async fn admins_delete_any_user_or_post() {
     assert_problem(again, 404, "not_found").await;
 }
 
+/// Admins come only from configuration at startup: one deleting their own account would leave
+/// the service without an admin until a restart.
+#[tokio::test]
+async fn an_admin_cannot_delete_their_own_account() {
+    let (app, admin) = app_with_admin().await;
+    let me: Value = app
+        .get_as("/api/v1/users/me", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let own = format!("/api/v1/users/{}", me["id"].as_str().unwrap());
+    for path in ["/api/v1/users/me", own.as_str()] {
+        let response = app.send_as(Method::DELETE, path, &admin).await;
+        assert_problem(response, 409, "admin_account").await;
+    }
+    assert_eq!(
+        app.get_as("/api/v1/users", &admin).await.status(),
+        200,
+        "the admin is still there"
+    );
+    let alice = app.signup("alice").await;
+    let deleted = app
+        .send_as(Method::DELETE, "/api/v1/users/me", &alice.token)
+        .await;
+    assert_eq!(deleted.status(), 204, "anyone else still can");
+}
+
 #[tokio::test]
 async fn admin_is_never_granted_by_signing_up() {
     let (app, _admin) = app_with_admin().await;
@@ -128,9 +156,19 @@ async fn admin_is_never_granted_by_signing_up() {
         .await;
     assert_problem(clash, 409, "email_taken").await;
     let plain = spawn_app().await;
-    let response = plain
+    let reserved = plain
         .signup_raw(
             &json!({"username": "admin", "email": "admin@example.com", "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    let problem = assert_problem(reserved, 422, "validation_failed").await;
+    assert_eq!(
+        problem["errors"]["username"][0],
+        "is reserved; choose another"
+    );
+    let response = plain
+        .signup_raw(
+            &json!({"username": "chief", "email": "chief@example.com", "password": ADMIN_PASSWORD}),
         )
         .await;
     let body: Value = response.json().await.unwrap();

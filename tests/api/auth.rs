@@ -96,6 +96,16 @@ async fn invalid_signups_are_422_naming_each_field() {
             "space in username",
         ),
         (
+            with("username", json!("admin")),
+            "username",
+            "a reserved name",
+        ),
+        (
+            with("username", json!("Blog_API")),
+            "username",
+            "a reserved name in other case and spelling",
+        ),
+        (
             with("email", json!("not-an-email")),
             "email",
             "email without @",

@@ -1,9 +1,17 @@
 //! API clients: registered by admins, client credentials for tokens, scopes, revocation.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use blog_api::config::{AdminAccount, Settings};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::Method;
+use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use crate::helpers::{app_with_admin as app, assert_problem, post_body, TestApp};
+use crate::helpers::{
+    app_with_admin as app, assert_problem, post_body, spawn_app_in, TestApp, ADMIN_PASSWORD,
+    TEST_SECRET,
+};
 
 /// Registers a client with `scopes`; returns (client_id, client_secret).
 async fn register(app: &TestApp, admin: &str, scopes: &[&str]) -> (String, String) {
@@ -277,16 +285,49 @@ async fn only_admins_manage_clients() {
     }
 }
 
+/// An admin cannot delete their own account, so the registering admin is deleted by a second
+/// admin: the one configured after a restart with other `BLOG_ADMIN_*` values.
 #[tokio::test]
 async fn deleting_the_registering_admin_revokes_its_clients() {
-    let (app, admin) = app().await;
-    let (id, secret) = register(&app, &admin, &["posts:write"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let admin_named = |name: &'static str| {
+        move |s: &mut Settings| {
+            s.admin = Some(AdminAccount {
+                username: name.into(),
+                email: format!("{name}@example.com"),
+                password: SecretString::from(ADMIN_PASSWORD),
+            })
+        }
+    };
+    let first = spawn_app_in(&data, admin_named("root")).await;
+    let root: Value = first
+        .login(&json!({"username": "root", "password": ADMIN_PASSWORD}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let root_token = root["access_token"].as_str().unwrap().to_owned();
+    let (id, secret) = register(&first, &root_token, &["posts:write"]).await;
+    first.stop().await;
+
+    let app = spawn_app_in(&data, admin_named("chief")).await;
     let body: Value = token_post(&app, &id, &secret).await.json().await.unwrap();
     let token = body["access_token"].as_str().unwrap().to_owned();
     app.create_post(&token, &post_body("Before")).await;
-
+    let chief: Value = app
+        .login(&json!({"username": "chief", "password": ADMIN_PASSWORD}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(chief["user"]["role"], "admin", "{chief}");
     let deleted = app
-        .send_as(Method::DELETE, "/api/v1/users/me", &admin)
+        .send_as(
+            Method::DELETE,
+            &format!("/api/v1/users/{}", root["user"]["id"].as_str().unwrap()),
+            chief["access_token"].as_str().unwrap(),
+        )
         .await;
     assert_eq!(deleted.status(), 204);
     let after = app
@@ -299,4 +340,46 @@ async fn deleting_the_registering_admin_revokes_its_clients() {
         .await;
     assert_problem(after, 401, "invalid_token").await;
     assert_problem(token_post(&app, &id, &secret).await, 401, "invalid_client").await;
+}
+
+#[tokio::test]
+async fn a_client_token_without_iat_or_issued_in_the_future_is_refused() {
+    let (app, admin) = app().await;
+    let (id, secret) = register(&app, &admin, &["posts:write"]).await;
+    let body: Value = token_post(&app, &id, &secret).await.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let sign = |claims: &Value| {
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some("at+jwt".into());
+        encode(
+            &header,
+            claims,
+            &EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+        )
+        .unwrap()
+    };
+    let create = |token: String| {
+        app.send_json(
+            Method::POST,
+            "/api/v1/posts",
+            Some(&token),
+            &post_body("Forged"),
+        )
+    };
+    assert_eq!(
+        create(sign(&claims)).await.status(),
+        201,
+        "re-signed as it was, the token is accepted"
+    );
+    let mut ahead = claims.clone();
+    ahead["iat"] = json!(chrono::Utc::now().timestamp() + 11 * 24 * 60 * 60);
+    let mut without = claims.clone();
+    without.as_object_mut().unwrap().remove("iat");
+    for (forged, reason) in [(ahead, "iat 11 days ahead"), (without, "no iat")] {
+        let response = create(sign(&forged)).await;
+        assert_eq!(response.status(), 401, "{reason}");
+        assert_problem(response, 401, "invalid_token").await;
+    }
 }

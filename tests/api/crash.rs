@@ -1,6 +1,6 @@
 //! Durability against the real binary: SIGKILL at random moments, restart, check that every
-//! acknowledged write is there and nothing is half-applied. Also: one server per directory, and a
-//! clean exit on SIGTERM.
+//! acknowledged write is there and nothing is half-applied. Also: one server per directory, a
+//! data directory open to other users made private, and a clean exit on SIGTERM.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -411,6 +411,21 @@ async fn a_second_server_on_the_same_directory_refuses_to_start() {
         "{stderr}"
     );
     assert_eq!(stderr.trim().lines().count(), 1, "one clear line: {stderr}");
+}
+
+/// Another local user could otherwise replace the generated JWT secret or the journal.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_data_directory_open_to_others_is_made_private_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = || std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777;
+    // A first start writes the journal (and the JWT secret); the directory is then opened up.
+    drop(start(dir.path()).await);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    assert_eq!(mode(), 0o777);
+    let _restarted = start(dir.path()).await;
+    assert_eq!(mode(), 0o700, "tightened before anything in it is read");
 }
 
 #[cfg(unix)]

@@ -175,4 +175,58 @@ async fn cors_lets_a_configured_frontend_send_authorization_and_json() {
         .headers()
         .get("access-control-allow-origin")
         .is_none());
+    // actix-cors answered this 400 in plain text.
+    assert_problem(refused, 400, "cors_refused").await;
+    let no_origins_configured = spawn_app().await;
+    let refused = no_origins_configured
+        .request(Method::OPTIONS, "/api/v1/posts")
+        .header("origin", "https://blog.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(refused, 400, "cors_refused").await;
+}
+
+/// Browsers must not sniff a type other than the one declared, and no API response is a page
+/// that may load anything or be framed.
+#[tokio::test]
+async fn every_response_says_nosniff_and_allows_nothing_to_load_or_frame_it() {
+    let app = spawn_app().await;
+    let alice = app.signup("alice").await;
+    let responses = [
+        ("health", app.get("/health").await),
+        ("a post list", app.get("/api/v1/posts").await),
+        ("the document", app.get("/api/v1/openapi.json").await),
+        (
+            "a profile",
+            app.get_as("/api/v1/users/me", &alice.token).await,
+        ),
+        ("no token", app.get("/api/v1/users/me").await),
+        ("an unknown route", app.get("/nope").await),
+        (
+            "a wrong method",
+            app.request(Method::DELETE, "/api/v1/posts")
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "malformed JSON",
+            app.request(Method::POST, "/api/v1/auth/login")
+                .header("content-type", "application/json")
+                .body("{")
+                .send()
+                .await
+                .unwrap(),
+        ),
+    ];
+    for (what, response) in responses {
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(
+            headers["content-security-policy"], "default-src 'none'; frame-ancestors 'none'",
+            "{what}"
+        );
+    }
 }

@@ -153,6 +153,26 @@ async fn forged_expired_and_misdirected_tokens_are_401_invalid_token() {
         ),
         (
             sign(
+                &with(json!({"iat": null})),
+                Algorithm::HS256,
+                secret,
+                Some("at+jwt"),
+            ),
+            "invalid_token",
+            "missing iat",
+        ),
+        (
+            sign(
+                &with(json!({"iat": now + 11 * 24 * 60 * 60})),
+                Algorithm::HS256,
+                secret,
+                Some("at+jwt"),
+            ),
+            "invalid_token",
+            "iat 11 days ahead",
+        ),
+        (
+            sign(
                 &with(json!({"aud": null})),
                 Algorithm::HS256,
                 secret,

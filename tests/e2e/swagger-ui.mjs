@@ -1,5 +1,6 @@
 // A person's path through Swagger UI, in a real browser: authorize with the OAuth2 password flow,
-// then "Try it out" on POST /api/v1/posts and see the 201.
+// then "Try it out" on POST /api/v1/posts and see the 201, all under the Content-Security-Policy
+// /docs/ is served with: any violation of it fails the test.
 //
 //   node swagger-ui.mjs [path/to/blog-api]      (default ../../target/release/blog-api)
 //
@@ -67,7 +68,22 @@ try {
   });
   const page = await browser.newPage({ viewport: { width: 1280, height: 1600 } });
   page.setDefaultTimeout(15_000);
-  await page.goto(`${base}/docs/`);
+  // Chromium reports a blocked script, style, image or fetch both as a console message
+  // ("Refused to ...") and as a securitypolicyviolation event; either fails the test.
+  const violations = [];
+  page.on('console', (message) => {
+    if (/Refused to|Content Security Policy|CSP violation/i.test(message.text())) violations.push(message.text());
+  });
+  page.on('pageerror', (error) => violations.push(`page error: ${error.message}`));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || 'inline'}`);
+    });
+  });
+  const docs = await page.goto(`${base}/docs/`);
+  const policy = docs.headers()['content-security-policy'] ?? '';
+  if (!policy.includes("frame-ancestors 'none'")) throw new Error(`/docs/ has no frame-ancestors 'none': "${policy}"`);
+  if (docs.headers()['x-content-type-options'] !== 'nosniff') throw new Error('/docs/ lacks X-Content-Type-Options: nosniff');
 
   // Authorize with the password flow.
   await page.locator('.scheme-container button.authorize').click();
@@ -92,11 +108,12 @@ try {
 
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: path.join(artifacts, 'swagger-ui.png'), fullPage: true });
+  if (violations.length > 0) throw new Error(`the page broke its Content-Security-Policy:\n${violations.join('\n')}`);
 
   // And the post really is in the store.
   const list = await (await fetch(`${base}/api/v1/posts?author=swagger`)).json();
   if (list.data[0]?.title !== title) throw new Error(`post not listed: ${JSON.stringify(list)}`);
-  console.log(`e2e: authorized in Swagger UI, POST /api/v1/posts answered 201 with "${title}"`);
+  console.log(`e2e: authorized in Swagger UI, POST /api/v1/posts answered 201 with "${title}", no CSP violation`);
 } catch (error) {
   failed = true;
   console.error('e2e failed:', error);

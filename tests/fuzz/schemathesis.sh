@@ -19,6 +19,7 @@ mkdir -p "$REPORTS"
 # hides the handlers behind them); they have their own tests in tests/api/limits.rs.
 BLOG_LISTEN=127.0.0.1:$PORT BLOG_DATA_DIR=$DATA BLOG_LOG=warn \
   BLOG_AUTH_BURST=1000000 BLOG_AUTH_RATE_PER_MINUTE=1000000 BLOG_LOGIN_FAILURE_LIMIT=1000000 \
+  BLOG_LOGIN_ACCOUNT_FAILURES_PER_HOUR=1000000 \
   "$BINARY" > "$REPORTS/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
