@@ -247,7 +247,7 @@ pub(super) fn username_from_hint(hint: &str) -> Option<Username> {
         .chars()
         .map(|c| if allowed(c) { c } else { '-' })
         .collect();
-    Username::parse(name.trim_matches('-')).ok()
+    Username::parse_new(name.trim_matches('-')).ok()
 }
 
 /// A free username for an external identity: its hint if valid and free, else `ext-` and a

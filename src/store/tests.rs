@@ -917,6 +917,7 @@ fn a_provider_s_username_is_made_one_of_ours_where_it_can_be() {
     assert_eq!(name("bob@example.com"), None, "not an email's local part");
     assert_eq!(name("é"), None);
     assert_eq!(name(&"a".repeat(33)), None);
+    assert_eq!(name("Admin"), None, "a reserved name is not taken from a provider either");
 }
 
 #[test]
