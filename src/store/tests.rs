@@ -910,14 +910,18 @@ async fn an_external_username_falls_back_to_a_digest_when_the_hint_is_taken_or_i
 
 #[test]
 fn a_provider_s_username_is_made_one_of_ours_where_it_can_be() {
-    let name = |hint| username_from_hint(hint).map(|name| name.as_str().to_owned());
+    let name = |hint: &str| username_from_hint(hint).map(|name| name.as_str().to_owned());
     assert_eq!(name("Kc.Bob").as_deref(), Some("kc-bob"));
     assert_eq!(name(" jean luc ").as_deref(), Some("jean-luc"));
     assert_eq!(name("..dot..").as_deref(), Some("dot"));
     assert_eq!(name("bob@example.com"), None, "not an email's local part");
     assert_eq!(name("é"), None);
     assert_eq!(name(&"a".repeat(33)), None);
-    assert_eq!(name("Admin"), None, "a reserved name is not taken from a provider either");
+    assert_eq!(
+        name("Admin"),
+        None,
+        "a reserved name is not taken from a provider either"
+    );
 }
 
 #[test]
