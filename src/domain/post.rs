@@ -1,6 +1,5 @@
 //! Post fields.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -92,7 +91,9 @@ impl PostDescription {
 /// One tag: 1-32 characters of `a-z 0-9 -`, stored lower-case.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Tag(String);
+// Behind an `Arc<str>`: the store keeps one copy of each tag's text for all the posts that carry
+// it (it hands the index's copy to every new post), not one per post.
+pub struct Tag(Arc<str>);
 
 impl Tag {
     /// The rule the OpenAPI schema states.
@@ -109,7 +110,7 @@ impl Tag {
                 "tag `{input}` may contain only letters a-z, digits and '-'"
             ));
         }
-        Ok(Self(input.to_ascii_lowercase()))
+        Ok(Self(input.to_ascii_lowercase().into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -117,10 +118,18 @@ impl Tag {
     }
 }
 
-/// A post's tags: lower-case, sorted, de-duplicated, at most 10.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A post's tags: lower-case, sorted, de-duplicated, at most 10. A sorted boxed slice: a post
+/// with two tags holds two pointers, not a B-tree node of eleven slots.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
-pub struct Tags(BTreeSet<Tag>);
+pub struct Tags(Box<[Tag]>);
+
+impl<'de> Deserialize<'de> for Tags {
+    /// Sorted and de-duplicated whatever the order stored.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Self::from_tags(Vec::<Tag>::deserialize(deserializer)?))
+    }
+}
 
 impl Tags {
     pub const MAX: usize = 10;
@@ -134,8 +143,14 @@ impl Tags {
         let tags = inputs
             .iter()
             .map(|input| Tag::parse(input.as_ref()))
-            .collect::<Result<_, _>>()?;
-        Ok(Self(tags))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::from_tags(tags))
+    }
+
+    fn from_tags(mut tags: Vec<Tag>) -> Self {
+        tags.sort_unstable();
+        tags.dedup();
+        Self(tags.into_boxed_slice())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Tag> {
@@ -143,7 +158,16 @@ impl Tags {
     }
 
     pub fn contains(&self, tag: &Tag) -> bool {
-        self.0.contains(tag)
+        self.0.binary_search(tag).is_ok()
+    }
+
+    /// Each tag replaced by an equal one from `existing`, where it has one: shares its text.
+    pub fn share_with(&mut self, existing: impl Fn(&Tag) -> Option<Tag>) {
+        for tag in self.0.iter_mut() {
+            if let Some(shared) = existing(tag) {
+                *tag = shared;
+            }
+        }
     }
 }
 
@@ -151,7 +175,8 @@ impl Tags {
 /// `-2`, `-3`... on collision).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Slug(String);
+// Behind an `Arc<str>`: the post and the slug index share one copy.
+pub struct Slug(Arc<str>);
 
 impl Slug {
     const MAX_CHARS: usize = 80;
@@ -173,17 +198,17 @@ impl Slug {
         if slug.is_empty() {
             slug.push_str("post");
         }
-        Self(slug)
+        Self(slug.into())
     }
 
     /// A slug as given in a URL, for lookup only.
     pub fn from_stored(slug: &str) -> Self {
-        Self(slug.to_owned())
+        Self(slug.into())
     }
 
     /// This slug with a numeric suffix, for the `n`th post that wants it.
     pub fn with_suffix(&self, n: u32) -> Self {
-        Self(format!("{}-{n}", self.0))
+        Self(format!("{}-{n}", self.0).into())
     }
 
     pub fn as_str(&self) -> &str {

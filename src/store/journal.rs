@@ -395,42 +395,102 @@ pub fn write_snapshot(dir: &Path, seq: u64, state: &State) -> io::Result<()> {
 
 /// Applies the snapshot at `path`, if any, to `state`; returns the sequence number it holds.
 /// A snapshot is renamed into place only once complete, so any damage is an error.
+///
+/// Streamed, on two threads: one reads and decodes records, the other applies them, so that a
+/// large snapshot loads in about the time of the slower of the two, in bounded extra memory.
 pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, JournalError> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
+    let file = match File::open(path) {
+        Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(error) => return Err(io_error(path)(error)),
     };
-    let corrupt = |offset: usize, reason: String| JournalError::Corrupt {
-        file: path.to_owned(),
-        offset: offset as u64,
-        reason,
+    let mut records = SnapshotReader {
+        path,
+        input: io::BufReader::with_capacity(1 << 20, file),
+        offset: 0,
+        payload: Vec::new(),
     };
-    let mut offset = 0;
-    let mut header: Option<SnapshotHeader> = None;
-    loop {
-        match read_frame(&bytes, offset) {
-            Frame::End => break,
-            Frame::Record(payload) => {
-                match &header {
-                    None => {
-                        header = Some(
-                            serde_json::from_slice(payload)
-                                .map_err(|e| corrupt(offset, e.to_string()))?,
-                        )
+    let header: SnapshotHeader = match records.next_payload()? {
+        Some(payload) => serde_json::from_slice(payload)
+            .map_err(|e| records.corrupt(format!("unreadable header: {e}")))?,
+        None => return Err(records.corrupt("no header".into())),
+    };
+    const BATCH: usize = 4096;
+    std::thread::scope(|scope| {
+        let (batches, decoded) = std::sync::mpsc::sync_channel::<Vec<Change>>(4);
+        let decoder = scope.spawn(move || -> Result<(), JournalError> {
+            let mut batch = Vec::with_capacity(BATCH);
+            while let Some(payload) = records.next_payload()? {
+                let change =
+                    serde_json::from_slice(payload).map_err(|e| records.corrupt(e.to_string()))?;
+                batch.push(change);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if batches.send(full).is_err() {
+                        return Ok(());
                     }
-                    Some(_) => state.apply(
-                        serde_json::from_slice(payload)
-                            .map_err(|e| corrupt(offset, e.to_string()))?,
-                    ),
                 }
-                offset += HEADER + payload.len();
             }
-            Frame::TornTail => return Err(corrupt(offset, "truncated record".into())),
-            Frame::Corrupt(reason) => return Err(corrupt(offset, reason)),
+            let _ = batches.send(batch);
+            Ok(())
+        });
+        for batch in decoded {
+            for change in batch {
+                state.apply(change);
+            }
+        }
+        decoder.join().expect("the snapshot decoder does not panic")
+    })?;
+    Ok(header.seq)
+}
+
+/// The framed records of a snapshot file, read one at a time.
+struct SnapshotReader<'a> {
+    path: &'a Path,
+    input: io::BufReader<File>,
+    offset: u64,
+    payload: Vec<u8>,
+}
+
+impl SnapshotReader<'_> {
+    fn corrupt(&self, reason: String) -> JournalError {
+        JournalError::Corrupt {
+            file: self.path.to_owned(),
+            offset: self.offset,
+            reason,
         }
     }
-    header
-        .map(|h| h.seq)
-        .ok_or_else(|| corrupt(0, "no header".into()))
+
+    /// The next record's payload, checked; `None` at the end of the file.
+    fn next_payload(&mut self) -> Result<Option<&[u8]>, JournalError> {
+        let mut header = [0u8; HEADER];
+        let mut got = 0;
+        while got < HEADER {
+            match self.input.read(&mut header[got..]) {
+                Ok(0) if got == 0 => return Ok(None),
+                Ok(0) => return Err(self.corrupt("truncated record".into())),
+                Ok(n) => got += n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(io_error(self.path)(error)),
+            }
+        }
+        let len = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
+        let crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
+        if len > MAX_RECORD {
+            return Err(self.corrupt(format!("record length {len} is impossible")));
+        }
+        self.payload.resize(len, 0);
+        if let Err(error) = self.input.read_exact(&mut self.payload) {
+            return Err(if error.kind() == io::ErrorKind::UnexpectedEof {
+                self.corrupt("truncated record".into())
+            } else {
+                io_error(self.path)(error)
+            });
+        }
+        if crc32fast::hash(&self.payload) != crc {
+            return Err(self.corrupt("checksum mismatch".into()));
+        }
+        self.offset += (HEADER + len) as u64;
+        Ok(Some(&self.payload))
+    }
 }

@@ -217,8 +217,11 @@ impl State {
                     self.end_session(id);
                 }
             }
-            Change::PutPost(post) => {
+            Change::PutPost(mut post) => {
                 self.remove_post(post.id);
+                let known = &self.posts_by_tag;
+                post.tags
+                    .share_with(|tag| known.get_key_value(tag).map(|(known, _)| known.clone()));
                 let key = key_of(&post);
                 self.note_slug(&post);
                 self.posts_by_slug.insert(post.slug.clone(), post.id);
