@@ -2,7 +2,23 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Deserialises text straight into an `Arc<str>`: one allocation and one copy, where serde's own
+/// impl builds a `String` first and copies it again (it showed when loading a large snapshot).
+fn shared_str<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Arc<str>, D::Error> {
+    struct Text;
+    impl serde::de::Visitor<'_> for Text {
+        type Value = Arc<str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Arc<str>, E> {
+            Ok(Arc::from(text))
+        }
+    }
+    deserializer.deserialize_str(Text)
+}
 
 /// Trimmed text of at most `max` characters. The limit applies to the input as sent, so it is
 /// the limit the OpenAPI schema states (`maxLength`).
@@ -22,7 +38,7 @@ fn text(input: &str, max: usize, what: &str) -> Result<String, String> {
 #[serde(transparent)]
 // Text is behind an `Arc<str>`: reading a post out of the store for a response is then a
 // reference count, not a copy of up to 100,000 characters.
-pub struct PostTitle(Arc<str>);
+pub struct PostTitle(#[serde(deserialize_with = "shared_str")] Arc<str>);
 
 impl PostTitle {
     pub const MAX_CHARS: usize = 200;
@@ -43,7 +59,7 @@ impl PostTitle {
 /// The body of a post (Markdown or whatever the frontend renders): 1-100,000 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct PostContent(Arc<str>);
+pub struct PostContent(#[serde(deserialize_with = "shared_str")] Arc<str>);
 
 impl PostContent {
     pub const MAX_CHARS: usize = 100_000;
@@ -70,7 +86,7 @@ impl PostContent {
 /// A short summary: up to 500 characters. Blank means "no description".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct PostDescription(Arc<str>);
+pub struct PostDescription(#[serde(deserialize_with = "shared_str")] Arc<str>);
 
 impl PostDescription {
     pub const MAX_CHARS: usize = 500;
@@ -93,7 +109,7 @@ impl PostDescription {
 #[serde(transparent)]
 // Behind an `Arc<str>`: the store keeps one copy of each tag's text for all the posts that carry
 // it (it hands the index's copy to every new post), not one per post.
-pub struct Tag(Arc<str>);
+pub struct Tag(#[serde(deserialize_with = "shared_str")] Arc<str>);
 
 impl Tag {
     /// The rule the OpenAPI schema states.
@@ -176,7 +192,7 @@ impl Tags {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 // Behind an `Arc<str>`: the post and the slug index share one copy.
-pub struct Slug(Arc<str>);
+pub struct Slug(#[serde(deserialize_with = "shared_str")] Arc<str>);
 
 impl Slug {
     const MAX_CHARS: usize = 80;
