@@ -7,8 +7,8 @@ use actix_web::dev::Payload;
 use actix_web::{test::TestRequest, web, FromRequest};
 use blog_api::auth::{AuthUser, TokenKeys};
 use blog_api::config::JwtAlgorithm;
-use blog_api::domain::{Email, PostContent, PostTitle, Role, Tags, Username};
-use blog_api::store::{NewPost, NewSession, NewUser, PostQuery, Store};
+use blog_api::domain::{Email, PostContent, PostStatus, PostTitle, Role, Tags, Username};
+use blog_api::store::{Listing, NewPost, NewSession, NewUser, PostQuery, Store};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
@@ -52,6 +52,8 @@ fn post(i: usize) -> NewPost {
         content: PostContent::parse(&"Lorem ipsum dolor sit amet. ".repeat(36)).unwrap(),
         description: None,
         tags: Tags::parse(&["rust", "bench"]).unwrap(),
+        status: PostStatus::Published,
+        published_at: None,
     }
 }
 
@@ -144,17 +146,19 @@ fn store(c: &mut Criterion) {
             tag: None,
             after: None,
             limit: 1,
+            listing: Listing::Public,
         }))
         .posts[0]
         .id;
     c.bench_function("store lookup post by id", |b| {
-        b.iter(|| system.block_on(store.post(black_box(id))).unwrap())
+        b.iter(|| system.block_on(store.post(black_box(id), None)).unwrap())
     });
     let query = PostQuery {
         author: None,
         tag: None,
         after: None,
         limit: 20,
+        listing: Listing::Public,
     };
     c.bench_function("store page of 20 (newest first)", |b| {
         b.iter(|| system.block_on(store.list_posts(black_box(&query))))

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use argon2::password_hash::PasswordHasher as _;
 use argon2::{Algorithm, Argon2, Params, Version};
-use blog_api::domain::{Email, PostContent, PostTitle, Role, Tags, Username};
+use blog_api::domain::{Email, PostContent, PostStatus, PostTitle, Role, Tags, Username};
 use blog_api::store::{NewPost, NewSession, NewUser, Store};
 
 const WORDS: &[&str] = &[
@@ -68,6 +68,8 @@ async fn seed(dir: &str, posts: usize) {
             content: PostContent::parse(&content).unwrap(),
             description: None,
             tags: Tags::parse(&[WORDS[i % WORDS.len()], WORDS[(i / 3) % WORDS.len()]]).unwrap(),
+            status: PostStatus::Published,
+            published_at: None,
         };
         store
             .create_post(authors[i % authors.len()], post)

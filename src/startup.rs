@@ -94,6 +94,7 @@ impl Application {
             limits.login_account_failures_per_hour,
         ));
         let rate_limit = auth_rate_limit(limits);
+        let html = web::Data::new(crate::routes::posts::RenderedHtml::default());
         spawn_sweeper(store.clone(), throttle.clone(), settings.sweep_interval);
         let address = settings.listen.clone();
         let listen_error = |source| StartupError::Listen {
@@ -127,6 +128,7 @@ impl Application {
                 .app_data(settings.clone())
                 .app_data(hasher.clone())
                 .app_data(throttle.clone())
+                .app_data(html.clone())
                 .app_data(
                     web::PathConfig::default()
                         .error_handler(|_, _| ApiError::NotFound("resource").into()),

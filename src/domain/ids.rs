@@ -19,6 +19,11 @@ macro_rules! id_type {
                 Self(Uuid::now_v7())
             }
 
+            /// The greatest id: an upper bound for range scans.
+            pub fn max() -> Self {
+                Self(Uuid::from_u128(u128::MAX))
+            }
+
             pub fn as_uuid(&self) -> Uuid {
                 self.0
             }

@@ -8,7 +8,7 @@ mod time;
 mod user;
 
 pub use ids::{ClientId, PostId, SessionId, UserId};
-pub use post::{PostContent, PostDescription, PostTitle, Slug, Tag, Tags};
+pub use post::{PostContent, PostDescription, PostStatus, PostTitle, Slug, Tag, Tags};
 pub use scope::{Scope, Scopes};
-pub use time::{now, rfc3339_millis, Timestamp};
+pub use time::{now, parse_rfc3339, rfc3339_millis, rfc3339_millis_opt, Timestamp};
 pub use user::{DisplayName, Email, ExternalIdentity, Password, Role, Username};

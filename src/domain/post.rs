@@ -187,6 +187,26 @@ impl Tags {
     }
 }
 
+/// Whether a post is out: a draft is seen only by its author (and admins).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostStatus {
+    Draft,
+    /// Public from its `published_at` on (a future time schedules it).
+    #[default]
+    Published,
+}
+
+impl PostStatus {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        match input {
+            "draft" => Ok(Self::Draft),
+            "published" => Ok(Self::Published),
+            _ => Err("status must be `draft` or `published`".into()),
+        }
+    }
+}
+
 /// The URL form of a title: lower-case words joined by `-`. Unique across posts (the store adds
 /// `-2`, `-3`... on collision).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -16,6 +16,25 @@ pub fn rfc3339_millis<S: serde::Serializer>(time: &Timestamp, s: S) -> Result<S:
     s.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
+/// The same for an optional timestamp (`null` when absent).
+pub fn rfc3339_millis_opt<S: serde::Serializer>(
+    time: &Option<Timestamp>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => rfc3339_millis(time, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// A client's RFC 3339 timestamp, to the millisecond, in UTC.
+pub fn parse_rfc3339(input: &str) -> Result<Timestamp, String> {
+    let time = DateTime::parse_from_rfc3339(input)
+        .map_err(|_| format!("`{input}` is not an RFC 3339 date-time"))?
+        .with_timezone(&Utc);
+    Ok(DateTime::from_timestamp_millis(time.timestamp_millis()).unwrap_or(time))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,9 @@ impl From<StoreError> for ApiError {
             },
             StoreError::NotAuthor => ApiError::forbidden("not_author", error.to_string()),
             StoreError::VersionMismatch => ApiError::PreconditionFailed,
+            StoreError::DraftWithPublishTime => ApiError::Validation(
+                FieldErrors::new().with("published_at", Some(error.to_string())),
+            ),
         }
     }
 }

@@ -5,12 +5,17 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::PostsWriter;
-use crate::domain::{PostContent, PostDescription, PostId, PostTitle, Tag, Tags, Username};
-use crate::error::{ApiError, ApiResult, FieldErrors};
+use std::sync::Arc;
+
+use crate::auth::{MaybeAuthUser, PostsWriter};
+use crate::domain::{
+    parse_rfc3339, PostContent, PostDescription, PostId, PostStatus, PostTitle, Tag, Tags,
+    Timestamp, Username,
+};
+use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
 use crate::extract::{etag, expected_versions, BodyLimit, IfMatch, JsonBody};
 use crate::routes::users::present;
-use crate::store::{Expected, NewPost, Post, PostEdit, PostQuery, Store};
+use crate::store::{Expected, Listing, NewPost, Post, PostEdit, PostQuery, Principal, Store};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -43,18 +48,21 @@ pub struct ListParams {
     /// Only posts with this tag.
     #[param(pattern = "^[A-Za-z0-9-]{1,32}$")]
     pub tag: Option<String>,
+    /// `published` (default) or `draft`: the caller's own drafts (needs a token).
+    #[param(pattern = "^(draft|published)$")]
+    pub status: Option<String>,
 }
 
 /// A page of posts, newest first.
 #[derive(Serialize, ToSchema)]
 pub struct PostPage {
-    pub data: Vec<Post>,
+    pub data: Vec<PostView>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
 impl ListParams {
-    fn into_query(self) -> ApiResult<PostQuery> {
+    fn into_query(self, viewer: Option<&Principal>) -> ApiResult<PostQuery> {
         let mut errors = FieldErrors::new();
         let (limit, after) =
             super::page_params(self.limit.as_deref(), self.cursor.as_deref(), &mut errors);
@@ -67,37 +75,103 @@ impl ListParams {
             .tag
             .as_deref()
             .and_then(|tag| Tag::parse(tag).map_err(|e| errors.add("tag", e)).ok());
+        let status = self.status.as_deref().and_then(|status| {
+            PostStatus::parse(status)
+                .map_err(|e| errors.add("status", e))
+                .ok()
+        });
         errors.into_result()?;
+        let listing = match status {
+            Some(PostStatus::Draft) => match viewer {
+                Some(viewer) => Listing::DraftsOf(viewer.user_id),
+                None => return Err(ApiError::Unauthorized(AuthFailure::MissingToken)),
+            },
+            _ => Listing::Public,
+        };
         Ok(PostQuery {
             limit,
             after,
             author,
             tag,
+            listing,
         })
     }
 }
 
-/// Lists posts, newest first, a page at a time.
+/// Lists published posts, newest `published_at` first, a page at a time; with
+/// `status=draft`, the caller's own drafts (401 without a token).
 ///
-/// Filters combine: `author` (username) and `tag`. 422 for a bad `limit`, `cursor`, `author`
-/// or `tag`.
+/// Filters combine: `author` (username) and `tag`. Drafts and scheduled posts are in no public
+/// list. 422 for a bad `limit`, `cursor`, `author`, `tag` or `status`.
 #[utoipa::path(
     get, path = "/api/v1/posts", tag = "posts",
     params(ListParams),
     responses(
         (status = 200, description = "A page of posts, newest first", body = PostPage),
+        (status = 401, description = "`status=draft` without a token, or a bad token", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
+    viewer: MaybeAuthUser,
     store: web::Data<Store>,
+    html: web::Data<RenderedHtml>,
     params: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
-    let page = store.list_posts(&params.into_inner().into_query()?).await;
+    let query = params.into_inner().into_query(viewer.0.as_ref())?;
+    let page = store.list_posts(&query).await;
     Ok(HttpResponse::Ok().json(PostPage {
-        data: page.posts,
+        data: page.posts.into_iter().map(|post| html.view(post)).collect(),
         next_cursor: page.next.map(|cursor| cursor.encode()),
     }))
+}
+
+/// A post as clients see it: the stored fields and the content rendered as safe HTML.
+#[derive(Serialize, ToSchema)]
+pub struct PostView {
+    #[serde(flatten)]
+    pub post: Post,
+    /// `content` rendered as CommonMark and sanitised (no scripts, no event handlers, no
+    /// `javascript:` or `data:` URLs; links get `rel="nofollow noopener"`).
+    #[schema(value_type = String, example = "<h1>Hello</h1>\n<p>My first post.</p>\n")]
+    pub content_html: Arc<str>,
+}
+
+/// Rendered HTML of post versions, so that a version is rendered once, not on every request.
+/// Bounded by bytes (64 MiB); a version pushed out is rendered again when next asked for.
+pub struct RenderedHtml(quick_cache::sync::Cache<(PostId, u64), Arc<str>, HtmlWeight>);
+
+#[derive(Clone)]
+pub struct HtmlWeight;
+
+impl quick_cache::Weighter<(PostId, u64), Arc<str>> for HtmlWeight {
+    fn weight(&self, _: &(PostId, u64), html: &Arc<str>) -> u64 {
+        html.len() as u64 + 64
+    }
+}
+
+impl Default for RenderedHtml {
+    fn default() -> Self {
+        const BYTES: u64 = 64 << 20;
+        Self(quick_cache::sync::Cache::with_weighter(
+            16_384, BYTES, HtmlWeight,
+        ))
+    }
+}
+
+impl RenderedHtml {
+    /// The post with its HTML, rendered now only if this version was not rendered before.
+    pub fn view(&self, post: Post) -> PostView {
+        let content_html = self
+            .0
+            .get_or_insert_with(&(post.id, post.version), || {
+                Ok::<_, std::convert::Infallible>(Arc::from(crate::render::content_html(
+                    post.content.as_str(),
+                )))
+            })
+            .unwrap_or_else(|never| match never {});
+        PostView { post, content_html }
+    }
 }
 
 /// A new post.
@@ -125,6 +199,35 @@ pub struct PostInput {
     #[serde(default)]
     #[schema(max_items = 10, value_type = Vec<crate::openapi::TagName>)]
     pub tags: Vec<String>,
+    /// `published` (default) or `draft` (seen only by you and admins).
+    #[schema(pattern = "^(draft|published)$", example = "published")]
+    pub status: Option<String>,
+    /// When a published post becomes public (RFC 3339; a future time schedules it; default
+    /// now). Not allowed on a draft.
+    #[schema(format = DateTime, example = "2026-12-01T09:00:00Z")]
+    pub published_at: Option<String>,
+}
+
+/// `status` and `published_at` of a body, parsed; errors go into `errors`.
+fn publishing(
+    status: Option<&str>,
+    published_at: Option<&str>,
+    errors: &mut FieldErrors,
+) -> (Option<PostStatus>, Option<Timestamp>) {
+    let status = status.and_then(|s| {
+        PostStatus::parse(s)
+            .map_err(|e| errors.add("status", e))
+            .ok()
+    });
+    let published_at = published_at.and_then(|at| {
+        parse_rfc3339(at)
+            .map_err(|e| errors.add("published_at", e))
+            .ok()
+    });
+    if status == Some(PostStatus::Draft) && published_at.is_some() {
+        errors.add("published_at", "a draft has no published_at".to_owned());
+    }
+    (status, published_at)
 }
 
 impl PostInput {
@@ -138,15 +241,25 @@ impl PostInput {
             .transpose()
             .map(Option::flatten);
         let tags = Tags::parse(&self.tags);
+        let mut errors = FieldErrors::new();
+        let (status, published_at) = publishing(
+            self.status.as_deref(),
+            self.published_at.as_deref(),
+            &mut errors,
+        );
         match (title, content, description, tags) {
-            (Ok(title), Ok(content), Ok(description), Ok(tags)) => Ok(NewPost {
-                title,
-                content,
-                description,
-                tags,
-            }),
+            (Ok(title), Ok(content), Ok(description), Ok(tags)) if errors.is_empty() => {
+                Ok(NewPost {
+                    title,
+                    content,
+                    description,
+                    tags,
+                    status: status.unwrap_or_default(),
+                    published_at,
+                })
+            }
             (title, content, description, tags) => Err(ApiError::Validation(
-                FieldErrors::new()
+                errors
                     .with("title", title.err())
                     .with("content", content.err())
                     .with("description", description.err())
@@ -174,6 +287,13 @@ pub struct PostPatch {
     pub description: Option<Option<String>>,
     #[schema(max_items = 10, value_type = Option<Vec<crate::openapi::TagName>>)]
     pub tags: Option<Vec<String>>,
+    /// `draft` or `published`: `{"status": "published"}` publishes a draft (now, unless
+    /// `published_at` is given); `draft` takes a post back and clears `published_at`.
+    #[schema(pattern = "^(draft|published)$")]
+    pub status: Option<String>,
+    /// Reschedules (or backdates) a published post; RFC 3339.
+    #[schema(format = DateTime)]
+    pub published_at: Option<String>,
 }
 
 impl PostPatch {
@@ -190,15 +310,25 @@ impl PostPatch {
             })
             .transpose();
         let tags = self.tags.as_deref().map(Tags::parse).transpose();
+        let mut errors = FieldErrors::new();
+        let (status, published_at) = publishing(
+            self.status.as_deref(),
+            self.published_at.as_deref(),
+            &mut errors,
+        );
         match (title, content, description, tags) {
-            (Ok(title), Ok(content), Ok(description), Ok(tags)) => Ok(PostEdit {
-                title,
-                content,
-                description,
-                tags,
-            }),
+            (Ok(title), Ok(content), Ok(description), Ok(tags)) if errors.is_empty() => {
+                Ok(PostEdit {
+                    title,
+                    content,
+                    description,
+                    tags,
+                    status,
+                    published_at,
+                })
+            }
             (title, content, description, tags) => Err(ApiError::Validation(
-                FieldErrors::new()
+                errors
                     .with("title", title.err())
                     .with("content", content.err())
                     .with("description", description.err())
@@ -209,10 +339,14 @@ impl PostPatch {
 }
 
 /// A post response with its `ETag`.
-fn with_etag(mut builder: actix_web::HttpResponseBuilder, post: &Post) -> HttpResponse {
+fn with_etag(
+    mut builder: actix_web::HttpResponseBuilder,
+    html: &RenderedHtml,
+    post: Post,
+) -> HttpResponse {
     builder
         .insert_header((header::ETAG, etag(post.version)))
-        .json(post)
+        .json(html.view(post))
 }
 
 /// Creates a post by the caller. 201 with `Location` and `ETag`.
@@ -221,7 +355,7 @@ fn with_etag(mut builder: actix_web::HttpResponseBuilder, post: &Post) -> HttpRe
     request_body = PostInput,
     security(("oauth2_password" = []), ("bearer" = []), ("oauth2_client" = ["posts:write"])),
     responses(
-        (status = 201, description = "Created", body = Post,
+        (status = 201, description = "Created", body = PostView,
             headers(("Location" = String, description = "URL of the new post"), ("ETag" = String))),
         crate::openapi::BodyProblems, crate::openapi::AuthProblems,
     )
@@ -229,32 +363,37 @@ fn with_etag(mut builder: actix_web::HttpResponseBuilder, post: &Post) -> HttpRe
 pub async fn create(
     writer: PostsWriter,
     store: web::Data<Store>,
+    html: web::Data<RenderedHtml>,
     body: JsonBody<PostInput>,
 ) -> ApiResult<HttpResponse> {
     let post = store.create_post(writer.0.user_id, body.0.parse()?).await?;
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, format!("/api/v1/posts/{}", post.id)));
-    Ok(with_etag(response, &post))
+    Ok(with_etag(response, &html, post))
 }
 
 /// One post by id or slug, with its `ETag`; 304 when `If-None-Match` names the current one.
+/// A draft or a scheduled post is 404 to anyone but its author and admins.
 #[utoipa::path(
     get, path = "/api/v1/posts/{id}", tag = "posts",
     params(("id" = String, Path, description = "Post id (UUID) or slug")),
     responses(
-        (status = 200, description = "The post, with its current version as ETag", body = Post, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
+        (status = 200, description = "The post, with its current version as ETag", body = PostView, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
         (status = 304, description = "Not modified"),
         crate::openapi::NotFoundProblem,
     )
 )]
 pub async fn get(
     req: HttpRequest,
+    viewer: MaybeAuthUser,
     id: web::Path<String>,
     store: web::Data<Store>,
+    html: web::Data<RenderedHtml>,
 ) -> ApiResult<HttpResponse> {
+    let viewer = viewer.0.map(|principal| principal.actor());
     let post = match id.parse::<PostId>() {
-        Ok(id) => store.post(id).await,
-        Err(_) => store.post_by_slug(&id).await,
+        Ok(id) => store.post(id, viewer.as_ref()).await,
+        Err(_) => store.post_by_slug(&id, viewer.as_ref()).await,
     }
     .ok_or(ApiError::NotFound("post"))?;
     if let Expected::OneOf(versions) = expected_versions(&req, IF_NONE_MATCH) {
@@ -264,10 +403,11 @@ pub async fn get(
                 .finish());
         }
     }
-    Ok(with_etag(HttpResponse::Ok(), &post))
+    Ok(with_etag(HttpResponse::Ok(), &html, post))
 }
 
-/// Replaces a post (author only). Omitted `description` and `tags` are cleared.
+/// Replaces a post (author only). Omitted `description` and `tags` are cleared; omitted `status`
+/// and `published_at` are kept.
 /// 412 if `If-Match` names an older version.
 #[utoipa::path(
     put, path = "/api/v1/posts/{id}", tag = "posts",
@@ -275,7 +415,7 @@ pub async fn get(
     request_body = PostInput,
     security(("oauth2_password" = []), ("bearer" = []), ("oauth2_client" = ["posts:write"])),
     responses(
-        (status = 200, description = "The replaced post, with its new ETag", body = Post, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
+        (status = 200, description = "The replaced post, with its new ETag", body = PostView, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
         crate::openapi::BodyProblems, crate::openapi::AuthProblems, crate::openapi::PostWriteProblems,
     )
 )]
@@ -284,17 +424,21 @@ pub async fn replace(
     id: web::Path<PostId>,
     if_match: IfMatch,
     store: web::Data<Store>,
+    html: web::Data<RenderedHtml>,
     body: JsonBody<PostInput>,
 ) -> ApiResult<HttpResponse> {
+    let status_given = body.0.status.is_some();
     let post = body.0.parse()?;
     let edit = PostEdit {
         title: Some(post.title),
         content: Some(post.content),
         description: Some(post.description),
         tags: Some(post.tags),
+        status: status_given.then_some(post.status),
+        published_at: post.published_at,
     };
     let post = store.update_post(*id, &writer.0, &if_match.0, edit).await?;
-    Ok(with_etag(HttpResponse::Ok(), &post))
+    Ok(with_etag(HttpResponse::Ok(), &html, post))
 }
 
 /// Changes some fields of a post (author only). 412 if `If-Match` names an older version.
@@ -304,7 +448,7 @@ pub async fn replace(
     request_body = PostPatch,
     security(("oauth2_password" = []), ("bearer" = []), ("oauth2_client" = ["posts:write"])),
     responses(
-        (status = 200, description = "The changed post, with its new ETag", body = Post, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
+        (status = 200, description = "The changed post, with its new ETag", body = PostView, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
         crate::openapi::BodyProblems, crate::openapi::AuthProblems, crate::openapi::PostWriteProblems,
     )
 )]
@@ -313,11 +457,12 @@ pub async fn update(
     id: web::Path<PostId>,
     if_match: IfMatch,
     store: web::Data<Store>,
+    html: web::Data<RenderedHtml>,
     body: JsonBody<PostPatch>,
 ) -> ApiResult<HttpResponse> {
     let edit = body.0.parse()?;
     let post = store.update_post(*id, &writer.0, &if_match.0, edit).await?;
-    Ok(with_etag(HttpResponse::Ok(), &post))
+    Ok(with_etag(HttpResponse::Ok(), &html, post))
 }
 
 /// Deletes a post (its author or an admin). 204.

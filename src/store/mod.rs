@@ -35,8 +35,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::domain::{
-    DisplayName, Email, PostContent, PostDescription, PostTitle, Role, SessionId, Tag, Tags,
-    Timestamp, Username,
+    DisplayName, Email, PostContent, PostDescription, PostStatus, PostTitle, Role, SessionId, Tag,
+    Tags, Timestamp, UserId, Username,
 };
 
 use committer::Committer;
@@ -62,6 +62,8 @@ pub enum StoreError {
     NotAuthor,
     #[error("the post has changed since the version given")]
     VersionMismatch,
+    #[error("a draft has no published_at: publish it with status `published`")]
+    DraftWithPublishTime,
 }
 
 /// Why a refresh token was refused.
@@ -113,15 +115,23 @@ pub struct NewPost {
     pub content: PostContent,
     pub description: Option<PostDescription>,
     pub tags: Tags,
+    pub status: PostStatus,
+    /// For a published post: when it is public (now when `None`). A draft has none.
+    pub published_at: Option<Timestamp>,
 }
 
-/// Changes to a post; `None` leaves a field as it is. A full replace (PUT) sets every field.
+/// Changes to a post; `None` leaves a field as it is. A full replace (PUT) sets every field
+/// but `status` and `published_at`, which keep their values when not given.
 #[derive(Debug, Default)]
 pub struct PostEdit {
     pub title: Option<PostTitle>,
     pub content: Option<PostContent>,
     pub description: Option<Option<PostDescription>>,
     pub tags: Option<Tags>,
+    /// Publishing a draft sets `published_at` to now unless one is given; making a post a draft
+    /// again clears it.
+    pub status: Option<PostStatus>,
+    pub published_at: Option<Timestamp>,
 }
 
 /// Versions the caller expects the post to be at (from `If-Match`).
@@ -153,6 +163,17 @@ pub struct PostQuery {
     /// Continue after this post (exclusive).
     pub after: Option<Cursor>,
     pub limit: usize,
+    /// Public posts (published, their time come), or the drafts of `viewer`.
+    pub listing: Listing,
+}
+
+/// Which posts a list walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// Published posts whose time has come, newest `published_at` first.
+    Public,
+    /// The drafts of this account, newest first.
+    DraftsOf(UserId),
 }
 
 /// One page of posts, newest first.

@@ -1,11 +1,11 @@
 //! Posts: create, read by id or slug, edit under `If-Match`, delete, and cursor pages.
 
-use crate::domain::{now, PostId, Slug, UserId};
+use crate::domain::{now, PostId, PostStatus, Slug, UserId};
 
 use super::cursor::Cursor;
 use super::records::{Actor, Author, Post, PostRecord};
 use super::state::{Change, PostKey, State};
-use super::{Expected, NewPost, Page, PostEdit, PostQuery, Store, StoreError};
+use super::{Expected, Listing, NewPost, Page, PostEdit, PostQuery, Store, StoreError};
 
 impl Store {
     pub async fn create_post(&self, author: UserId, post: NewPost) -> Result<Post, StoreError> {
@@ -15,6 +15,13 @@ impl Store {
             }
             let id = PostId::new();
             let created_at = now();
+            let published_at = match post.status {
+                PostStatus::Published => Some(post.published_at.unwrap_or(created_at)),
+                PostStatus::Draft if post.published_at.is_some() => {
+                    return Err(StoreError::DraftWithPublishTime)
+                }
+                PostStatus::Draft => None,
+            };
             let record = PostRecord {
                 id,
                 author,
@@ -23,6 +30,8 @@ impl Store {
                 description: post.description,
                 content: post.content,
                 tags: post.tags,
+                status: post.status,
+                published_at,
                 created_at,
                 updated_at: created_at,
                 version: 1,
@@ -33,14 +42,16 @@ impl Store {
         .await
     }
 
-    pub async fn post(&self, id: PostId) -> Option<Post> {
-        view(&self.read(), id)
+    /// A post `viewer` may see: a draft or a post still scheduled is "not found" to anyone but
+    /// its author and admins (its existence is not revealed).
+    pub async fn post(&self, id: PostId, viewer: Option<&Actor>) -> Option<Post> {
+        visible_view(&self.read(), id, viewer)
     }
 
-    pub async fn post_by_slug(&self, slug: &str) -> Option<Post> {
+    pub async fn post_by_slug(&self, slug: &str, viewer: Option<&Actor>) -> Option<Post> {
         let state = self.read();
         let id = *state.posts_by_slug.get(&Slug::from_stored(slug))?;
-        view(&state, id)
+        visible_view(&state, id, viewer)
     }
 
     /// Applies `edit` if `actor` wrote the post and it is at an `expected` version. A change
@@ -55,16 +66,20 @@ impl Store {
         let actor = *actor;
         let expected = expected.clone();
         self.write(move |tx| {
-            let current = tx
-                .state
-                .posts
-                .get(&id)
-                .ok_or(StoreError::NotFound("post"))?;
+            let current = visible(tx.state, id, &actor)?;
             if current.author != actor.user_id {
                 return Err(StoreError::NotAuthor);
             }
             expected.check(current.version)?;
             let mut next = PostRecord::clone(current);
+            let status = edit.status.unwrap_or(current.status);
+            next.status = status;
+            next.published_at = match (status, edit.published_at) {
+                (PostStatus::Draft, Some(_)) => return Err(StoreError::DraftWithPublishTime),
+                (PostStatus::Draft, None) => None,
+                (PostStatus::Published, Some(at)) => Some(at),
+                (PostStatus::Published, None) => current.published_at.or(Some(now())),
+            };
             if let Some(title) = edit.title {
                 next.title = title;
             }
@@ -80,7 +95,9 @@ impl Store {
             let unchanged = next.title == current.title
                 && next.content == current.content
                 && next.description == current.description
-                && next.tags == current.tags;
+                && next.tags == current.tags
+                && next.status == current.status
+                && next.published_at == current.published_at;
             if !unchanged {
                 next.slug = tx.state.unique_slug(&Slug::from_title(&next.title), id);
                 next.version += 1;
@@ -102,11 +119,7 @@ impl Store {
         let actor = *actor;
         let expected = expected.clone();
         self.write(move |tx| {
-            let current = tx
-                .state
-                .posts
-                .get(&id)
-                .ok_or(StoreError::NotFound("post"))?;
+            let current = visible(tx.state, id, &actor)?;
             if current.author != actor.user_id && !actor.admin {
                 return Err(StoreError::NotAuthor);
             }
@@ -119,34 +132,60 @@ impl Store {
 
     /// A page of posts, newest first. Walks one ordered index from the cursor, so a page costs
     /// O(log n + limit) however many posts there are. With both `author` and `tag`, the author's
-    /// index is walked and filtered by tag: O(posts by that author) at worst.
+    /// index is walked and filtered by tag: O(posts by that author) at worst. Scheduled posts
+    /// sit at the new end of the public indexes and are stepped over by starting at now.
     pub async fn list_posts(&self, query: &PostQuery) -> Page {
         let state = self.read();
         let empty = Default::default();
+        let nothing = Page {
+            posts: Vec::new(),
+            next: None,
+        };
         let author = match &query.author {
             Some(name) => match state.users_by_username.get(name.as_str()) {
                 Some(id) => Some(*id),
-                None => {
-                    return Page {
-                        posts: Vec::new(),
-                        next: None,
-                    }
-                }
+                None => return nothing,
             },
             None => None,
         };
-        let index = match (author, &query.tag) {
-            (Some(author), _) => state.posts_by_author.get(&author).unwrap_or(&empty),
-            (None, Some(tag)) => state.posts_by_tag.get(tag).unwrap_or(&empty),
-            (None, None) => &state.timeline,
+        let now = now();
+        let (index, until) = match query.listing {
+            Listing::DraftsOf(owner) => {
+                if author.is_some_and(|author| author != owner) {
+                    return nothing;
+                }
+                (state.drafts_by_author.get(&owner).unwrap_or(&empty), None)
+            }
+            Listing::Public => {
+                let index = match (author, &query.tag) {
+                    (Some(author), _) => state.posts_by_author.get(&author).unwrap_or(&empty),
+                    (None, Some(tag)) => state.posts_by_tag.get(tag).unwrap_or(&empty),
+                    (None, None) => &state.timeline,
+                };
+                (index, Some(now))
+            }
         };
-        let keys: Box<dyn DoubleEndedIterator<Item = &PostKey>> = match &query.after {
-            Some(cursor) => Box::new(index.range(..cursor.key())),
+        // Exclusive upper bound: the cursor, or just past now (scheduled posts stay out).
+        let bound: Option<PostKey> = match (&query.after, until) {
+            (Some(cursor), Some(now)) => Some(cursor.key().min((now, PostId::max()))),
+            (Some(cursor), None) => Some(cursor.key()),
+            (None, Some(now)) => Some((now, PostId::max())),
+            (None, None) => None,
+        };
+        let keys: Box<dyn DoubleEndedIterator<Item = &PostKey>> = match bound {
+            Some(bound) if query.after.is_some() => Box::new(index.range(..bound)),
+            Some(bound) => Box::new(index.range(..=bound)),
             None => Box::new(index.iter()),
         };
-        let wanted = |id: &PostId| match (&query.tag, author) {
-            (Some(tag), Some(_)) => state.posts.get(id).is_some_and(|p| p.tags.contains(tag)),
-            _ => true,
+        let wanted = |id: &PostId| {
+            let post = state.posts.get(id);
+            let tagged = match (&query.tag, author, query.listing) {
+                (Some(tag), Some(_), _) | (Some(tag), _, Listing::DraftsOf(_)) => {
+                    post.is_some_and(|p| p.tags.contains(tag))
+                }
+                _ => true,
+            };
+            tagged && post.is_some_and(|p| query.listing != Listing::Public || p.is_public(now))
         };
         let mut posts: Vec<Post> = keys
             .rev()
@@ -156,14 +195,33 @@ impl Store {
             .collect();
         let next = if posts.len() > query.limit {
             posts.truncate(query.limit);
-            posts
-                .last()
-                .map(|post| Cursor::new(post.created_at, post.id))
+            posts.last().map(|post| {
+                let at = match query.listing {
+                    Listing::Public => post.published_at.unwrap_or(post.created_at),
+                    Listing::DraftsOf(_) => post.created_at,
+                };
+                Cursor::new(at, post.id)
+            })
         } else {
             None
         };
         Page { posts, next }
     }
+}
+
+/// The post `id` if `actor` may see it; "not found" otherwise.
+fn visible<'a>(state: &'a State, id: PostId, actor: &Actor) -> Result<&'a PostRecord, StoreError> {
+    state
+        .posts
+        .get(&id)
+        .filter(|post| post.visible_to(Some(actor), now()))
+        .map(|post| &**post)
+        .ok_or(StoreError::NotFound("post"))
+}
+
+fn visible_view(state: &State, id: PostId, viewer: Option<&Actor>) -> Option<Post> {
+    let post = state.posts.get(&id)?;
+    post.visible_to(viewer, now()).then(|| view(state, id))?
 }
 
 /// The client view of a stored post, with its author resolved.
@@ -177,6 +235,8 @@ fn view(state: &State, id: PostId) -> Option<Post> {
         description: post.description.clone(),
         content: post.content.clone(),
         tags: post.tags.clone(),
+        status: post.status,
+        published_at: post.published_at,
         author: Author {
             id: author.id,
             username: author.username.clone(),

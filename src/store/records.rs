@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{
-    rfc3339_millis, ClientId, DisplayName, Email, PostContent, PostDescription, PostId, PostTitle,
-    Role, Scope, Scopes, SessionId, Slug, Tags, Timestamp, UserId, Username,
+    rfc3339_millis, ClientId, DisplayName, Email, PostContent, PostDescription, PostId, PostStatus,
+    PostTitle, Role, Scope, Scopes, SessionId, Slug, Tags, Timestamp, UserId, Username,
 };
 
 /// A stored account, password hash included. Never leaves the store: see [`User`].
@@ -78,9 +78,28 @@ pub struct PostRecord {
     pub description: Option<PostDescription>,
     pub content: PostContent,
     pub tags: Tags,
+    /// Absent in journals written before drafts: published.
+    #[serde(default)]
+    pub status: PostStatus,
+    /// When a published post is (or was, or will be) public; `None` for a draft. Absent in
+    /// journals written before drafts: the creation time (filled in by `State::apply`).
+    #[serde(default)]
+    pub published_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: u64,
+}
+
+impl PostRecord {
+    /// Whether the post is public at `now`: published, and its time has come.
+    pub fn is_public(&self, now: Timestamp) -> bool {
+        self.status == PostStatus::Published && self.published_at.is_some_and(|at| at <= now)
+    }
+
+    /// Whether `viewer` may see it at `now`: anyone once public; before, its author and admins.
+    pub fn visible_to(&self, viewer: Option<&Actor>, now: Timestamp) -> bool {
+        self.is_public(now) || viewer.is_some_and(|v| v.admin || v.user_id == self.author)
+    }
 }
 
 /// An account as the rest of the service sees it: no password hash, by construction.
@@ -133,6 +152,13 @@ pub struct Post {
     pub content: PostContent,
     #[schema(value_type = Vec<String>, example = json!(["intro", "rust"]))]
     pub tags: Tags,
+    /// `draft` (seen only by its author and admins) or `published`.
+    #[schema(value_type = String, example = "published")]
+    pub status: PostStatus,
+    /// When the post is or becomes public (a future time: scheduled); `null` for a draft.
+    #[serde(serialize_with = "crate::domain::rfc3339_millis_opt")]
+    #[schema(value_type = Option<String>, format = DateTime, example = "2026-11-23T10:00:00.000Z")]
+    pub published_at: Option<Timestamp>,
     pub author: Author,
     #[serde(serialize_with = "rfc3339_millis")]
     #[schema(value_type = String, format = DateTime, example = "2026-11-23T10:00:00.000Z")]

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use imbl::{HashMap, HashSet, OrdSet};
 
-use crate::domain::{ClientId, DisplayName, PostId, SessionId, Slug, Tag, Timestamp, UserId};
+use crate::domain::{
+    ClientId, DisplayName, PostId, PostStatus, SessionId, Slug, Tag, Timestamp, UserId,
+};
 
 use super::records::{ClientRecord, ExternalAccount, PostRecord, SessionRecord, UserRecord};
 
@@ -94,14 +96,21 @@ pub struct State {
     /// Base slug -> the next numeric suffix to try for it. Only grows, so finding a free slug
     /// for the 10,000th post of one title is one probe, not 10,000.
     pub(super) slug_suffixes: HashMap<Slug, u32>,
-    /// Every post, by creation time.
+    /// Every published post (scheduled ones too), by `published_at`.
     pub(super) timeline: OrdSet<PostKey>,
     pub(super) posts_by_author: HashMap<UserId, OrdSet<PostKey>>,
     pub(super) posts_by_tag: HashMap<Tag, OrdSet<PostKey>>,
+    /// Each author's drafts, by creation time.
+    pub(super) drafts_by_author: HashMap<UserId, OrdSet<PostKey>>,
 }
 
-fn key_of(post: &PostRecord) -> PostKey {
-    (post.created_at, post.id)
+/// Where a post sits in the public indexes: by when it is published. `None` for a draft,
+/// which is only in its author's drafts.
+fn public_key(post: &PostRecord) -> Option<PostKey> {
+    match post.status {
+        PostStatus::Published => Some((post.published_at.unwrap_or(post.created_at), post.id)),
+        PostStatus::Draft => None,
+    }
 }
 
 impl State {
@@ -151,11 +160,11 @@ impl State {
             Change::DeleteUser { id } => {
                 // The account's clients go with it: they wrote as this account.
                 self.clients.retain(|_, client| client.owner != id);
-                let posts: Vec<PostId> = self
-                    .posts_by_author
-                    .get(&id)
-                    .map(|keys| keys.iter().map(|(_, post)| *post).collect())
-                    .unwrap_or_default();
+                let posts: Vec<PostId> = [&self.posts_by_author, &self.drafts_by_author]
+                    .into_iter()
+                    .filter_map(|index| index.get(&id))
+                    .flat_map(|keys| keys.iter().map(|(_, post)| *post))
+                    .collect();
                 for post in posts {
                     self.remove_post(post);
                 }
@@ -222,19 +231,32 @@ impl State {
                 let known = &self.posts_by_tag;
                 post.tags
                     .share_with(|tag| known.get_key_value(tag).map(|(known, _)| known.clone()));
-                let key = key_of(&post);
+                if post.status == PostStatus::Published && post.published_at.is_none() {
+                    // Written before drafts existed: public since its creation.
+                    post.published_at = Some(post.created_at);
+                }
                 self.note_slug(&post);
                 self.posts_by_slug.insert(post.slug.clone(), post.id);
-                self.timeline.insert(key);
-                self.posts_by_author
-                    .entry(post.author)
-                    .or_default()
-                    .insert(key);
-                for tag in post.tags.iter() {
-                    self.posts_by_tag
-                        .entry(tag.clone())
-                        .or_default()
-                        .insert(key);
+                match public_key(&post) {
+                    Some(key) => {
+                        self.timeline.insert(key);
+                        self.posts_by_author
+                            .entry(post.author)
+                            .or_default()
+                            .insert(key);
+                        for tag in post.tags.iter() {
+                            self.posts_by_tag
+                                .entry(tag.clone())
+                                .or_default()
+                                .insert(key);
+                        }
+                    }
+                    None => {
+                        self.drafts_by_author
+                            .entry(post.author)
+                            .or_default()
+                            .insert((post.created_at, post.id));
+                    }
                 }
                 self.posts.insert(post.id, Arc::new(post));
             }
@@ -274,8 +296,12 @@ impl State {
         let Some(post) = self.posts.remove(&id) else {
             return;
         };
-        let key = key_of(&post);
         self.posts_by_slug.remove(&post.slug);
+        let Some(key) = public_key(&post) else {
+            let key = (post.created_at, post.id);
+            remove_from_index(&mut self.drafts_by_author, &post.author, &key);
+            return;
+        };
         self.timeline.remove(&key);
         remove_from_index(&mut self.posts_by_author, &post.author, &key);
         for tag in post.tags.iter() {

@@ -1,7 +1,7 @@
 use super::*;
 use crate::domain::{
-    now, ExternalIdentity, PostContent, PostTitle, Role, SessionId, Slug, Tag, Tags, Timestamp,
-    UserId,
+    now, ExternalIdentity, PostContent, PostStatus, PostTitle, Role, SessionId, Slug, Tag, Tags,
+    Timestamp, UserId,
 };
 use accounts::username_from_hint;
 
@@ -43,6 +43,8 @@ fn new_post(title: &str, tags: &[&str]) -> NewPost {
         content: PostContent::parse("body").unwrap(),
         description: None,
         tags: Tags::parse(tags).unwrap(),
+        status: PostStatus::Published,
+        published_at: None,
     }
 }
 
@@ -52,6 +54,7 @@ fn query(author: Option<&str>, tag: Option<&str>, limit: usize) -> PostQuery {
         tag: tag.map(|t| Tag::parse(t).unwrap()),
         after: None,
         limit,
+        listing: Listing::Public,
     }
 }
 
@@ -164,11 +167,14 @@ async fn slugs_stay_unique_and_follow_the_title() {
         .unwrap();
     assert_eq!(renamed.slug.as_str(), "other");
     assert_eq!(
-        store.post_by_slug("hello").await,
+        store.post_by_slug("hello", None).await,
         None,
         "the old slug is released"
     );
-    assert_eq!(store.post_by_slug("other").await.unwrap().id, first.id);
+    assert_eq!(
+        store.post_by_slug("other", None).await.unwrap().id,
+        first.id
+    );
 }
 
 #[actix_web::test]
@@ -283,7 +289,7 @@ async fn admins_may_delete_any_post_others_may_not() {
         .delete_post(post.id, &admin.actor(), &Expected::Any)
         .await
         .unwrap();
-    assert_eq!(store.post(post.id).await, None);
+    assert_eq!(store.post(post.id, None).await, None);
 }
 
 /// The refresh token a session holds now, as the store sees a presentation of it.
@@ -475,7 +481,7 @@ async fn ten_thousand_posts_of_one_title_get_distinct_readable_slugs() {
         "the next suffix is known: no probing through 10,000 taken ones"
     );
     // An edit that keeps the title's base keeps the slug.
-    let post = store.post_by_slug("same-title-5000").await.unwrap();
+    let post = store.post_by_slug("same-title-5000", None).await.unwrap();
     let alice_actor = alice.actor();
     let edit = PostEdit {
         content: Some(PostContent::parse("changed").unwrap()),
@@ -544,9 +550,9 @@ mod durability {
                 .is_some(),
             "sessions survive"
         );
-        let post = store.post_by_slug("two-edited").await.unwrap();
+        let post = store.post_by_slug("two-edited", None).await.unwrap();
         assert_eq!(post.version, 2);
-        assert_eq!(store.post_by_slug("three").await, None);
+        assert_eq!(store.post_by_slug("three", None).await, None);
     }
 
     #[actix_web::test]
@@ -691,12 +697,12 @@ mod durability {
         // history make replaying it again visible: "one" deleted, "two" renamed.
         let after_compaction = {
             let store = Store::open(dir.path(), 4096).unwrap();
-            let one = store.post_by_slug("one").await.unwrap();
+            let one = store.post_by_slug("one", None).await.unwrap();
             store
                 .delete_post(one.id, &alice.actor(), &Expected::Any)
                 .await
                 .unwrap();
-            let two = store.post_by_slug("two-edited").await.unwrap();
+            let two = store.post_by_slug("two-edited", None).await.unwrap();
             let edit = PostEdit {
                 title: Some(PostTitle::parse("two, again").unwrap()),
                 ..Default::default()
@@ -748,7 +754,7 @@ mod durability {
             }),
         ));
         let alice = fill(&store).await;
-        let post = store.post_by_slug("one").await.unwrap();
+        let post = store.post_by_slug("one", None).await.unwrap();
 
         hold.store(true, Ordering::SeqCst);
         let writer = {
@@ -774,7 +780,7 @@ mod durability {
                     .build()
                     .unwrap();
                 runtime.block_on(async {
-                    let one = store.post(post.id).await;
+                    let one = store.post(post.id, None).await;
                     let page = store.list_posts(&query(None, None, 10)).await;
                     let me = store
                         .principal(alice.user_id, alice.session_id.unwrap())
