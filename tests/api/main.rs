@@ -12,6 +12,7 @@ mod helpers;
 mod limits;
 mod openapi;
 mod posts;
+mod publishing;
 mod sessions;
 mod signing_keys;
 mod tokens;

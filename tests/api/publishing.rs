@@ -1,0 +1,234 @@
+//! Drafts, scheduled posts and the HTML of a post.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{app_with_admin, assert_problem, spawn_app, TestApp};
+
+fn id(post: &Value) -> String {
+    post["id"].as_str().unwrap().to_owned()
+}
+
+async fn titles(app: &TestApp, query: &str, token: Option<&str>) -> Vec<String> {
+    let response = match token {
+        Some(token) => app.get_as(&format!("/api/v1/posts{query}"), token).await,
+        None => app.get(&format!("/api/v1/posts{query}")).await,
+    };
+    assert_eq!(response.status(), 200, "{query}");
+    let page: Value = response.json().await.unwrap();
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|post| post["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn in_seconds(seconds: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(seconds))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[tokio::test]
+async fn a_draft_is_seen_only_by_its_author_and_admins_until_published() {
+    let (app, admin) = app_with_admin().await;
+    let alice = app.signup("alice").await;
+    let bob = app.signup("bob").await;
+    let draft = app
+        .create_post(
+            &alice.token,
+            &json!({"title": "Secret plans", "content": "soon", "tags": ["news"], "status": "draft"}),
+        )
+        .await;
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(draft["published_at"], Value::Null);
+    let by_id = format!("/api/v1/posts/{}", id(&draft));
+    let by_slug = "/api/v1/posts/secret-plans";
+
+    for path in [by_id.as_str(), by_slug] {
+        assert_problem(app.get(path).await, 404, "not_found").await;
+        assert_problem(app.get_as(path, &bob.token).await, 404, "not_found").await;
+        assert_eq!(app.get_as(path, &alice.token).await.status(), 200, "{path}");
+        assert_eq!(app.get_as(path, &admin).await.status(), 200, "{path}");
+    }
+    // Not revealed by writes either: 404, not 403.
+    let patch = app
+        .send_json(
+            Method::PATCH,
+            &by_id,
+            Some(&bob.token),
+            &json!({"title": "mine"}),
+        )
+        .await;
+    assert_problem(patch, 404, "not_found").await;
+    for query in ["", "?tag=news", "?author=alice"] {
+        assert!(titles(&app, query, None).await.is_empty(), "{query}");
+        assert!(
+            titles(&app, query, Some(&alice.token)).await.is_empty(),
+            "{query}"
+        );
+    }
+    assert_eq!(
+        titles(&app, "?status=draft", Some(&alice.token)).await,
+        ["Secret plans"]
+    );
+    assert!(titles(&app, "?status=draft", Some(&bob.token))
+        .await
+        .is_empty());
+    assert_problem(
+        app.get("/api/v1/posts?status=draft").await,
+        401,
+        "missing_token",
+    )
+    .await;
+
+    let published = app
+        .send_json(
+            Method::PATCH,
+            &by_id,
+            Some(&alice.token),
+            &json!({"status": "published"}),
+        )
+        .await;
+    assert_eq!(published.status(), 200);
+    let published: Value = published.json().await.unwrap();
+    assert_eq!(published["status"], "published");
+    assert!(published["published_at"].is_string());
+    assert_eq!(app.get(&by_id).await.status(), 200);
+    assert_eq!(titles(&app, "?tag=news", None).await, ["Secret plans"]);
+    assert!(titles(&app, "?status=draft", Some(&alice.token))
+        .await
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_scheduled_post_becomes_public_when_its_time_comes() {
+    let app = spawn_app().await;
+    let alice = app.signup("alice").await;
+    app.create_post(&alice.token, &json!({"title": "Now", "content": "x"}))
+        .await;
+    let scheduled = app
+        .create_post(
+            &alice.token,
+            &json!({"title": "Later", "content": "x", "published_at": in_seconds(2)}),
+        )
+        .await;
+    assert_eq!(scheduled["status"], "published");
+    let path = format!("/api/v1/posts/{}", id(&scheduled));
+    assert_problem(app.get(&path).await, 404, "not_found").await;
+    assert_eq!(app.get_as(&path, &alice.token).await.status(), 200);
+    assert_eq!(titles(&app, "", None).await, ["Now"]);
+
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    assert_eq!(app.get(&path).await.status(), 200, "no job, no restart");
+    assert_eq!(titles(&app, "", None).await, ["Later", "Now"]);
+}
+
+#[tokio::test]
+async fn lists_are_newest_published_at_first() {
+    let app = spawn_app().await;
+    let alice = app.signup("alice").await;
+    app.create_post(
+        &alice.token,
+        &json!({"title": "Backdated", "content": "x", "published_at": "2020-01-01T00:00:00Z"}),
+    )
+    .await;
+    app.create_post(&alice.token, &json!({"title": "Today", "content": "x"}))
+        .await;
+    app.create_post(
+        &alice.token,
+        &json!({"title": "Last year", "content": "x", "published_at": "2025-06-01T12:00:00+02:00"}),
+    )
+    .await;
+    assert_eq!(
+        titles(&app, "", None).await,
+        ["Today", "Last year", "Backdated"]
+    );
+    // Cursors follow the same order.
+    let first: Value = app.get("/api/v1/posts?limit=1").await.json().await.unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    assert_eq!(
+        titles(&app, &format!("?limit=5&cursor={cursor}"), None).await,
+        ["Last year", "Backdated"]
+    );
+}
+
+#[tokio::test]
+async fn bad_status_and_published_at_are_422_naming_the_field() {
+    let app = spawn_app().await;
+    let alice = app.signup("alice").await;
+    let cases = [
+        (
+            json!({"title": "t", "content": "c", "status": "hidden"}),
+            "status",
+        ),
+        (
+            json!({"title": "t", "content": "c", "published_at": "tomorrow"}),
+            "published_at",
+        ),
+        (
+            json!({"title": "t", "content": "c", "status": "draft", "published_at": in_seconds(60)}),
+            "published_at",
+        ),
+    ];
+    for (body, field) in cases {
+        let response = app
+            .send_json(Method::POST, "/api/v1/posts", Some(&alice.token), &body)
+            .await;
+        let problem = assert_problem(response, 422, "validation_failed").await;
+        assert!(problem["errors"][field].is_array(), "{body}: {problem}");
+    }
+    assert_problem(
+        app.get("/api/v1/posts?status=hidden").await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    // A draft that is given a publication time without being published.
+    let draft = app
+        .create_post(
+            &alice.token,
+            &json!({"title": "d", "content": "c", "status": "draft"}),
+        )
+        .await;
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &format!("/api/v1/posts/{}", id(&draft)),
+            Some(&alice.token),
+            &json!({"published_at": in_seconds(60)}),
+        )
+        .await;
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    assert!(problem["errors"]["published_at"].is_array(), "{problem}");
+}
+
+#[tokio::test]
+async fn every_post_carries_its_content_as_safe_html() {
+    let app = spawn_app().await;
+    let alice = app.signup("alice").await;
+    let content = "# Title\n\nSome *emphasis* and [a link](https://example.com).\n\n<script>alert(1)</script>\n\n[click](javascript:alert(1)) <img src=x onerror=alert(1)>";
+    let post = app
+        .create_post(&alice.token, &json!({"title": "Html", "content": content}))
+        .await;
+    let html = post["content_html"].as_str().unwrap();
+    assert!(html.contains("<h1>Title</h1>"), "{html}");
+    assert!(html.contains("<em>emphasis</em>"), "{html}");
+    assert!(
+        html.contains(r#"href="https://example.com""#) && html.contains("nofollow"),
+        "{html}"
+    );
+    let lower = html.to_lowercase();
+    for banned in ["<script", "javascript:", "onerror"] {
+        assert!(!lower.contains(banned), "{banned} in {html}");
+    }
+    let fetched: Value = app
+        .get(&format!("/api/v1/posts/{}", id(&post)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched["content_html"], post["content_html"]);
+    let page: Value = app.get("/api/v1/posts").await.json().await.unwrap();
+    assert_eq!(page["data"][0]["content_html"], post["content_html"]);
+}
