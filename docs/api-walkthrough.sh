@@ -88,6 +88,22 @@ CURSOR=$(json .next_cursor)
 call 200 GET "$API/posts?limit=1&cursor=$CURSOR"
 call 200 GET "$API/posts?author=alice&tag=intro"
 call 422 GET "$API/posts?limit=500"
+
+echo "== drafts and scheduled posts"
+call 201 POST "$API/posts" "${AUTH[@]}" "${JSON[@]}" -d '{"title":"Work in progress","content":"...","status":"draft"}'
+DRAFT_ID=$(json .id)
+call 404 GET "$API/posts/$DRAFT_ID"
+call 404 GET "$API/posts/$DRAFT_ID" -H "authorization: Bearer $BOB"
+call 200 GET "$API/posts/$DRAFT_ID" "${AUTH[@]}"
+call 200 GET "$API/posts?status=draft" "${AUTH[@]}"
+[ "$(json '.data | length')" = 1 ] || { echo "FAIL  the draft is not in its author's drafts" >&2; exit 1; }
+call 401 GET "$API/posts?status=draft"
+call 422 POST "$API/posts" "${AUTH[@]}" "${JSON[@]}" -d '{"title":"x","content":"x","status":"hidden"}'
+call 200 PATCH "$API/posts/$DRAFT_ID" "${AUTH[@]}" "${JSON[@]}" -d '{"status":"published"}'
+call 200 GET "$API/posts/$DRAFT_ID"
+call 201 POST "$API/posts" "${AUTH[@]}" "${JSON[@]}" \
+  -d '{"title":"Monday news","content":"...","published_at":"2999-12-07T08:00:00Z"}'
+call 404 GET "$API/posts/$(json .id)"
 call 204 DELETE "$API/posts/$POST_ID" "${AUTH[@]}"
 call 404 GET "$API/posts/$POST_ID"
 
