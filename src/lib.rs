@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
+pub mod problems;
 pub mod render;
 pub mod routes;
 pub mod startup;

@@ -139,6 +139,7 @@ impl Application {
                 // The API first: actix tries resources in order, and Swagger UI's `/docs/{_:.*}`
                 // is a regex that every API request would otherwise be matched against first
                 // (it showed in a profile of GET /api/v1/posts/{id}).
+                .configure(crate::openapi::configure_document)
                 .configure(|cfg| crate::routes::configure(cfg, &rate_limit))
                 .configure(crate::openapi::configure)
                 .default_service(web::to(|| async {

@@ -2,6 +2,7 @@
 
 mod client_ip;
 mod extractor;
+mod jwt;
 mod oidc;
 pub mod password;
 mod rate_limit;
@@ -12,12 +13,10 @@ mod verified;
 
 pub use client_ip::client_ip;
 pub use extractor::{AdminUser, AuthUser, MaybeAuthUser, PostsWriter, SessionUser};
+pub use jwt::{AccessClaims, ClientClaims, Subject, TokenError, ACCESS_TOKEN_TYPE};
 pub use oidc::ExternalIssuer;
 pub use password::PasswordHasher;
 pub use rate_limit::{auth_rate_limit, AuthRateLimit};
 pub use refresh::{family_key, opaque_secret, secret_hash, RefreshToken};
 pub use throttle::{LoginTarget, LoginThrottle, Throttled};
-pub use tokens::{
-    AccessClaims, ClientClaims, IssuedToken, RetiredKey, Subject, TokenError, TokenKeys,
-    ACCESS_TOKEN_TYPE,
-};
+pub use tokens::{IssuedToken, RetiredKey, TokenKeys};

@@ -23,7 +23,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use parking_lot::RwLock;
 use serde::Deserialize;
 
-use super::tokens::{pinned_validation, refused, TokenError};
+use super::jwt::{pinned_validation, refused, TokenError};
 use crate::config::OidcSettings;
 use crate::domain::ExternalIdentity;
 

@@ -19,57 +19,25 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::jwt::{
+    check_issued_at, pinned_validation, refused, AccessClaims, ClientClaims, Subject, TokenError,
+    ACCESS_TOKEN_TYPE, LEEWAY_SECONDS,
+};
 use super::oidc::ExternalIssuer;
 use super::verified::{self, VerifiedTokens};
 use crate::config::{JwtAlgorithm, Settings, Storage, MIN_SECRET_BYTES};
-use crate::domain::{ClientId, ExternalIdentity, Role, Scopes, SessionId, UserId};
+use crate::domain::{ClientId, Role, Scopes, SessionId, UserId};
 
-/// The JWT `typ` header of our access tokens (RFC 9068 section 2.1).
-pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
-/// Clock skew tolerated on `exp`, `nbf` and `iat`.
-const LEEWAY_SECONDS: u64 = 5;
 /// File in the data directory holding the generated secret.
 const SECRET_FILE: &str = "jwt-secret";
 /// File in the data directory remembering our public keys, for rotation.
 const KEYS_FILE: &str = "jwt-keys.json";
-
-/// The claims of a person's access token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccessClaims {
-    pub iss: String,
-    pub aud: String,
-    pub sub: UserId,
-    pub iat: i64,
-    pub nbf: i64,
-    pub exp: i64,
-    pub jti: Uuid,
-    /// The session (refresh-token family) this token belongs to.
-    pub sid: SessionId,
-    pub role: Role,
-}
-
-/// The claims of an API client's access token (RFC 9068): no session, no role; `scope` instead.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClientClaims {
-    pub iss: String,
-    pub aud: String,
-    /// The client itself.
-    pub sub: ClientId,
-    pub iat: i64,
-    pub nbf: i64,
-    pub exp: i64,
-    pub jti: Uuid,
-    pub client_id: ClientId,
-    /// Space-separated scopes.
-    pub scope: String,
-}
 
 /// The claims as read from a token, before we know which kind it is. The registered claims
 /// `iss`, `aud`, `exp` and `nbf` are checked by `Validation`; `iat` and `jti` here.
@@ -85,30 +53,6 @@ struct AnyClaims {
     role: Option<Role>,
     client_id: Option<ClientId>,
     scope: Option<String>,
-}
-
-/// Who a verified token speaks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Subject {
-    /// A person's session.
-    User {
-        id: UserId,
-        session: SessionId,
-        role: Role,
-    },
-    /// An API client with its granted scopes.
-    Client { id: ClientId, scopes: Scopes },
-    /// A person signed in at the external identity provider.
-    External(ExternalIdentity),
-}
-
-/// Why a token was refused. The message is safe to show the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    #[error("the access token has expired")]
-    Expired,
-    #[error("{0}")]
-    Invalid(&'static str),
 }
 
 /// A freshly signed access token.
@@ -152,25 +96,6 @@ pub struct TokenKeys {
     issuer: String,
     audience: String,
     ttl: Duration,
-}
-
-/// A validation pinned to one `algorithm`, one issuer and one audience, requiring `claims`;
-/// `exp` always checked, `nbf` when present, with [`LEEWAY_SECONDS`]. Ours and an external
-/// provider's differ only in the claims they require.
-pub(crate) fn pinned_validation(
-    algorithm: Algorithm,
-    issuer: &str,
-    audience: &str,
-    claims: &[&str],
-) -> Validation {
-    let mut validation = Validation::new(algorithm);
-    validation.leeway = LEEWAY_SECONDS;
-    validation.validate_exp = true;
-    validation.validate_nbf = true;
-    validation.set_required_spec_claims(claims);
-    validation.set_issuer(&[issuer]);
-    validation.set_audience(&[audience]);
-    validation
 }
 
 /// The validation of our own tokens signed with `algorithm`: every registered claim we issue.
@@ -493,40 +418,6 @@ impl TokenKeys {
             _ => Err(lacking),
         }?;
         Ok((subject, expires))
-    }
-}
-
-/// `iat` must be present and not later than now plus the leeway: a token "issued" in the future
-/// was not issued by us with a sane clock, and would outlive any rotation meant to end it.
-fn check_issued_at(iat: Option<i64>, now: i64) -> Result<(), TokenError> {
-    match iat {
-        None => Err(TokenError::Invalid(
-            "the access token lacks a required claim",
-        )),
-        Some(iat) if iat > now.saturating_add(LEEWAY_SECONDS as i64) => Err(TokenError::Invalid(
-            "the access token was issued in the future",
-        )),
-        Some(_) => Ok(()),
-    }
-}
-
-/// Why jsonwebtoken refused a token, in words safe to show the client.
-pub(crate) fn refused(error: jsonwebtoken::errors::Error) -> TokenError {
-    match error.kind() {
-        ErrorKind::ExpiredSignature => TokenError::Expired,
-        ErrorKind::ImmatureSignature => TokenError::Invalid("the access token is not valid yet"),
-        ErrorKind::InvalidAudience => {
-            TokenError::Invalid("the access token is for another audience")
-        }
-        ErrorKind::InvalidIssuer => TokenError::Invalid("the access token is from another issuer"),
-        ErrorKind::InvalidAlgorithm => {
-            TokenError::Invalid("the access token uses a refused algorithm")
-        }
-        ErrorKind::InvalidSignature => TokenError::Invalid("the access token signature is invalid"),
-        ErrorKind::MissingRequiredClaim(_) => {
-            TokenError::Invalid("the access token lacks a required claim")
-        }
-        _ => TokenError::Invalid("the access token is malformed"),
     }
 }
 

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use parking_lot::RwLock;
 use sha2::{Digest as _, Sha256};
 
-use super::tokens::Subject;
+use super::jwt::Subject;
 
 /// Tokens remembered at most (about 200 bytes each).
 pub(crate) const CAPACITY: usize = 16 * 1024;

@@ -94,7 +94,7 @@ pub struct TokenResponse {
     responses(
         (status = 201, description = "Account created and logged in", body = TokenResponse),
         (status = 409, description = "Email or username taken", body = crate::error::Problem, content_type = "application/problem+json"),
-        crate::openapi::BodyProblems, crate::openapi::RateLimitProblem, crate::openapi::OverloadProblem,
+        crate::problems::BodyProblems, crate::problems::RateLimitProblem, crate::problems::OverloadProblem,
     )
 )]
 pub async fn signup(
@@ -276,7 +276,7 @@ impl FromRequest for Credentials {
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 401, description = "Unknown account or wrong password", body = crate::error::Problem, content_type = "application/problem+json"),
-        crate::openapi::BodyProblems, crate::openapi::RateLimitProblem, crate::openapi::OverloadProblem,
+        crate::problems::BodyProblems, crate::problems::RateLimitProblem, crate::problems::OverloadProblem,
     )
 )]
 pub async fn login(
@@ -365,7 +365,7 @@ pub struct RefreshRequest {
     responses(
         (status = 200, description = "A new token pair for the same session", body = TokenResponse),
         (status = 401, description = "Unknown, expired or reused refresh token", body = crate::error::Problem, content_type = "application/problem+json"),
-        crate::openapi::BodyProblems, crate::openapi::RateLimitProblem,
+        crate::problems::BodyProblems, crate::problems::RateLimitProblem,
     )
 )]
 pub async fn refresh(
@@ -411,8 +411,8 @@ pub async fn refresh(
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Logged out"),
-        crate::openapi::AuthProblems, crate::openapi::RateLimitProblem,
-        crate::openapi::ExternalAccountProblem,
+        crate::problems::AuthProblems, crate::problems::RateLimitProblem,
+        crate::problems::ExternalAccountProblem,
     )
 )]
 pub async fn logout(auth: SessionUser, store: web::Data<Store>) -> HttpResponse {
@@ -508,7 +508,7 @@ pub struct ClientTokenResponse {
     responses(
         (status = 200, description = "An access token carrying the granted scopes", body = ClientTokenResponse),
         (status = 401, description = "Unknown client or wrong secret", body = crate::error::Problem, content_type = "application/problem+json"),
-        crate::openapi::BodyProblems, crate::openapi::RateLimitProblem,
+        crate::problems::BodyProblems, crate::problems::RateLimitProblem,
     )
 )]
 pub async fn token(

@@ -51,7 +51,7 @@ pub struct RegisteredClient {
     responses(
         (status = 201, description = "Registered; the secret is shown this once", body = RegisteredClient),
         (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        crate::openapi::BodyProblems, crate::openapi::AuthProblems,
+        crate::problems::BodyProblems, crate::problems::AuthProblems,
     )
 )]
 pub async fn create(
@@ -90,7 +90,7 @@ pub async fn create(
     responses(
         (status = 200, description = "Every registered client", body = Vec<Client>),
         (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        crate::openapi::AuthProblems,
+        crate::problems::AuthProblems,
     )
 )]
 pub async fn list(_admin: AdminUser, store: web::Data<Store>) -> HttpResponse {
@@ -105,7 +105,7 @@ pub async fn list(_admin: AdminUser, store: web::Data<Store>) -> HttpResponse {
     responses(
         (status = 204, description = "Revoked"),
         (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        crate::openapi::AuthProblems, crate::openapi::NotFoundProblem,
+        crate::problems::AuthProblems, crate::problems::NotFoundProblem,
     )
 )]
 pub async fn revoke(

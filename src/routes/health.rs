@@ -1,35 +1,15 @@
-//! `GET /`, `GET /health` and `GET /.well-known/jwks.json`.
+//! `GET /` and `GET /health`.
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::auth::TokenKeys;
 use crate::store::Store;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/", "GET").get(index))
-        .service(super::resource("/health", "GET").get(health))
-        .service(super::resource("/.well-known/jwks.json", "GET").get(jwks));
-}
-
-/// The public keys our access tokens are signed with (RFC 7517), for services that verify them
-/// without calling us. Empty with HS256, whose secret is never published; with EdDSA or RS256,
-/// the current key and, after a rotation, the previous one until its tokens have expired.
-#[utoipa::path(
-    get, path = "/.well-known/jwks.json", tag = "service",
-    responses((status = 200, description = "A JWK Set", content_type = "application/jwk-set+json",
-        example = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA",
-            "kid": "nBNtMy9DpJ1EzqPyRi1HaQe0kuwWjsSOTJpGAbpPHyo",
-            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]})))
-)]
-pub async fn jwks(keys: web::Data<TokenKeys>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/jwk-set+json")
-        // Short enough that a rotation is seen well within a token's lifetime.
-        .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(keys.jwks())
+        .service(super::resource("/health", "GET").get(health));
 }
 
 /// The service's name, version and where to start.
@@ -73,7 +53,7 @@ pub struct StoreHealth {
     pub posts: usize,
 }
 
-/// 200 while the service can answer; it takes the store lock, so a wedged store shows here.
+/// 200 while the service can answer, with the store it runs on and its size.
 #[utoipa::path(get, path = "/health", tag = "service", responses((status = 200, description = "The service answers; the store it runs on and its size", body = Health)))]
 pub async fn health(store: web::Data<Store>) -> HttpResponse {
     let stats = store.stats().await;

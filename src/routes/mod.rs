@@ -6,6 +6,7 @@ pub mod clients;
 pub mod health;
 pub mod posts;
 pub mod users;
+pub mod well_known;
 
 use actix_web::{web, HttpResponse};
 
@@ -15,14 +16,15 @@ use crate::store::{Cursor, StoreError};
 
 /// Every route of the service.
 pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &AuthRateLimit) {
-    cfg.configure(health::configure).service(
-        web::scope("/api/v1")
-            .service(resource("/openapi.json", "GET").get(crate::openapi::document))
-            .configure(|cfg| auth::configure(cfg, rate_limit))
-            .configure(users::configure)
-            .configure(clients::configure)
-            .configure(posts::configure),
-    );
+    cfg.configure(health::configure)
+        .configure(well_known::configure)
+        .service(
+            web::scope("/api/v1")
+                .configure(|cfg| auth::configure(cfg, rate_limit))
+                .configure(users::configure)
+                .configure(clients::configure)
+                .configure(posts::configure),
+        );
 }
 
 /// A resource whose unsupported methods answer 405 with `Allow`, in problem+json, rather than

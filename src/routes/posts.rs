@@ -174,6 +174,11 @@ impl RenderedHtml {
     }
 }
 
+/// A tag as clients send it; stored lower-case.
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = "^[A-Za-z0-9-]{1,32}$", example = "rust")]
+pub struct TagName(pub String);
+
 /// A new post.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -197,7 +202,7 @@ pub struct PostInput {
     pub description: Option<String>,
     /// Up to 10 tags of 1-32 letters, digits or `-`; stored lower-case, sorted, unique.
     #[serde(default)]
-    #[schema(max_items = 10, value_type = Vec<crate::openapi::TagName>)]
+    #[schema(max_items = 10, value_type = Vec<TagName>)]
     pub tags: Vec<String>,
     /// `published` (default) or `draft` (seen only by you and admins).
     #[schema(pattern = "^(draft|published)$", example = "published")]
@@ -285,7 +290,7 @@ pub struct PostPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 500)]
     pub description: Option<Option<String>>,
-    #[schema(max_items = 10, value_type = Option<Vec<crate::openapi::TagName>>)]
+    #[schema(max_items = 10, value_type = Option<Vec<TagName>>)]
     pub tags: Option<Vec<String>>,
     /// `draft` or `published`: `{"status": "published"}` publishes a draft (now, unless
     /// `published_at` is given); `draft` takes a post back and clears `published_at`.
@@ -357,7 +362,7 @@ fn with_etag(
     responses(
         (status = 201, description = "Created", body = PostView,
             headers(("Location" = String, description = "URL of the new post"), ("ETag" = String))),
-        crate::openapi::BodyProblems, crate::openapi::AuthProblems,
+        crate::problems::BodyProblems, crate::problems::AuthProblems,
     )
 )]
 pub async fn create(
@@ -380,7 +385,7 @@ pub async fn create(
     responses(
         (status = 200, description = "The post, with its current version as ETag", body = PostView, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
         (status = 304, description = "Not modified"),
-        crate::openapi::NotFoundProblem,
+        crate::problems::NotFoundProblem,
     )
 )]
 pub async fn get(
@@ -416,7 +421,7 @@ pub async fn get(
     security(("oauth2_password" = []), ("bearer" = []), ("oauth2_client" = ["posts:write"])),
     responses(
         (status = 200, description = "The replaced post, with its new ETag", body = PostView, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
-        crate::openapi::BodyProblems, crate::openapi::AuthProblems, crate::openapi::PostWriteProblems,
+        crate::problems::BodyProblems, crate::problems::AuthProblems, crate::problems::PostWriteProblems,
     )
 )]
 pub async fn replace(
@@ -449,7 +454,7 @@ pub async fn replace(
     security(("oauth2_password" = []), ("bearer" = []), ("oauth2_client" = ["posts:write"])),
     responses(
         (status = 200, description = "The changed post, with its new ETag", body = PostView, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
-        crate::openapi::BodyProblems, crate::openapi::AuthProblems, crate::openapi::PostWriteProblems,
+        crate::problems::BodyProblems, crate::problems::AuthProblems, crate::problems::PostWriteProblems,
     )
 )]
 pub async fn update(
@@ -472,7 +477,7 @@ pub async fn update(
     security(("oauth2_password" = []), ("bearer" = []), ("oauth2_client" = ["posts:write"])),
     responses(
         (status = 204, description = "Deleted"),
-        crate::openapi::AuthProblems, crate::openapi::PostWriteProblems,
+        crate::problems::AuthProblems, crate::problems::PostWriteProblems,
     )
 )]
 pub async fn delete(

@@ -79,7 +79,7 @@ impl UserView {
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The caller's account, with email", body = UserView),
-        crate::openapi::AuthProblems,
+        crate::problems::AuthProblems,
     )
 )]
 pub async fn me(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
@@ -114,7 +114,7 @@ pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The updated account", body = UserView),
-        crate::openapi::BodyProblems, crate::openapi::AuthProblems,
+        crate::problems::BodyProblems, crate::problems::AuthProblems,
     )
 )]
 pub async fn update_me(
@@ -144,7 +144,7 @@ pub async fn update_me(
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        crate::openapi::AuthProblems, crate::openapi::AdminAccountProblem,
+        crate::problems::AuthProblems, crate::problems::AdminAccountProblem,
     )
 )]
 pub async fn delete_me(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
@@ -175,8 +175,8 @@ pub struct ChangePassword {
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Changed; other sessions ended"),
-        crate::openapi::BodyProblems, crate::openapi::AuthProblems, crate::openapi::OverloadProblem,
-        crate::openapi::ExternalAccountProblem,
+        crate::problems::BodyProblems, crate::problems::AuthProblems, crate::problems::OverloadProblem,
+        crate::problems::ExternalAccountProblem,
     )
 )]
 pub async fn change_password(
@@ -222,7 +222,7 @@ pub async fn change_password(
     params(("id" = String, Path, format = Uuid, description = "User id")),
     responses(
         (status = 200, description = "The profile; email only for its owner or an admin", body = UserView),
-        crate::openapi::AuthProblems, crate::openapi::NotFoundProblem,
+        crate::problems::AuthProblems, crate::problems::NotFoundProblem,
     )
 )]
 pub async fn profile(
@@ -265,7 +265,7 @@ pub struct SessionView {
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The live sessions, newest first", body = Vec<SessionView>),
-        crate::openapi::AuthProblems,
+        crate::problems::AuthProblems,
     )
 )]
 pub async fn sessions(auth: AuthUser, store: web::Data<Store>) -> HttpResponse {
@@ -292,7 +292,7 @@ pub async fn sessions(auth: AuthUser, store: web::Data<Store>) -> HttpResponse {
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Session ended"),
-        crate::openapi::AuthProblems, crate::openapi::NotFoundProblem,
+        crate::problems::AuthProblems, crate::problems::NotFoundProblem,
     )
 )]
 pub async fn end_session(
@@ -332,7 +332,7 @@ pub struct UserPage {
         (status = 200, description = "A page of accounts, newest first", body = UserPage),
         (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
-        crate::openapi::AuthProblems,
+        crate::problems::AuthProblems,
     )
 )]
 pub async fn list(
@@ -363,8 +363,8 @@ pub async fn list(
     responses(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        crate::openapi::AuthProblems, crate::openapi::NotFoundProblem,
-        crate::openapi::AdminAccountProblem,
+        crate::problems::AuthProblems, crate::problems::NotFoundProblem,
+        crate::problems::AdminAccountProblem,
     )
 )]
 pub async fn delete_user(
