@@ -1,4 +1,22 @@
-//! Authentication: password hashing, access tokens, refresh tokens and the `AuthUser` extractor.
+//! Authentication: password hashing, access tokens, refresh tokens and the extractors that say
+//! who is calling.
+//!
+//! The words, once (each means one thing; no other word is used for it):
+//! - **Subject**: what a *verified token* says it speaks for (a person's session, an API client
+//!   with its scopes, or an external provider's user), before the store is asked
+//!   ([`Subject`], in `jwt.rs`).
+//! - **Principal**: a *person* as the store knows them now: account, live session (none for an
+//!   external provider's user) and current role (`store::Principal`).
+//! - **Actor**: whoever *performs a change to a post*: the account it is authored as, and whether
+//!   admin powers apply (`store::Actor`). A person's actor is their own account; an API client's
+//!   is the admin who registered it, without admin powers.
+//! - **Caller**: inside the extractors only, the authenticated party of a request: a principal,
+//!   or an API client's actor with its scopes.
+//! - The **extractors** name what a handler needs, and a handler that takes one is protected:
+//!   [`AuthUser`] (a person), [`SessionUser`] (a person with a session of ours, for logout and
+//!   password change), [`AdminUser`] (a person who is an admin), [`PostsWriter`] (a person or a
+//!   client with `posts:write`, as an actor), [`MaybeAuthUser`] (a person or nobody; a bad
+//!   token is still 401).
 
 mod client_ip;
 mod extractor;
