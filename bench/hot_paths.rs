@@ -163,7 +163,13 @@ fn store(c: &mut Criterion) {
     c.bench_function("store page of 20 (newest first)", |b| {
         b.iter(|| system.block_on(store.list_posts(black_box(&query))))
     });
-    let page = system.block_on(store.list_posts(&query)).posts;
+    let html = blog_api::routes::posts::RenderedHtml::default();
+    let page: Vec<_> = system
+        .block_on(store.list_posts(&query))
+        .posts
+        .into_iter()
+        .map(|post| html.view(post))
+        .collect();
     c.bench_function("JSON serialise a page of 20 posts", |b| {
         b.iter(|| serde_json::to_vec(black_box(&page)).unwrap())
     });

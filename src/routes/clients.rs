@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{opaque_secret, AdminUser};
-use crate::domain::{ClientId, DisplayName, Scopes};
+use crate::domain::{rfc3339_millis, ClientId, DisplayName, Scopes, Timestamp, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::extract::{BodyLimit, JsonBody};
 use crate::store::{Client, Store};
@@ -32,11 +32,41 @@ pub struct NewClient {
     pub scopes: Vec<String>,
 }
 
+/// A client as admins see it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Client)]
+pub struct ClientView {
+    #[schema(value_type = String, format = Uuid)]
+    pub client_id: ClientId,
+    #[schema(value_type = String, example = "Nightly importer")]
+    pub name: DisplayName,
+    #[schema(value_type = Vec<crate::domain::Scope>)]
+    pub scopes: Scopes,
+    /// The admin who registered it; the author of the posts it writes.
+    #[schema(value_type = String, format = Uuid)]
+    pub owner: UserId,
+    #[serde(serialize_with = "rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<Client> for ClientView {
+    fn from(client: Client) -> Self {
+        Self {
+            client_id: client.client_id,
+            name: client.name,
+            scopes: client.scopes,
+            owner: client.owner,
+            created_at: client.created_at,
+        }
+    }
+}
+
 /// A registered client with its secret. The secret is shown this once and stored only hashed.
 #[derive(Serialize, ToSchema)]
 pub struct RegisteredClient {
     #[serde(flatten)]
-    pub client: Client,
+    pub client: ClientView,
     pub client_secret: String,
 }
 
@@ -78,7 +108,7 @@ pub async fn create(
     Ok(HttpResponse::Created()
         .insert_header(("cache-control", "no-store"))
         .json(RegisteredClient {
-            client,
+            client: client.into(),
             client_secret: secret.expose_secret().to_owned(),
         }))
 }
@@ -88,13 +118,14 @@ pub async fn create(
     get, path = "/api/v1/clients", tag = "clients", operation_id = "list_clients",
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
-        (status = 200, description = "Every registered client", body = Vec<Client>),
+        (status = 200, description = "Every registered client", body = Vec<ClientView>),
         (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
         crate::problems::AuthProblems,
     )
 )]
 pub async fn list(_admin: AdminUser, store: web::Data<Store>) -> HttpResponse {
-    HttpResponse::Ok().json(store.clients().await)
+    let clients: Vec<ClientView> = store.clients().await.into_iter().map(Into::into).collect();
+    HttpResponse::Ok().json(clients)
 }
 
 /// Revokes a client (admins only): its tokens stop working on their next request. 204.

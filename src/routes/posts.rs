@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use crate::auth::{MaybeAuthUser, PostsWriter};
 use crate::domain::{
-    parse_rfc3339, PostContent, PostDescription, PostId, PostStatus, PostTitle, Tag, Tags,
-    Timestamp, Username,
+    parse_rfc3339, rfc3339_millis, rfc3339_millis_opt, DisplayName, PostContent, PostDescription,
+    PostId, PostStatus, PostTitle, Slug, Tag, Tags, Timestamp, UserId, Username,
 };
 use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
 use crate::extract::{etag, expected_versions, BodyLimit, IfMatch, JsonBody};
@@ -126,15 +126,78 @@ pub async fn list(
     }))
 }
 
-/// A post as clients see it: the stored fields and the content rendered as safe HTML.
+/// Who wrote a post, as embedded in it.
 #[derive(Serialize, ToSchema)]
+pub struct AuthorView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: UserId,
+    #[schema(value_type = String, example = "alice")]
+    pub username: Username,
+    #[schema(value_type = Option<String>, example = "Alice Liddell")]
+    pub name: Option<DisplayName>,
+}
+
+/// A post as clients see it: its fields, and its content rendered as safe HTML.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Post)]
 pub struct PostView {
-    #[serde(flatten)]
-    pub post: Post,
+    #[schema(value_type = String, format = Uuid)]
+    pub id: PostId,
+    #[schema(value_type = String, example = "hello-world")]
+    pub slug: Slug,
+    #[schema(value_type = String, example = "Hello, world")]
+    pub title: PostTitle,
+    #[schema(value_type = Option<String>, example = "A first post")]
+    pub description: Option<PostDescription>,
+    #[schema(value_type = String, example = "# Hello\n\nMy first post.")]
+    pub content: PostContent,
+    #[schema(value_type = Vec<String>, example = json!(["intro", "rust"]))]
+    pub tags: Tags,
+    /// `draft` (seen only by its author and admins) or `published`.
+    #[schema(value_type = String, example = "published")]
+    pub status: PostStatus,
+    /// When the post is or becomes public (a future time: scheduled); `null` for a draft.
+    #[serde(serialize_with = "rfc3339_millis_opt")]
+    #[schema(value_type = Option<String>, format = DateTime, example = "2026-11-23T10:00:00.000Z")]
+    pub published_at: Option<Timestamp>,
+    pub author: AuthorView,
+    #[serde(serialize_with = "rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime, example = "2026-11-23T10:00:00.000Z")]
+    pub created_at: Timestamp,
+    #[serde(serialize_with = "rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime, example = "2026-11-23T10:00:00.000Z")]
+    pub updated_at: Timestamp,
+    /// Starts at 1 and increments on every change; the `ETag` is derived from it.
+    #[schema(example = 1)]
+    pub version: u64,
     /// `content` rendered as CommonMark and sanitised (no scripts, no event handlers, no
     /// `javascript:` or `data:` URLs; links get `rel="nofollow noopener"`).
     #[schema(value_type = String, example = "<h1>Hello</h1>\n<p>My first post.</p>\n")]
     pub content_html: Arc<str>,
+}
+
+impl PostView {
+    fn new(post: Post, content_html: Arc<str>) -> Self {
+        Self {
+            id: post.id,
+            slug: post.slug,
+            title: post.title,
+            description: post.description,
+            content: post.content,
+            tags: post.tags,
+            status: post.status,
+            published_at: post.published_at,
+            author: AuthorView {
+                id: post.author.id,
+                username: post.author.username,
+                name: post.author.name,
+            },
+            created_at: post.created_at,
+            updated_at: post.updated_at,
+            version: post.version,
+            content_html,
+        }
+    }
 }
 
 /// Rendered HTML of post versions, so that a version is rendered once, not on every request.
@@ -170,7 +233,7 @@ impl RenderedHtml {
                 )))
             })
             .unwrap_or_else(|never| match never {});
-        PostView { post, content_html }
+        PostView::new(post, content_html)
     }
 }
 

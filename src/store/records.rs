@@ -1,11 +1,10 @@
 //! What the store keeps, and the read models it hands out.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::domain::{
-    rfc3339_millis, ClientId, DisplayName, Email, PostContent, PostDescription, PostId, PostStatus,
-    PostTitle, Role, Scope, Scopes, SessionId, Slug, Tags, Timestamp, UserId, Username,
+    ClientId, DisplayName, Email, PostContent, PostDescription, PostId, PostStatus, PostTitle,
+    Role, Scopes, SessionId, Slug, Tags, Timestamp, UserId, Username,
 };
 
 /// A stored account, password hash included. Never leaves the store: see [`User`].
@@ -126,48 +125,29 @@ impl From<&UserRecord> for User {
     }
 }
 
-/// Who wrote a post, as embedded in it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+/// Who wrote a post, as the store resolves it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Author {
-    #[schema(value_type = String, format = Uuid)]
     pub id: UserId,
-    #[schema(value_type = String, example = "alice")]
     pub username: Username,
-    #[schema(value_type = Option<String>, example = "Alice Liddell")]
     pub name: Option<DisplayName>,
 }
 
-/// A post as clients see it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+/// A post with its author resolved: what the store hands out (the HTTP layer makes the JSON).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Post {
-    #[schema(value_type = String, format = Uuid)]
     pub id: PostId,
-    #[schema(value_type = String, example = "hello-world")]
     pub slug: Slug,
-    #[schema(value_type = String, example = "Hello, world")]
     pub title: PostTitle,
-    #[schema(value_type = Option<String>, example = "A first post")]
     pub description: Option<PostDescription>,
-    #[schema(value_type = String, example = "# Hello\n\nMy first post.")]
     pub content: PostContent,
-    #[schema(value_type = Vec<String>, example = json!(["intro", "rust"]))]
     pub tags: Tags,
-    /// `draft` (seen only by its author and admins) or `published`.
-    #[schema(value_type = String, example = "published")]
     pub status: PostStatus,
-    /// When the post is or becomes public (a future time: scheduled); `null` for a draft.
-    #[serde(serialize_with = "crate::domain::rfc3339_millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime, example = "2026-11-23T10:00:00.000Z")]
     pub published_at: Option<Timestamp>,
     pub author: Author,
-    #[serde(serialize_with = "rfc3339_millis")]
-    #[schema(value_type = String, format = DateTime, example = "2026-11-23T10:00:00.000Z")]
     pub created_at: Timestamp,
-    #[serde(serialize_with = "rfc3339_millis")]
-    #[schema(value_type = String, format = DateTime, example = "2026-11-23T10:00:00.000Z")]
     pub updated_at: Timestamp,
-    /// Starts at 1 and increments on every change; the `ETag` is derived from it.
-    #[schema(example = 1)]
+    /// Starts at 1 and increments on every change.
     pub version: u64,
 }
 
@@ -199,20 +179,14 @@ pub struct ClientRecord {
     pub created_at: Timestamp,
 }
 
-/// A client as admins see it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+/// A registered client, without its secret hash.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Client {
-    #[schema(value_type = String, format = Uuid)]
     pub client_id: ClientId,
-    #[schema(value_type = String, example = "Nightly importer")]
     pub name: DisplayName,
-    #[schema(value_type = Vec<Scope>)]
     pub scopes: Scopes,
     /// The admin who registered it; the author of the posts it writes.
-    #[schema(value_type = String, format = Uuid)]
     pub owner: UserId,
-    #[serde(serialize_with = "rfc3339_millis")]
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 

@@ -27,6 +27,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     handle: ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
+    data_dir: std::path::PathBuf,
     _data_dir: Option<tempfile::TempDir>,
 }
 
@@ -63,6 +64,7 @@ pub async fn spawn_app_in(dir: &std::path::Path, configure: impl FnOnce(&mut Set
     settings.limits.auth_rate_per_minute = 1_000_000;
     configure(&mut settings);
 
+    let data_dir = dir.to_owned();
     let (ready, started) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
@@ -87,6 +89,7 @@ pub async fn spawn_app_in(dir: &std::path::Path, configure: impl FnOnce(&mut Set
             .unwrap(),
         handle,
         thread: Some(thread),
+        data_dir,
         _data_dir: None,
     }
 }
@@ -108,6 +111,16 @@ impl TestApp {
             tokio::task::spawn_blocking(move || thread.join().expect("the server thread"))
                 .await
                 .unwrap();
+        }
+        // The workers, on threads of their own, may still be dropping their share of the store
+        // (which holds the directory's lock) a moment after the server has stopped.
+        let lock = self.data_dir.join("lock");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while let Ok(file) = std::fs::OpenOptions::new().write(true).open(&lock) {
+            if file.try_lock().is_ok() || std::time::Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 
