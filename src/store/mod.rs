@@ -26,6 +26,7 @@ mod cursor;
 mod journal;
 mod posts;
 mod records;
+pub mod search;
 mod sessions;
 mod state;
 

@@ -1,0 +1,1147 @@
+//! Full-text search for the embedded engine: an inverted index that lives in `State` beside the
+//! other indexes and is persistent like them (cloning it costs a few reference counts; a change
+//! copies only what it touches).
+//!
+//! # Words
+//! Title, content and tags are split into words by the Unicode word-boundary rules (UAX #29,
+//! `unicode_words`: runs that hold at least one letter or digit, so `don't` and `3.14` are one
+//! word each and punctuation is never one) and each word is lower-cased with the full Unicode
+//! mapping (`Ça` -> `ça`). A query is split the same way, so matching is by whole words,
+//! case-insensitive: `rust` finds "Rust!" but not "trust" or "rusty". Words longer than
+//! [`MAX_WORD_CHARS`] are not indexed (base64 blobs, long URLs), so a query word that long finds
+//! nothing. No stemming and no Unicode normalisation: `café` written with a combining accent is
+//! another word than `café` with a precomposed one.
+//!
+//! # What is kept
+//! - `terms`: word -> its postings, one `u64` per post containing the word, sorted. A posting is
+//!   `fields << 61 | doc`: `fields` says where the word occurs (title 4, tags 2, content 1: a
+//!   bit each), `doc` is the post's place in time (`millisecond << 17 | slot`, see below).
+//!   Sorting by that number sorts by (fields, recency): the order single-word results are
+//!   shown in, so a one-word page is read straight off the list.
+//! - `docs`: doc -> the post's `PostKey`, to turn postings back into posts.
+//! - `moved`: the rare post whose doc is not the one its key asks for (see below).
+//!
+//! Postings are packed into sorted blocks of up to 64 (`Packed`): a block is a shared slice,
+//! blocks are held in a persistent B-tree keyed by their first posting; a word found in one post
+//! holds its posting inline, one found in a few holds one block. Appends (new posts are the
+//! newest) fill blocks completely, so a posting costs about 8.5 bytes, where a persistent B-tree
+//! of postings would cost about 20 (its nodes split in half and stay half full). A post with W
+//! distinct words costs about 8.5 W bytes of postings plus about 45 bytes in `docs`, and each
+//! word seen in a single post about 100 bytes (its map entry). No list of its words is kept per
+//! post: [`SearchIndex::remove`] takes the same title, content and tags as [`SearchIndex::add`]
+//! and recomputes them (the store has the old record in hand when it replaces or deletes a post).
+//!
+//! # Doc numbers
+//! A post's doc is `millisecond << 17 | slot`, where the millisecond is its key's timestamp
+//! (clamped to 1970..2527) and the slot is the low 17 bits of its id (random in a UUIDv7). Doc
+//! order is therefore time order; posts of the same millisecond are ordered by slot. It needs no
+//! lookup to compute, so a cursor survives restarts. When two posts of the same millisecond
+//! share a slot (about 1 in 131,072 per pair), the second takes the next free slot, or one of
+//! an earlier millisecond when that one is full, and is listed in `moved`.
+//!
+//! # Ranking and paging
+//! A post's score for a query is the sum, over the query's words, of the fields the word occurs
+//! in (title 4 + tags 2 + content 1: a title match outranks anything without one, and a word in
+//! title and content outranks one in the title alone). Results are ordered by score, then by
+//! doc, both descending: relevance, then recency. A page ends at a [`SearchCursor`] (the last
+//! hit's score and key); the next page holds what ranks strictly below it. Ranks are unique
+//! (docs are), so pages never repeat or skip a post that stays put; a post edited between two
+//! pages may move, as in any cursor listing.
+//!
+//! # Cost
+//! - one word: the walk starts at the cursor in the word's list and stops after `limit + 1`
+//!   kept hits: O(log n + hits examined), however many posts hold the word.
+//! - several words: every posting of the rarest word is checked against the other words' lists
+//!   (up to 7 lookups each, one per field combination), survivors are heaped by rank and popped
+//!   until the page is full: O(r (w - 1) log n + r) for r postings of the rarest word. Cost grows
+//!   with the rarest word's posts, never with all posts.
+//!
+//! Visibility (drafts, scheduled posts) and the `author` / `tag` filters are the caller's:
+//! [`SearchIndex::search_where`] takes a predicate on each candidate, applied in rank order, so
+//! a scheduled post appears the moment its time comes without touching the index.
+
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fmt;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::DateTime;
+use imbl::{HashMap, OrdMap};
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::domain::{PostId, Tags};
+
+use super::state::PostKey;
+
+/// The longest query accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 200;
+
+/// Longer words are not indexed.
+pub const MAX_WORD_CHARS: usize = 64;
+
+/// Field bits of a posting: where the word occurs.
+const TITLE: u8 = 4;
+const TAGS: u8 = 2;
+const CONTENT: u8 = 1;
+const ALL_FIELDS: u64 = 7;
+
+/// Layout of a posting: `fields` (3 bits) | millisecond (44 bits) | slot (17 bits).
+const SLOT_BITS: u32 = 17;
+const MILLIS_BITS: u32 = 44;
+const FIELDS_SHIFT: u32 = SLOT_BITS + MILLIS_BITS;
+const DOC_MASK: u64 = (1 << FIELDS_SHIFT) - 1;
+const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
+const MAX_MILLIS: i64 = (1 << MILLIS_BITS) - 1;
+
+/// Free slots tried in one millisecond before moving to an earlier one.
+const PROBES: u64 = 64;
+
+/// The words of a query: what [`SearchIndex::search`] takes. At most [`MAX_QUERY_CHARS`]
+/// characters and at least one word (a run holding a letter or a digit); duplicates dropped.
+/// The error names the field (`q`) and says what is wrong, for a 422.
+pub fn query_words(q: &str) -> Result<Vec<String>, String> {
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(format!(
+            "q must be at most {MAX_QUERY_CHARS} characters long"
+        ));
+    }
+    let mut words: Vec<String> = Vec::new();
+    for word in words_of(q) {
+        if !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    if words.is_empty() {
+        return Err("q must contain at least one word (a letter or a digit)".into());
+    }
+    Ok(words)
+}
+
+/// The words of `text`, lower-cased, in order, duplicates included.
+fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.unicode_words().map(str::to_lowercase)
+}
+
+/// Each distinct word of a post with the fields it occurs in.
+fn post_words(title: &str, content: &str, tags: &Tags) -> BTreeMap<String, u8> {
+    let mut words = BTreeMap::new();
+    let mut note = |text: &str, field: u8| {
+        // Longer words are not indexed: a query for one finds nothing.
+        for word in words_of(text).filter(|word| word.chars().count() <= MAX_WORD_CHARS) {
+            *words.entry(word).or_insert(0) |= field;
+        }
+    };
+    note(title, TITLE);
+    note(content, CONTENT);
+    for tag in tags.iter() {
+        note(tag.as_str(), TAGS);
+    }
+    words
+}
+
+/// Where a page of search results ends: the last hit's score and key. The next page holds what
+/// ranks strictly below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchCursor {
+    pub score: u32,
+    pub key: PostKey,
+}
+
+impl SearchCursor {
+    /// An opaque string for clients; its format may change without notice.
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!(
+            "s{}.{}.{}",
+            self.score,
+            self.key.0.timestamp_millis(),
+            self.key.1
+        ))
+    }
+
+    /// `None` for anything [`SearchCursor::encode`] did not produce.
+    pub fn decode(cursor: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+        let text = std::str::from_utf8(&bytes).ok()?;
+        let mut parts = text.strip_prefix('s')?.splitn(3, '.');
+        let score = parts.next()?.parse().ok()?;
+        let at = DateTime::from_timestamp_millis(parts.next()?.parse().ok()?)?;
+        let id: PostId = parts.next()?.parse().ok()?;
+        Some(Self {
+            score,
+            key: (at, id),
+        })
+    }
+}
+
+/// One page of search results, best first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchPage {
+    pub keys: Vec<PostKey>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<SearchCursor>,
+}
+
+/// The inverted index: see the module documentation.
+#[derive(Clone, Default)]
+pub struct SearchIndex {
+    terms: HashMap<Box<str>, Packed<u64, u64>>,
+    docs: Packed<u64, Doc>,
+    moved: HashMap<PostId, u64>,
+}
+
+impl fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SearchIndex")
+            .field("posts", &self.docs.len())
+            .field("words", &self.terms.len())
+            .finish()
+    }
+}
+
+/// A post's doc number with its key.
+#[derive(Debug, Clone)]
+struct Doc {
+    doc: u64,
+    key: PostKey,
+}
+
+impl Borrow<u64> for Doc {
+    fn borrow(&self) -> &u64 {
+        &self.doc
+    }
+}
+
+/// The doc a key asks for: its millisecond and the low bits of its id.
+fn preferred_doc(key: &PostKey) -> u64 {
+    let millis = key.0.timestamp_millis().clamp(0, MAX_MILLIS) as u64;
+    let slot = (key.1.as_uuid().as_u128() as u64) & SLOT_MASK;
+    (millis << SLOT_BITS) | slot
+}
+
+fn posting(fields: u8, doc: u64) -> u64 {
+    (u64::from(fields) << FIELDS_SHIFT) | doc
+}
+
+impl SearchIndex {
+    /// Number of posts indexed.
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// Number of distinct words indexed.
+    pub fn words(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// Indexes a post. Adding a key already indexed adds its words to what it had: replace a post
+    /// by removing it (with its old text) first.
+    pub fn add(&mut self, key: PostKey, title: &str, content: &str, tags: &Tags) {
+        let doc = match self.doc_of(&key) {
+            Some(doc) => doc,
+            None => {
+                let doc = self.free_doc(&key);
+                if doc != preferred_doc(&key) {
+                    self.moved.insert(key.1, doc);
+                }
+                self.docs.insert(Doc { doc, key });
+                doc
+            }
+        };
+        for (word, fields) in post_words(title, content, tags) {
+            let entry = posting(fields, doc);
+            match self.terms.get_mut(word.as_str()) {
+                Some(postings) => {
+                    postings.insert(entry);
+                }
+                None => {
+                    self.terms.insert(word.into_boxed_str(), Packed::One(entry));
+                }
+            }
+        }
+    }
+
+    /// Removes a post. `title`, `content` and `tags` must be what it was added with (the index
+    /// keeps no list of each post's words; it recomputes them). Unknown keys are ignored.
+    pub fn remove(&mut self, key: PostKey, title: &str, content: &str, tags: &Tags) {
+        let Some(doc) = self.doc_of(&key) else {
+            return;
+        };
+        for (word, fields) in post_words(title, content, tags) {
+            if let Some(postings) = self.terms.get_mut(word.as_str()) {
+                postings.remove(&posting(fields, doc));
+                if postings.is_empty() {
+                    self.terms.remove(word.as_str());
+                }
+            }
+        }
+        self.docs.remove(&doc);
+        self.moved.remove(&key.1);
+    }
+
+    /// Posts containing every one of `words` (from [`query_words`]), best first, after the
+    /// cursor: see [`SearchIndex::search_where`].
+    pub fn search(
+        &self,
+        words: &[String],
+        after: Option<&SearchCursor>,
+        limit: usize,
+    ) -> SearchPage {
+        self.search_where(words, after, limit, |_| true)
+    }
+
+    /// Like [`SearchIndex::search`], keeping only the posts `keep` accepts (visibility, author,
+    /// tag). `keep` is asked in rank order, and only until the page is full.
+    pub fn search_where(
+        &self,
+        words: &[String],
+        after: Option<&SearchCursor>,
+        limit: usize,
+        mut keep: impl FnMut(&PostKey) -> bool,
+    ) -> SearchPage {
+        let mut words: Vec<&str> = words.iter().map(String::as_str).collect();
+        words.sort_unstable();
+        words.dedup();
+        let lists: Option<Vec<&Packed<u64, u64>>> =
+            words.iter().map(|word| self.terms.get(*word)).collect();
+        let Some(mut lists) = lists else {
+            return SearchPage::default();
+        };
+        if lists.is_empty() || limit == 0 {
+            return SearchPage::default();
+        }
+        lists.sort_by_key(|list| list.len());
+        // The cursor's rank: (score, doc). A cursor whose post is gone still has a place.
+        let bound = after.map(|cursor| {
+            let doc = self
+                .doc_of(&cursor.key)
+                .unwrap_or_else(|| preferred_doc(&cursor.key));
+            (cursor.score, doc)
+        });
+        let ranked: Box<dyn Iterator<Item = (u32, u64)> + '_> = match lists[..] {
+            [list] => {
+                let start = match bound {
+                    // Every single-word score is at most 7: all of the list ranks below it.
+                    Some((score, _)) if u64::from(score) > ALL_FIELDS => None,
+                    Some((score, doc)) => Some((u64::from(score) << FIELDS_SHIFT) | doc),
+                    None => None,
+                };
+                Box::new(
+                    list.below(start)
+                        .map(|p| ((p >> FIELDS_SHIFT) as u32, p & DOC_MASK)),
+                )
+            }
+            [rarest, ref others @ ..] => {
+                let mut heap = BinaryHeap::new();
+                'candidates: for &posting in rarest.below(None) {
+                    let doc = posting & DOC_MASK;
+                    let mut score = (posting >> FIELDS_SHIFT) as u32;
+                    for other in others {
+                        match fields_in(other, doc) {
+                            Some(fields) => score += fields,
+                            None => continue 'candidates,
+                        }
+                    }
+                    if bound.is_none_or(|bound| (score, doc) < bound) {
+                        heap.push((score, doc));
+                    }
+                }
+                Box::new(std::iter::from_fn(move || heap.pop()))
+            }
+            [] => unreachable!("checked above"),
+        };
+        let mut hits: Vec<(u32, PostKey)> = Vec::with_capacity(limit.min(100) + 1);
+        for (score, doc) in ranked {
+            let Some(entry) = self.docs.get(&doc) else {
+                continue;
+            };
+            if keep(&entry.key) {
+                hits.push((score, entry.key));
+                if hits.len() > limit {
+                    break;
+                }
+            }
+        }
+        let next = if hits.len() > limit {
+            hits.truncate(limit);
+            hits.last().map(|&(score, key)| SearchCursor { score, key })
+        } else {
+            None
+        };
+        SearchPage {
+            keys: hits.into_iter().map(|(_, key)| key).collect(),
+            next,
+        }
+    }
+
+    /// The doc `key` is indexed under, if it is.
+    fn doc_of(&self, key: &PostKey) -> Option<u64> {
+        if let Some(doc) = self.moved.get(&key.1) {
+            return Some(*doc);
+        }
+        let doc = preferred_doc(key);
+        self.docs
+            .get(&doc)
+            .filter(|entry| entry.key == *key)
+            .map(|_| doc)
+    }
+
+    /// A doc for a key not yet indexed: the one it asks for, or else the next free slot of its
+    /// millisecond, or of an earlier one (a later one below 1970).
+    fn free_doc(&self, key: &PostKey) -> u64 {
+        let preferred = preferred_doc(key);
+        let slot = preferred & SLOT_MASK;
+        let millis = preferred >> SLOT_BITS;
+        (0..=millis)
+            .rev()
+            .chain(millis + 1..=MAX_MILLIS as u64)
+            .flat_map(|ms| (0..PROBES).map(move |i| (ms << SLOT_BITS) | ((slot + i) & SLOT_MASK)))
+            .find(|doc| self.docs.get(doc).is_none())
+            .expect("2^61 docs are never all taken")
+    }
+}
+
+/// The fields `doc` holds a word in, from the word's postings.
+fn fields_in(list: &Packed<u64, u64>, doc: u64) -> Option<u32> {
+    (1..=ALL_FIELDS)
+        .find(|fields| list.get(&((fields << FIELDS_SHIFT) | doc)).is_some())
+        .map(|fields| fields as u32)
+}
+
+/// Most entries in one block.
+const BLOCK: usize = 64;
+
+/// A persistent sorted set of `T`, ordered by the key `K` each `T` borrows, packed in blocks:
+/// small sets inline or in one block, larger ones as blocks in a persistent B-tree. Cloning
+/// costs a reference count; a change copies one block (at most [`BLOCK`] entries) and the
+/// B-tree path to it.
+#[derive(Clone)]
+enum Packed<K, T> {
+    Empty,
+    One(T),
+    /// 2..=BLOCK entries, sorted.
+    Block(Arc<[T]>),
+    /// At least two blocks.
+    Tree(Arc<Blocks<K, T>>),
+}
+
+impl<K, T> Default for Packed<K, T> {
+    fn default() -> Self {
+        Self::Empty
+    }
+}
+
+/// Blocks by their first key; every block is non-empty and sorted, and blocks do not overlap.
+#[derive(Clone)]
+struct Blocks<K, T> {
+    blocks: OrdMap<K, Arc<[T]>>,
+    len: usize,
+}
+
+fn key_of<K, T: Borrow<K>>(item: &T) -> &K {
+    item.borrow()
+}
+
+/// The keys up to and including `key`. Bounds are owned: a pair of `Bound<&K>` would match two
+/// `RangeBounds` impls (of `K` and of `&K`), which `OrdMap::range` cannot choose between.
+fn at_or_before<K: Clone>(key: &K) -> (Bound<K>, Bound<K>) {
+    (Bound::Unbounded, Bound::Included(key.clone()))
+}
+
+/// `binary_search` of `key` in a sorted block.
+fn find<K: Ord, T: Borrow<K>>(block: &[T], key: &K) -> Result<usize, usize> {
+    block.binary_search_by(|item| key_of::<K, T>(item).cmp(key))
+}
+
+/// How many entries of a sorted block are below `bound`.
+fn below_in<K: Ord, T: Borrow<K>>(block: &[T], bound: Option<&K>) -> usize {
+    match bound {
+        Some(bound) => block.partition_point(|item| key_of::<K, T>(item) < bound),
+        None => block.len(),
+    }
+}
+
+impl<K: Ord + Clone + 'static, T: Clone + Borrow<K> + 'static> Packed<K, T> {
+    /// The set of `items`, which are sorted, distinct and at most [`BLOCK`].
+    fn from_items(mut items: Vec<T>) -> Self {
+        match items.len() {
+            0 => Self::Empty,
+            1 => Self::One(items.pop().expect("one item")),
+            _ => Self::Block(items.into()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Empty => 0,
+            Self::One(_) => 1,
+            Self::Block(block) => block.len(),
+            Self::Tree(tree) => tree.len,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, key: &K) -> Option<&T> {
+        match self {
+            Self::Empty => None,
+            Self::One(item) => (key_of::<K, T>(item) == key).then_some(item),
+            Self::Block(block) => find(&block[..], key).ok().map(|at| &block[at]),
+            Self::Tree(tree) => tree.get(key),
+        }
+    }
+
+    /// Adds `item`; `false` if an entry with its key is already there.
+    fn insert(&mut self, item: T) -> bool {
+        match self {
+            Self::Empty => {
+                *self = Self::One(item);
+                true
+            }
+            Self::One(existing) => {
+                let pair = match key_of::<K, T>(existing).cmp(key_of::<K, T>(&item)) {
+                    Ordering::Equal => return false,
+                    Ordering::Less => vec![existing.clone(), item],
+                    Ordering::Greater => vec![item, existing.clone()],
+                };
+                *self = Self::Block(pair.into());
+                true
+            }
+            Self::Block(block) => {
+                let at = match find(&block[..], key_of::<K, T>(&item)) {
+                    Ok(_) => return false,
+                    Err(at) => at,
+                };
+                let items = with_inserted(&block[..], at, item);
+                if items.len() <= BLOCK {
+                    *block = items.into();
+                } else {
+                    let mut tree = Blocks {
+                        blocks: OrdMap::new(),
+                        len: items.len(),
+                    };
+                    tree.put(items, at);
+                    *self = Self::Tree(Arc::new(tree));
+                }
+                true
+            }
+            Self::Tree(tree) => Arc::make_mut(tree).insert(item),
+        }
+    }
+
+    /// Removes the entry with `key`; `false` if there is none.
+    fn remove(&mut self, key: &K) -> bool {
+        match self {
+            Self::Empty => false,
+            Self::One(item) => {
+                if key_of::<K, T>(item) != key {
+                    return false;
+                }
+                *self = Self::Empty;
+                true
+            }
+            Self::Block(block) => {
+                let Ok(at) = find(&block[..], key) else {
+                    return false;
+                };
+                let mut items = block.to_vec();
+                items.remove(at);
+                *self = Self::from_items(items);
+                true
+            }
+            Self::Tree(tree) => {
+                let tree = Arc::make_mut(tree);
+                if !tree.remove(key) {
+                    return false;
+                }
+                if tree.blocks.len() == 1 {
+                    let last = tree.blocks.iter().next().map(|(_, block)| block.to_vec());
+                    *self = Self::from_items(last.unwrap_or_default());
+                }
+                true
+            }
+        }
+    }
+
+    /// The entries whose key is below `bound` (all of them for `None`), greatest first.
+    fn below(&self, bound: Option<K>) -> Box<dyn Iterator<Item = &T> + '_> {
+        match self {
+            Self::Empty => Box::new(std::iter::empty()),
+            Self::One(item) => Box::new(
+                std::iter::once(item)
+                    .filter(move |item| bound.as_ref().is_none_or(|b| key_of::<K, T>(*item) < b)),
+            ),
+            Self::Block(block) => {
+                let end = below_in(&block[..], bound.as_ref());
+                Box::new(block[..end].iter().rev())
+            }
+            Self::Tree(tree) => {
+                let end = match &bound {
+                    Some(bound) => Bound::Excluded(bound.clone()),
+                    None => Bound::Unbounded,
+                };
+                Box::new(tree.blocks.range((Bound::Unbounded, end)).rev().flat_map(
+                    move |(_, block)| {
+                        let end = below_in(&block[..], bound.as_ref());
+                        block[..end].iter().rev()
+                    },
+                ))
+            }
+        }
+    }
+}
+
+/// `block` with `item` inserted at `at`.
+fn with_inserted<T: Clone>(block: &[T], at: usize, item: T) -> Vec<T> {
+    let mut items = Vec::with_capacity(block.len() + 1);
+    items.extend_from_slice(&block[..at]);
+    items.push(item);
+    items.extend_from_slice(&block[at..]);
+    items
+}
+
+impl<K: Ord + Clone, T: Clone + Borrow<K>> Blocks<K, T> {
+    /// The block holding, or due to hold, `key`: the last one starting at or before it, else
+    /// the first.
+    fn block_for(&self, key: &K) -> (K, Arc<[T]>) {
+        let (first, block) = self
+            .blocks
+            .range(at_or_before(key))
+            .next_back()
+            .or_else(|| self.blocks.iter().next())
+            .expect("a tree holds blocks");
+        (first.clone(), Arc::clone(block))
+    }
+
+    fn get(&self, key: &K) -> Option<&T> {
+        let (_, block) = self.blocks.range(at_or_before(key)).next_back()?;
+        find(&block[..], key).ok().map(|at| &block[at])
+    }
+
+    fn insert(&mut self, item: T) -> bool {
+        let (first, block) = self.block_for(key_of::<K, T>(&item));
+        let at = match find(&block[..], key_of::<K, T>(&item)) {
+            Ok(_) => return false,
+            Err(at) => at,
+        };
+        if at == 0 {
+            // Only before the first block: it gets a new first key.
+            self.blocks.remove(&first);
+        }
+        self.put(with_inserted(&block[..], at, item), at);
+        self.len += 1;
+        true
+    }
+
+    /// Stores the sorted `items` (one block's worth plus at most one, the new one at `at`),
+    /// split in two when over [`BLOCK`]. The split puts the new item last in the left block:
+    /// for the usual run of ascending inserts the left block stays full and the run continues
+    /// in the right one, so blocks fill completely instead of being left half empty. It never
+    /// leaves fewer than a quarter of a block on the left.
+    fn put(&mut self, mut items: Vec<T>, at: usize) {
+        if items.len() > BLOCK {
+            let right = items.split_off((at + 1).clamp(BLOCK / 4, BLOCK));
+            self.blocks
+                .insert(key_of::<K, T>(&right[0]).clone(), right.into());
+        }
+        self.blocks
+            .insert(key_of::<K, T>(&items[0]).clone(), items.into());
+    }
+
+    fn remove(&mut self, key: &K) -> bool {
+        let Some((first, block)) = self
+            .blocks
+            .range(at_or_before(key))
+            .next_back()
+            .map(|(first, block)| (first.clone(), Arc::clone(block)))
+        else {
+            return false;
+        };
+        let Ok(at) = find(&block[..], key) else {
+            return false;
+        };
+        self.blocks.remove(&first);
+        self.len -= 1;
+        let mut items = block.to_vec();
+        items.remove(at);
+        // A block down to a quarter joins a neighbour with room, so that removals do not leave
+        // a trail of nearly empty blocks.
+        if items.len() < BLOCK / 4 {
+            let next = self
+                .blocks
+                .range((Bound::Excluded(first.clone()), Bound::Unbounded))
+                .next()
+                .map(|(first, block)| (first.clone(), Arc::clone(block)))
+                .filter(|(_, block)| block.len() + items.len() <= BLOCK);
+            let previous = self
+                .blocks
+                .range((Bound::Unbounded, Bound::Excluded(first.clone())))
+                .next_back()
+                .map(|(first, block)| (first.clone(), Arc::clone(block)))
+                .filter(|(_, block)| block.len() + items.len() <= BLOCK);
+            if let Some((next_first, next)) = next {
+                self.blocks.remove(&next_first);
+                items.extend_from_slice(&next);
+            } else if let Some((previous_first, previous)) = previous {
+                self.blocks.remove(&previous_first);
+                let mut merged = previous.to_vec();
+                merged.append(&mut items);
+                items = merged;
+            }
+        }
+        if !items.is_empty() {
+            self.blocks
+                .insert(key_of::<K, T>(&items[0]).clone(), items.into());
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::domain::Timestamp;
+
+    fn at(millis: i64) -> Timestamp {
+        DateTime::from_timestamp_millis(millis).unwrap()
+    }
+
+    fn key(millis: i64) -> PostKey {
+        (at(millis), PostId::new())
+    }
+
+    fn tags(names: &[&str]) -> Tags {
+        Tags::parse(names).unwrap()
+    }
+
+    fn q(query: &str) -> Vec<String> {
+        query_words(query).unwrap()
+    }
+
+    /// Every hit of `query`, in order, in one page.
+    fn all(index: &SearchIndex, query: &str) -> Vec<PostKey> {
+        let page = index.search(&q(query), None, usize::MAX - 1);
+        assert_eq!(page.next, None);
+        page.keys
+    }
+
+    /// Every hit of `query`, page by page.
+    fn paged(
+        index: &SearchIndex,
+        query: &str,
+        limit: usize,
+        keep: impl Fn(&PostKey) -> bool,
+    ) -> Vec<PostKey> {
+        let mut keys = Vec::new();
+        let mut after = None;
+        loop {
+            let page = index.search_where(&q(query), after.as_ref(), limit, &keep);
+            assert!(page.keys.len() <= limit);
+            keys.extend(page.keys.iter().copied());
+            match page.next {
+                Some(next) => {
+                    assert_eq!(page.keys.len(), limit, "only a full page has a next");
+                    assert_eq!(Some(&next.key), page.keys.last());
+                    // Through the client's hands.
+                    after = Some(SearchCursor::decode(&next.encode()).unwrap());
+                }
+                None => return keys,
+            }
+        }
+    }
+
+    /// A small deterministic generator (xorshift), for tests without a `rand` dependency.
+    struct Random(u64);
+
+    impl Random {
+        fn next_u64(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn whole_words_only() {
+        let mut index = SearchIndex::default();
+        let rust = key(1_000);
+        let others = key(2_000);
+        index.add(rust, "Notes", "I like Rust.", &tags(&[]));
+        index.add(
+            others,
+            "Trust me",
+            "rusty nails, trustworthy, rust-belt-free? no: crust",
+            &tags(&[]),
+        );
+        // "rust-belt-free" is three words, so it holds "rust": only the two posts that say rust.
+        assert_eq!(all(&index, "rust"), vec![others, rust]);
+        assert!(all(&index, "rus").is_empty());
+        assert!(all(&index, "rustacean").is_empty());
+        assert_eq!(all(&index, "trust"), vec![others]);
+        assert!(all(&index, "trustworth").is_empty());
+
+        let mut index = SearchIndex::default();
+        index.add(rust, "Notes", "I like Rust.", &tags(&[]));
+        index.add(
+            others,
+            "Trust me",
+            "rusty nails and trustworthy crust",
+            &tags(&[]),
+        );
+        assert_eq!(all(&index, "rust"), vec![rust]);
+    }
+
+    #[test]
+    fn case_insensitive_and_unicode_aware() {
+        let mut index = SearchIndex::default();
+        let french = key(1_000);
+        let german = key(2_000);
+        index.add(french, "Ça va", "Un café, s'il vous plaît.", &tags(&[]));
+        index.add(german, "STRASSE", "Die Straße ist NAß. ÉCOLE", &tags(&[]));
+        assert_eq!(all(&index, "ça"), vec![french]);
+        assert_eq!(all(&index, "ÇA"), vec![french]);
+        assert_eq!(all(&index, "Café"), vec![french]);
+        assert_eq!(all(&index, "plaît"), vec![french]);
+        assert_eq!(all(&index, "straße"), vec![german]);
+        assert_eq!(all(&index, "strasse"), vec![german]);
+        assert_eq!(all(&index, "école"), vec![german]);
+        assert!(all(&index, "ca").is_empty(), "no accent folding");
+    }
+
+    #[test]
+    fn every_word_is_required() {
+        let mut index = SearchIndex::default();
+        let web = key(1_000);
+        let cli = key(2_000);
+        let both = key(3_000);
+        index.add(web, "Rust on the web", "actix", &tags(&[]));
+        index.add(cli, "Rust on the command line", "clap", &tags(&[]));
+        index.add(
+            both,
+            "Everything",
+            "web and command line tools",
+            &tags(&["rust"]),
+        );
+        assert_eq!(all(&index, "rust web"), vec![web, both]);
+        assert_eq!(all(&index, "web rust"), vec![web, both]);
+        assert_eq!(all(&index, "rust command line"), vec![cli, both]);
+        assert_eq!(all(&index, "rust actix"), vec![web]);
+        assert!(all(&index, "rust actix clap").is_empty());
+        assert!(all(&index, "rust missing").is_empty());
+    }
+
+    #[test]
+    fn tags_are_searched_word_by_word() {
+        let mut index = SearchIndex::default();
+        let post = key(1_000);
+        index.add(post, "Title", "Body", &tags(&["web-dev", "Rust"]));
+        assert_eq!(all(&index, "web"), vec![post]);
+        assert_eq!(all(&index, "dev"), vec![post]);
+        assert_eq!(all(&index, "web-dev"), vec![post]);
+        assert_eq!(all(&index, "rust"), vec![post]);
+    }
+
+    #[test]
+    fn removal_forgets_the_post_and_its_words() {
+        let mut index = SearchIndex::default();
+        let keep = key(1_000);
+        let gone = key(2_000);
+        index.add(keep, "Rust", "shared words", &tags(&["a"]));
+        index.add(
+            gone,
+            "Unique title",
+            "shared words only here",
+            &tags(&["b"]),
+        );
+        assert_eq!(index.len(), 2);
+        index.remove(
+            gone,
+            "Unique title",
+            "shared words only here",
+            &tags(&["b"]),
+        );
+        assert_eq!(index.len(), 1);
+        assert!(all(&index, "unique").is_empty());
+        assert!(all(&index, "here").is_empty());
+        assert_eq!(all(&index, "shared"), vec![keep]);
+        index.remove(keep, "Rust", "shared words", &tags(&["a"]));
+        assert!(index.is_empty());
+        assert_eq!(index.words(), 0, "no empty posting lists are left behind");
+        // Removing what is not there changes nothing.
+        index.remove(keep, "Rust", "shared words", &tags(&["a"]));
+        assert!(index.is_empty());
+    }
+
+    #[test]
+    fn an_edit_is_a_removal_and_an_addition() {
+        let mut index = SearchIndex::default();
+        let post = key(1_000);
+        index.add(post, "Old title", "old text", &tags(&[]));
+        index.remove(post, "Old title", "old text", &tags(&[]));
+        index.add(post, "New title", "new text", &tags(&[]));
+        assert!(all(&index, "old").is_empty());
+        assert_eq!(all(&index, "new"), vec![post]);
+        assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn relevance_then_recency() {
+        let mut index = SearchIndex::default();
+        let in_title = key(1_000);
+        let in_tag = key(2_000);
+        let in_content = key(3_000);
+        let in_content_newer = key(4_000);
+        let in_title_and_content = key(500);
+        index.add(in_title, "Rust", "text", &tags(&[]));
+        index.add(in_tag, "Post", "text", &tags(&["rust"]));
+        index.add(in_content, "Post", "about rust", &tags(&[]));
+        index.add(in_content_newer, "Post", "more rust", &tags(&[]));
+        index.add(in_title_and_content, "Rust", "rust again", &tags(&[]));
+        assert_eq!(
+            all(&index, "rust"),
+            vec![
+                in_title_and_content,
+                in_title,
+                in_tag,
+                in_content_newer,
+                in_content
+            ]
+        );
+        // Several words: the scores add up.
+        let mut index = SearchIndex::default();
+        let both_in_title = key(1_000);
+        let one_in_title = key(2_000);
+        let none_in_title = key(3_000);
+        index.add(both_in_title, "Rust web", "x", &tags(&[]));
+        index.add(one_in_title, "Rust", "web", &tags(&[]));
+        index.add(none_in_title, "Post", "rust web", &tags(&[]));
+        assert_eq!(
+            all(&index, "web rust"),
+            vec![both_in_title, one_in_title, none_in_title]
+        );
+    }
+
+    /// 300 posts, the word in random fields: every page size gives every hit once, in rank order.
+    #[test]
+    fn paging_has_no_gaps_or_repeats() {
+        let mut random = Random(0x9E37_79B9_7F4A_7C15);
+        let mut index = SearchIndex::default();
+        for i in 0..300 {
+            let fields = random.next_u64() % 8;
+            let title = if fields & 4 != 0 {
+                "Rust notes"
+            } else {
+                "Notes"
+            };
+            let content = if fields & 1 != 0 {
+                "rust and web"
+            } else {
+                "web"
+            };
+            let tag_names: &[&str] = if fields & 2 != 0 { &["rust"] } else { &[] };
+            // Several posts per millisecond too.
+            index.add(key(1_000 + i / 3), title, content, &tags(tag_names));
+        }
+        for query in ["rust", "web", "rust web", "notes rust web"] {
+            let everything = all(&index, query);
+            assert!(!everything.is_empty(), "{query}");
+            let distinct: BTreeSet<_> = everything.iter().collect();
+            assert_eq!(distinct.len(), everything.len(), "{query}");
+            for limit in [1, 7, 20, 100, 300, 1000] {
+                assert_eq!(
+                    paged(&index, query, limit, |_| true),
+                    everything,
+                    "{query} by {limit}"
+                );
+            }
+            // A filter (visibility, author, tag) keeps the order and the paging.
+            let odd = |key: &PostKey| key.1.as_uuid().as_u128() % 2 == 1;
+            let filtered: Vec<_> = everything.iter().copied().filter(|k| odd(k)).collect();
+            for limit in [1, 7, 100] {
+                assert_eq!(
+                    paged(&index, query, limit, odd),
+                    filtered,
+                    "{query} filtered by {limit}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_cursor_whose_post_is_gone_still_pages() {
+        let mut index = SearchIndex::default();
+        let keys: Vec<PostKey> = (0..10).map(|i| key(1_000 + i)).collect();
+        for k in &keys {
+            index.add(*k, "Post", "rust", &tags(&[]));
+        }
+        let first = index.search(&q("rust"), None, 3);
+        assert_eq!(first.keys, vec![keys[9], keys[8], keys[7]]);
+        let cursor = first.next.unwrap();
+        index.remove(keys[7], "Post", "rust", &tags(&[]));
+        let second = index.search(&q("rust"), Some(&cursor), 3);
+        assert_eq!(second.keys, vec![keys[6], keys[5], keys[4]]);
+    }
+
+    /// Posts of one millisecond whose ids share their low bits: the later ones move to free slots.
+    #[test]
+    fn colliding_docs_are_moved_and_found() {
+        let mut index = SearchIndex::default();
+        let same = at(5_000);
+        let keys: Vec<PostKey> = (0..200u128)
+            .map(|i| {
+                (
+                    same,
+                    PostId::from(uuid::Uuid::from_u128((i << 64) | 0x1_2345)),
+                )
+            })
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            index.add(*k, "Collide", &format!("rust word{i}"), &tags(&[]));
+        }
+        assert_eq!(index.len(), 200);
+        assert_eq!(all(&index, "rust").len(), 200);
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(all(&index, &format!("word{i}")), vec![*k]);
+        }
+        let everything = all(&index, "rust");
+        assert_eq!(paged(&index, "rust", 9, |_| true), everything);
+        for (i, k) in keys.iter().enumerate().step_by(2) {
+            index.remove(*k, "Collide", &format!("rust word{i}"), &tags(&[]));
+        }
+        assert_eq!(index.len(), 100);
+        for (i, k) in keys.iter().enumerate() {
+            let found = all(&index, &format!("word{i}"));
+            assert_eq!(found, if i % 2 == 0 { vec![] } else { vec![*k] });
+        }
+    }
+
+    #[test]
+    fn clones_are_independent_versions() {
+        let mut index = SearchIndex::default();
+        let first = key(1_000);
+        index.add(first, "Rust", "one", &tags(&[]));
+        let published = index.clone();
+        let second = key(2_000);
+        index.add(second, "Rust", "two", &tags(&[]));
+        index.remove(first, "Rust", "one", &tags(&[]));
+        assert_eq!(all(&published, "rust"), vec![first]);
+        assert_eq!(all(&index, "rust"), vec![second]);
+    }
+
+    #[test]
+    fn long_words_are_not_indexed() {
+        let mut index = SearchIndex::default();
+        let long = "a".repeat(MAX_WORD_CHARS + 1);
+        let fits = "b".repeat(MAX_WORD_CHARS);
+        index.add(key(1), "Post", &format!("{long} {fits}"), &tags(&[]));
+        assert!(all(&index, &long).is_empty());
+        assert_eq!(all(&index, &fits).len(), 1);
+        assert_eq!(index.words(), 2, "post and the word that fits");
+    }
+
+    #[test]
+    fn query_validation() {
+        assert_eq!(q("Rust, rust RUST web"), vec!["rust", "web"]);
+        assert_eq!(q("  ça va? "), vec!["ça", "va"]);
+        assert_eq!(q(&"x".repeat(200)).len(), 1);
+        let too_long = query_words(&"x".repeat(201)).unwrap_err();
+        assert!(too_long.contains("200"), "{too_long}");
+        for blank in ["", "   ", "!!! ...", "- * -", "🦀"] {
+            let error = query_words(blank).unwrap_err();
+            assert!(error.contains("word"), "{blank:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let cursor = SearchCursor {
+            score: 13,
+            key: key(1_795_428_000_123),
+        };
+        assert_eq!(SearchCursor::decode(&cursor.encode()), Some(cursor));
+        let list_cursor = crate::store::Cursor::new(at(1_000), uuid::Uuid::now_v7()).encode();
+        for garbage in ["", "!!", "czEz", list_cursor.as_str()] {
+            assert_eq!(SearchCursor::decode(garbage), None, "{garbage}");
+        }
+    }
+
+    /// The packed set against a `BTreeSet`: random inserts and removals, then every range.
+    #[test]
+    fn packed_sets_behave_like_sorted_sets() {
+        let mut random = Random(42);
+        let mut packed: Packed<u64, u64> = Packed::default();
+        let mut model = BTreeSet::new();
+        let mut versions = Vec::new();
+        for round in 0..6_000u64 {
+            // Mostly ascending runs (new posts), some random inserts, some removals.
+            let value = match random.next_u64() % 4 {
+                0 => random.next_u64() % 5_000,
+                _ => round * 3 + (random.next_u64() % 3),
+            };
+            if random.next_u64() % 5 == 0 {
+                assert_eq!(
+                    packed.remove(&value),
+                    model.remove(&value),
+                    "remove {value}"
+                );
+            } else {
+                assert_eq!(packed.insert(value), model.insert(value), "insert {value}");
+            }
+            assert_eq!(packed.len(), model.len());
+            if round % 1_000 == 0 {
+                versions.push((packed.clone(), model.clone()));
+            }
+        }
+        let check = |packed: &Packed<u64, u64>, model: &BTreeSet<u64>| {
+            let all: Vec<u64> = packed.below(None).copied().collect();
+            let expected: Vec<u64> = model.iter().rev().copied().collect();
+            assert_eq!(all, expected);
+            for bound in [0, 1, 17, 2_500, 9_000, 17_999, 18_000, u64::MAX] {
+                let below: Vec<u64> = packed.below(Some(bound)).copied().collect();
+                let expected: Vec<u64> = model.range(..bound).rev().copied().collect();
+                assert_eq!(below, expected, "below {bound}");
+            }
+            for value in 0..20_000 {
+                assert_eq!(packed.get(&value).is_some(), model.contains(&value));
+            }
+        };
+        check(&packed, &model);
+        // Earlier versions are untouched by later changes.
+        for (packed, model) in &versions {
+            check(packed, model);
+        }
+        // Ascending inserts fill blocks: close to BLOCK entries per block.
+        let mut appended: Packed<u64, u64> = Packed::default();
+        for value in 0..10_000 {
+            appended.insert(value);
+        }
+        let Packed::Tree(tree) = &appended else {
+            panic!("10,000 entries make a tree");
+        };
+        assert!(
+            tree.blocks.len() <= 10_000 / BLOCK + 1,
+            "{} blocks",
+            tree.blocks.len()
+        );
+        // Removing everything, in any order, leaves an empty set.
+        let mut values: Vec<u64> = (0..10_000).collect();
+        values.sort_by_key(|v| v.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        for value in values {
+            assert!(appended.remove(&value));
+        }
+        assert!(appended.is_empty());
+        assert!(matches!(appended, Packed::Empty));
+    }
+}
