@@ -15,7 +15,10 @@ use crate::domain::{
 use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
 use crate::extract::{etag, expected_versions, BodyLimit, IfMatch, JsonBody};
 use crate::routes::users::present;
-use crate::store::{Expected, Listing, NewPost, Post, PostEdit, PostQuery, Principal, Store};
+use crate::store::search::{query_words, SearchCursor};
+use crate::store::{
+    Expected, Listing, NewPost, Post, PostEdit, PostQuery, PostSearch, Principal, Store,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -51,6 +54,16 @@ pub struct ListParams {
     /// `published` (default) or `draft`: the caller's own drafts (needs a token).
     #[param(pattern = "^(draft|published)$")]
     pub status: Option<String>,
+    /// Search: published posts whose title, content or tags hold every word of `q` (whole
+    /// words, any case), best match first. At most 200 characters, at least one word.
+    #[param(max_length = 200, pattern = "[^\\W_]")]
+    pub q: Option<String>,
+}
+
+/// What a list request asks for: a page of a listing, or of a search.
+enum ListRequest {
+    Page(PostQuery),
+    Search(PostSearch),
 }
 
 /// A page of posts, newest first.
@@ -62,10 +75,15 @@ pub struct PostPage {
 }
 
 impl ListParams {
-    fn into_query(self, viewer: Option<&Principal>) -> ApiResult<PostQuery> {
+    fn into_request(self, viewer: Option<&Principal>) -> ApiResult<ListRequest> {
         let mut errors = FieldErrors::new();
-        let (limit, after) =
-            super::page_params(self.limit.as_deref(), self.cursor.as_deref(), &mut errors);
+        // A search pages with its own cursors (rank, not time).
+        let time_cursor = if self.q.is_some() {
+            None
+        } else {
+            self.cursor.as_deref()
+        };
+        let (limit, after) = super::page_params(self.limit.as_deref(), time_cursor, &mut errors);
         let author = self.author.as_deref().and_then(|author| {
             Username::parse(author)
                 .map_err(|e| errors.add("author", e))
@@ -80,7 +98,30 @@ impl ListParams {
                 .map_err(|e| errors.add("status", e))
                 .ok()
         });
+        let words = self
+            .q
+            .as_deref()
+            .and_then(|q| query_words(q).map_err(|e| errors.add("q", e)).ok());
+        let search_after = match (&self.q, self.cursor.as_deref()) {
+            (Some(_), Some(cursor)) => SearchCursor::decode(cursor).or_else(|| {
+                errors.add("cursor", "is not a cursor this API returned");
+                None
+            }),
+            _ => None,
+        };
+        if self.q.is_some() && status == Some(PostStatus::Draft) {
+            errors.add("q", "search finds published posts only");
+        }
         errors.into_result()?;
+        if let Some(words) = words {
+            return Ok(ListRequest::Search(PostSearch {
+                words,
+                author,
+                tag,
+                after: search_after,
+                limit,
+            }));
+        }
         let listing = match status {
             Some(PostStatus::Draft) => match viewer {
                 Some(viewer) => Listing::DraftsOf(viewer.user_id),
@@ -88,21 +129,23 @@ impl ListParams {
             },
             _ => Listing::Public,
         };
-        Ok(PostQuery {
+        Ok(ListRequest::Page(PostQuery {
             limit,
             after,
             author,
             tag,
             listing,
-        })
+        }))
     }
 }
 
 /// Lists published posts, newest `published_at` first, a page at a time; with
 /// `status=draft`, the caller's own drafts (401 without a token).
 ///
-/// Filters combine: `author` (username) and `tag`. Drafts and scheduled posts are in no public
-/// list. 422 for a bad `limit`, `cursor`, `author`, `tag` or `status`.
+/// Filters combine: `author` (username) and `tag`, with each other and with a search (`q`:
+/// every word, whole words, any case; ranked by where the words occur, title first, then by
+/// recency). Drafts and scheduled posts are in no public list and no search. 422 for a bad
+/// `limit`, `cursor`, `author`, `tag`, `status` or `q` (over 200 characters, or no word).
 #[utoipa::path(
     get, path = "/api/v1/posts", tag = "posts",
     params(ListParams),
@@ -118,11 +161,19 @@ pub async fn list(
     html: web::Data<RenderedHtml>,
     params: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
-    let query = params.into_inner().into_query(viewer.0.as_ref())?;
-    let page = store.list_posts(&query).await;
+    let (posts, next_cursor) = match params.into_inner().into_request(viewer.0.as_ref())? {
+        ListRequest::Page(query) => {
+            let page = store.list_posts(&query).await;
+            (page.posts, page.next.map(|cursor| cursor.encode()))
+        }
+        ListRequest::Search(search) => {
+            let found = store.search_posts(&search).await;
+            (found.posts, found.next.map(|cursor| cursor.encode()))
+        }
+    };
     Ok(HttpResponse::Ok().json(PostPage {
-        data: page.posts.into_iter().map(|post| html.view(post)).collect(),
-        next_cursor: page.next.map(|cursor| cursor.encode()),
+        data: posts.into_iter().map(|post| html.view(post)).collect(),
+        next_cursor,
     }))
 }
 

@@ -177,6 +177,24 @@ pub enum Listing {
     DraftsOf(UserId),
 }
 
+/// A search: published posts holding every one of `words`, best first.
+#[derive(Debug)]
+pub struct PostSearch {
+    /// From [`search::query_words`].
+    pub words: Vec<String>,
+    pub author: Option<Username>,
+    pub tag: Option<Tag>,
+    pub after: Option<search::SearchCursor>,
+    pub limit: usize,
+}
+
+/// One page of search results, best first.
+#[derive(Debug)]
+pub struct SearchResults {
+    pub posts: Vec<Post>,
+    pub next: Option<search::SearchCursor>,
+}
+
 /// One page of posts, newest first.
 #[derive(Debug)]
 pub struct Page {

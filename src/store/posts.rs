@@ -5,7 +5,10 @@ use crate::domain::{now, PostId, PostStatus, Slug, UserId};
 use super::cursor::Cursor;
 use super::records::{Actor, Author, Post, PostRecord};
 use super::state::{Change, PostKey, State};
-use super::{Expected, Listing, NewPost, Page, PostEdit, PostQuery, Store, StoreError};
+use super::{
+    Expected, Listing, NewPost, Page, PostEdit, PostQuery, PostSearch, SearchResults, Store,
+    StoreError,
+};
 
 impl Store {
     pub async fn create_post(&self, author: UserId, post: NewPost) -> Result<Post, StoreError> {
@@ -206,6 +209,51 @@ impl Store {
             None
         };
         Page { posts, next }
+    }
+}
+
+impl Store {
+    /// Published posts (their time come) holding every word of the search, ranked by where the
+    /// words occur (title, then tags, then content) then by recency; narrowed by author and
+    /// tag. The cost grows with the posts holding the rarest word, not with all posts.
+    pub async fn search_posts(&self, search: &PostSearch) -> SearchResults {
+        let state = self.read();
+        let author = match &search.author {
+            Some(name) => match state.users_by_username.get(name.as_str()) {
+                Some(id) => Some(*id),
+                None => {
+                    return SearchResults {
+                        posts: Vec::new(),
+                        next: None,
+                    }
+                }
+            },
+            None => None,
+        };
+        let now = now();
+        let page = state.search.search_where(
+            &search.words,
+            search.after.as_ref(),
+            search.limit,
+            |(_, id)| {
+                state.posts.get(id).is_some_and(|post| {
+                    post.is_public(now)
+                        && author.is_none_or(|author| post.author == author)
+                        && search
+                            .tag
+                            .as_ref()
+                            .is_none_or(|tag| post.tags.contains(tag))
+                })
+            },
+        );
+        SearchResults {
+            posts: page
+                .keys
+                .iter()
+                .filter_map(|(_, id)| view(&state, *id))
+                .collect(),
+            next: page.next,
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use crate::domain::{
 };
 
 use super::records::{ClientRecord, ExternalAccount, PostRecord, SessionRecord, UserRecord};
+use super::search::SearchIndex;
 
 /// Order of posts in lists: newest first is reverse order of this key.
 pub type PostKey = (Timestamp, PostId);
@@ -102,6 +103,8 @@ pub struct State {
     pub(super) posts_by_tag: HashMap<Tag, OrdSet<PostKey>>,
     /// Each author's drafts, by creation time.
     pub(super) drafts_by_author: HashMap<UserId, OrdSet<PostKey>>,
+    /// The words of every published post (scheduled ones too), for `?q=`.
+    pub(super) search: SearchIndex,
 }
 
 /// Where a post sits in the public indexes: by when it is published. `None` for a draft,
@@ -239,6 +242,12 @@ impl State {
                 self.posts_by_slug.insert(post.slug.clone(), post.id);
                 match public_key(&post) {
                     Some(key) => {
+                        self.search.add(
+                            key,
+                            post.title.as_str(),
+                            post.content.as_str(),
+                            &post.tags,
+                        );
                         self.timeline.insert(key);
                         self.posts_by_author
                             .entry(post.author)
@@ -302,6 +311,8 @@ impl State {
             remove_from_index(&mut self.drafts_by_author, &post.author, &key);
             return;
         };
+        self.search
+            .remove(key, post.title.as_str(), post.content.as_str(), &post.tags);
         self.timeline.remove(&key);
         remove_from_index(&mut self.posts_by_author, &post.author, &key);
         for tag in post.tags.iter() {

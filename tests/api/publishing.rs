@@ -232,3 +232,124 @@ async fn every_post_carries_its_content_as_safe_html() {
     let page: Value = app.get("/api/v1/posts").await.json().await.unwrap();
     assert_eq!(page["data"][0]["content_html"], post["content_html"]);
 }
+
+#[tokio::test]
+async fn search_finds_every_word_as_whole_words_ranked_then_paged() {
+    let app = spawn_app().await;
+    let alice = app.signup("alice").await;
+    let bob = app.signup("bob").await;
+    for (who, title, content, tags) in [
+        (
+            &alice,
+            "Rust on the server",
+            "Actix and tokio.",
+            json!(["web"]),
+        ),
+        (
+            &alice,
+            "Gardening",
+            "Trust the rusty tools: rust never sleeps.",
+            json!([]),
+        ),
+        (&bob, "Ça va, Rust?", "Unicode words: ÉTÉ.", json!(["rust"])),
+        (&bob, "Trusty", "Nothing to see.", json!([])),
+    ] {
+        app.create_post(
+            &who.token,
+            &json!({"title": title, "content": content, "tags": tags}),
+        )
+        .await;
+    }
+    app.create_post(
+        &alice.token,
+        &json!({"title": "Rust draft", "content": "rust", "status": "draft"}),
+    )
+    .await;
+    app.create_post(
+        &alice.token,
+        &json!({"title": "Rust later", "content": "rust", "published_at": in_seconds(3600)}),
+    )
+    .await;
+
+    // Whole words, any case; title matches rank first; drafts and scheduled posts never.
+    assert_eq!(
+        titles(&app, "?q=RUST", None).await,
+        ["Ça va, Rust?", "Rust on the server", "Gardening"]
+    );
+    assert_eq!(
+        titles(&app, "?q=rust%20tokio", None).await,
+        ["Rust on the server"]
+    );
+    assert_eq!(titles(&app, "?q=%C3%A7a", None).await, ["Ça va, Rust?"]);
+    assert_eq!(
+        titles(&app, "?q=%C3%A9t%C3%A9", None).await,
+        ["Ça va, Rust?"]
+    );
+    assert!(titles(&app, "?q=rus", None).await.is_empty());
+    assert_eq!(
+        titles(&app, "?q=rust&author=alice", None).await,
+        ["Rust on the server", "Gardening"]
+    );
+    assert_eq!(
+        titles(&app, "?q=rust&tag=web", None).await,
+        ["Rust on the server"]
+    );
+    assert!(titles(&app, "?q=rust%20draft", Some(&alice.token))
+        .await
+        .is_empty());
+
+    // Pages follow the ranking without gaps or repeats.
+    let mut seen = Vec::new();
+    let mut query = "?q=rust&limit=1".to_owned();
+    loop {
+        let page: Value = app
+            .get(&format!("/api/v1/posts{query}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        seen.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["title"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => query = format!("?q=rust&limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["Ça va, Rust?", "Rust on the server", "Gardening"]);
+}
+
+#[tokio::test]
+async fn bad_searches_are_422_naming_q() {
+    let app = spawn_app().await;
+    let alice = app.signup("alice").await;
+    let long = "a".repeat(201);
+    for q in [long.as_str(), "%21%21%21", "%20", ""] {
+        let problem = assert_problem(
+            app.get(&format!("/api/v1/posts?q={q}")).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert!(problem["errors"]["q"].is_array(), "{q}: {problem}");
+    }
+    let problem = assert_problem(
+        app.get_as("/api/v1/posts?q=rust&status=draft", &alice.token)
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert!(problem["errors"]["q"].is_array(), "{problem}");
+    let problem = assert_problem(
+        app.get("/api/v1/posts?q=rust&cursor=bm9wZQ").await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert!(problem["errors"]["cursor"].is_array(), "{problem}");
+}
