@@ -612,63 +612,6 @@ impl Settings {
     }
 }
 
-/// Creates `dir` (and parents) readable by its owner only. An existing `dir` that its group or
-/// others may use is made 0700: otherwise another local user could replace the JWT secret or the
-/// journal. When that is not allowed (someone else owns it), the error says what to do.
-pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
-                |error| {
-                    std::io::Error::new(
-                        error.kind(),
-                        format!(
-                            "it is open to other users (mode {mode:04o}) and cannot be made 0700 \
-                             ({error}); run `chmod 700` on it as its owner"
-                        ),
-                    )
-                },
-            )?;
-            tracing::warn!(
-                path = %dir.display(),
-                was = %format_args!("{mode:04o}"),
-                "the data directory was open to other users and is now 0700; check that \
-                 nobody changed the files in it"
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Replaces `dir/name` with `bytes` so that a crash leaves the old file or the new one, never a
-/// torn one: written to `name.tmp` (mode 0600), flushed, renamed over, and the rename flushed.
-pub fn replace_private_file(
-    dir: &std::path::Path,
-    name: &str,
-    bytes: &[u8],
-) -> std::io::Result<()> {
-    use std::io::Write as _;
-    create_private_dir(dir)?;
-    let tmp = dir.join(format!("{name}.tmp"));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, dir.join(name))?;
-    std::fs::File::open(dir)?.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -850,22 +793,6 @@ mod tests {
             .map(|n| n.to_string())
             .collect();
         assert_eq!(proxies, ["10.0.0.1/32", "192.168.0.0/16"]);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn an_existing_data_directory_open_to_others_is_made_private() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let mode = || std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
-        create_private_dir(&data).unwrap();
-        assert_eq!(mode(), 0o700, "created private");
-        for open in [0o777, 0o750, 0o705] {
-            std::fs::set_permissions(&data, std::fs::Permissions::from_mode(open)).unwrap();
-            create_private_dir(&data).unwrap();
-            assert_eq!(mode(), 0o700, "{open:o} is tightened");
-        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod data_dir;
 pub mod domain;
 pub mod error;
 pub mod extract;

@@ -53,7 +53,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         if settings.storage == Storage::Disk {
             // Made private before anything in it is read: the JWT secret, the keys, the journal.
-            crate::config::create_private_dir(&settings.data_dir).map_err(|source| {
+            crate::data_dir::create_private_dir(&settings.data_dir).map_err(|source| {
                 StartupError::DataDir {
                     path: settings.data_dir.display().to_string(),
                     source,
