@@ -9,6 +9,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::fetch_url::check_fetch_url;
+
 /// The shortest HMAC secret accepted: 256 bits, as RFC 7518 section 3.2 requires for HS256.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -450,9 +452,9 @@ impl RawSettings {
                 None
             }
             (Some(issuer), Some(audience)) => {
-                check_fetch_url(&issuer, "BLOG_OIDC_ISSUER")?;
+                fetchable(&issuer, "BLOG_OIDC_ISSUER")?;
                 if let Some(url) = &self.oidc_jwks_url {
-                    check_fetch_url(url, "BLOG_OIDC_JWKS_URL")?;
+                    fetchable(url, "BLOG_OIDC_JWKS_URL")?;
                 }
                 if audience.trim().is_empty() {
                     return Err(ConfigError::new("BLOG_OIDC_AUDIENCE", "must not be empty"));
@@ -525,38 +527,10 @@ impl RawSettings {
     }
 }
 
-/// An issuer or JWKS address: `https://`, or `http://` to a loopback host only (a local
-/// Keycloak, tests). Keys fetched in clear text from elsewhere could be swapped on the way.
-pub(crate) fn check_fetch_url(url: &str, variable: &str) -> Result<(), ConfigError> {
-    let host = |rest: &str| {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host = authority
-            .rsplit_once('@')
-            .map_or(authority, |(_, host)| host);
-        match host.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
-            None => host.split(':').next().unwrap_or_default().to_owned(),
-        }
-    };
-    let ok = if let Some(rest) = url.strip_prefix("https://") {
-        !host(rest).is_empty()
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        let host = host(rest);
-        host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    } else {
-        false
-    };
-    if ok && !url.contains(char::is_whitespace) {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            variable,
-            format!("`{url}` must be an https:// URL (http:// only to localhost)"),
-        ))
-    }
+/// `url` (the value of `variable`) is an address keys may be fetched from: see
+/// [`check_fetch_url`].
+fn fetchable(url: &str, variable: &str) -> Result<(), ConfigError> {
+    check_fetch_url(url).map_err(|reason| ConfigError::new(variable, reason))
 }
 
 /// `10.0.0.1, 192.168.0.0/16, ::1` -> networks (a bare IP is a /32 or /128).
