@@ -318,14 +318,64 @@ impl Settings {
 }
 
 impl RawSettings {
-    fn validate(self) -> Result<Settings, ConfigError> {
+    /// Checks one concern at a time, each naming the variable at fault: the first bad setting
+    /// is the error. Each part takes the values it keeps out of `self`.
+    fn validate(mut self) -> Result<Settings, ConfigError> {
+        let listen = self.listen()?;
+        let key = self.signing_key()?;
+        let tokens = self.tokens()?;
+        let cors_origins = parse_origins(&self.cors_origins)?;
+        let workers = self.workers()?;
+        let admin = self.admin()?;
+        let limits = self.limits()?;
+        let storage = self.storage()?;
+        let oidc = self.oidc(&tokens.issuer)?;
+        Ok(Settings {
+            listen,
+            data_dir: storage.data_dir,
+            jwt_secret: key.secret,
+            jwt_algorithm: key.algorithm,
+            jwt_key_file: key.key_file,
+            oidc,
+            issuer: tokens.issuer,
+            audience: tokens.audience,
+            access_token_ttl: tokens.access_token_ttl,
+            refresh_token_ttl: tokens.refresh_token_ttl,
+            cors_origins,
+            log: self.log,
+            workers,
+            storage: storage.storage,
+            journal_compact_bytes: storage.journal_compact_bytes,
+            sessions_per_account: storage.sessions_per_account,
+            sweep_interval: storage.sweep_interval,
+            admin,
+            limits,
+        })
+    }
+
+    /// `BLOG_LISTEN`.
+    fn listen(&mut self) -> Result<String, ConfigError> {
         if self.listen.trim().is_empty() {
             return Err(ConfigError::new(
                 "BLOG_LISTEN",
                 "must be host:port, e.g. 127.0.0.1:8080",
             ));
         }
-        let jwt_secret = match self.jwt_secret {
+        Ok(std::mem::take(&mut self.listen))
+    }
+
+    /// `BLOG_WORKERS`.
+    fn workers(&self) -> Result<Option<usize>, ConfigError> {
+        if self.workers == Some(0) {
+            return Err(ConfigError::new("BLOG_WORKERS", "must be at least 1"));
+        }
+        Ok(self.workers)
+    }
+
+    /// `BLOG_JWT_SECRET`, `BLOG_JWT_ALGORITHM`, `BLOG_JWT_KEY_FILE`: a long enough secret, and
+    /// the secret or the key file as the algorithm needs, never both.
+    fn signing_key(&mut self) -> Result<SigningKey, ConfigError> {
+        let secret = match self.jwt_secret.take() {
             Some(secret) if secret.len() < MIN_SECRET_BYTES => {
                 return Err(ConfigError::new(
                     "BLOG_JWT_SECRET",
@@ -338,6 +388,43 @@ impl RawSettings {
             Some(secret) => Some(SecretString::from(secret)),
             None => None,
         };
+        let algorithm = match self.jwt_algorithm.as_str() {
+            "HS256" => JwtAlgorithm::Hs256,
+            "EdDSA" => JwtAlgorithm::EdDsa,
+            "RS256" => JwtAlgorithm::Rs256,
+            other => {
+                return Err(ConfigError::new(
+                    "BLOG_JWT_ALGORITHM",
+                    format!("`{other}` is not one of HS256, EdDSA, RS256"),
+                ))
+            }
+        };
+        let key_file = self.jwt_key_file.take();
+        match (algorithm, key_file.is_some(), secret.is_some()) {
+            (JwtAlgorithm::Hs256, true, _) => Err(ConfigError::new(
+                "BLOG_JWT_KEY_FILE",
+                "is for BLOG_JWT_ALGORITHM=EdDSA or RS256; HS256 uses BLOG_JWT_SECRET",
+            )),
+            (JwtAlgorithm::EdDsa | JwtAlgorithm::Rs256, false, _) => Err(ConfigError::new(
+                "BLOG_JWT_KEY_FILE",
+                "is required with BLOG_JWT_ALGORITHM=EdDSA or RS256 (a PKCS#8 PEM private key, \
+                     e.g. from `openssl genpkey -algorithm ed25519`)",
+            )),
+            (JwtAlgorithm::EdDsa | JwtAlgorithm::Rs256, true, true) => Err(ConfigError::new(
+                "BLOG_JWT_SECRET",
+                "is for BLOG_JWT_ALGORITHM=HS256; EdDSA and RS256 use BLOG_JWT_KEY_FILE",
+            )),
+            _ => Ok(SigningKey {
+                algorithm,
+                secret,
+                key_file,
+            }),
+        }
+    }
+
+    /// `BLOG_ISSUER`, `BLOG_AUDIENCE`, `BLOG_ACCESS_TOKEN_TTL`, `BLOG_REFRESH_TOKEN_TTL`: what
+    /// our tokens say and how long they live.
+    fn tokens(&mut self) -> Result<Tokens, ConfigError> {
         if self.issuer.trim().is_empty() {
             return Err(ConfigError::new("BLOG_ISSUER", "must not be empty"));
         }
@@ -356,30 +443,37 @@ impl RawSettings {
                 "must be at least BLOG_ACCESS_TOKEN_TTL",
             ));
         }
-        let cors_origins = parse_origins(&self.cors_origins)?;
-        if self.workers == Some(0) {
-            return Err(ConfigError::new("BLOG_WORKERS", "must be at least 1"));
+        Ok(Tokens {
+            issuer: std::mem::take(&mut self.issuer),
+            audience: std::mem::take(&mut self.audience),
+            access_token_ttl: Duration::from_secs(self.access_token_ttl),
+            refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl),
+        })
+    }
+
+    /// `BLOG_ADMIN_USERNAME`, `BLOG_ADMIN_EMAIL`, `BLOG_ADMIN_PASSWORD`: all three or none.
+    fn admin(&mut self) -> Result<Option<AdminAccount>, ConfigError> {
+        match (
+            self.admin_username.take(),
+            self.admin_email.take(),
+            self.admin_password.take(),
+        ) {
+            (None, None, None) => Ok(None),
+            (Some(username), Some(email), Some(password)) => Ok(Some(AdminAccount {
+                username,
+                email,
+                password: SecretString::from(password),
+            })),
+            _ => Err(ConfigError::new(
+                "BLOG_ADMIN_USERNAME",
+                "set BLOG_ADMIN_USERNAME, BLOG_ADMIN_EMAIL and BLOG_ADMIN_PASSWORD together",
+            )),
         }
-        let admin =
-            match (self.admin_username, self.admin_email, self.admin_password) {
-                (None, None, None) => None,
-                (Some(username), Some(email), Some(password)) => Some(AdminAccount {
-                    username,
-                    email,
-                    password: SecretString::from(password),
-                }),
-                _ => return Err(ConfigError::new(
-                    "BLOG_ADMIN_USERNAME",
-                    "set BLOG_ADMIN_USERNAME, BLOG_ADMIN_EMAIL and BLOG_ADMIN_PASSWORD together",
-                )),
-            };
-        let positive = |value: u64, variable: &str| {
-            if value == 0 {
-                Err(ConfigError::new(variable, "must be at least 1"))
-            } else {
-                Ok(())
-            }
-        };
+    }
+
+    /// The abuse limits: `BLOG_AUTH_*`, `BLOG_LOGIN_*`, `BLOG_HASH_*`, `BLOG_TRUSTED_PROXIES`
+    /// and `BLOG_BODY_TIMEOUT_SECONDS`.
+    fn limits(&self) -> Result<Limits, ConfigError> {
         positive(
             self.auth_rate_per_minute.into(),
             "BLOG_AUTH_RATE_PER_MINUTE",
@@ -396,93 +490,36 @@ impl RawSettings {
             .unwrap_or_else(defaults::hash_concurrency);
         positive(hash_concurrency as u64, "BLOG_HASH_CONCURRENCY")?;
         let trusted_proxies = parse_networks(&self.trusted_proxies)?;
-        positive(self.sessions_per_account, "BLOG_SESSIONS_PER_ACCOUNT")?;
-        positive(self.sweep_seconds, "BLOG_SWEEP_SECONDS")?;
         if !(1..=300).contains(&self.body_timeout_seconds) {
             return Err(ConfigError::new(
                 "BLOG_BODY_TIMEOUT_SECONDS",
                 "must be between 1 and 300 seconds",
             ));
         }
+        Ok(Limits {
+            auth_rate_per_minute: self.auth_rate_per_minute,
+            auth_burst: self.auth_burst,
+            login_failure_limit: self.login_failure_limit,
+            login_lockout: Duration::from_secs(self.login_lockout_seconds),
+            login_account_failures_per_hour: self.login_account_failures_per_hour,
+            hash_concurrency,
+            hash_queue: self.hash_queue,
+            trusted_proxies,
+            body_timeout: Duration::from_secs(self.body_timeout_seconds),
+        })
+    }
+
+    /// `BLOG_STORAGE`, `BLOG_DATA_DIR`, `BLOG_JOURNAL_COMPACT_BYTES`, and the sessions the store
+    /// keeps: `BLOG_SESSIONS_PER_ACCOUNT`, `BLOG_SWEEP_SECONDS`.
+    fn storage(&mut self) -> Result<StorageSettings, ConfigError> {
+        positive(self.sessions_per_account, "BLOG_SESSIONS_PER_ACCOUNT")?;
+        positive(self.sweep_seconds, "BLOG_SWEEP_SECONDS")?;
         if self.journal_compact_bytes < 4096 {
             return Err(ConfigError::new(
                 "BLOG_JOURNAL_COMPACT_BYTES",
                 "must be at least 4096",
             ));
         }
-        let jwt_algorithm = match self.jwt_algorithm.as_str() {
-            "HS256" => JwtAlgorithm::Hs256,
-            "EdDSA" => JwtAlgorithm::EdDsa,
-            "RS256" => JwtAlgorithm::Rs256,
-            other => {
-                return Err(ConfigError::new(
-                    "BLOG_JWT_ALGORITHM",
-                    format!("`{other}` is not one of HS256, EdDSA, RS256"),
-                ))
-            }
-        };
-        match (jwt_algorithm, &self.jwt_key_file, &jwt_secret) {
-            (JwtAlgorithm::Hs256, Some(_), _) => {
-                return Err(ConfigError::new(
-                    "BLOG_JWT_KEY_FILE",
-                    "is for BLOG_JWT_ALGORITHM=EdDSA or RS256; HS256 uses BLOG_JWT_SECRET",
-                ))
-            }
-            (JwtAlgorithm::EdDsa | JwtAlgorithm::Rs256, None, _) => return Err(ConfigError::new(
-                "BLOG_JWT_KEY_FILE",
-                "is required with BLOG_JWT_ALGORITHM=EdDSA or RS256 (a PKCS#8 PEM private key, \
-                     e.g. from `openssl genpkey -algorithm ed25519`)",
-            )),
-            (JwtAlgorithm::EdDsa | JwtAlgorithm::Rs256, Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    "BLOG_JWT_SECRET",
-                    "is for BLOG_JWT_ALGORITHM=HS256; EdDSA and RS256 use BLOG_JWT_KEY_FILE",
-                ))
-            }
-            _ => {}
-        }
-        let oidc = match (self.oidc_issuer, self.oidc_audience) {
-            (None, None) => {
-                if self.oidc_jwks_url.is_some() {
-                    return Err(ConfigError::new(
-                        "BLOG_OIDC_JWKS_URL",
-                        "needs BLOG_OIDC_ISSUER and BLOG_OIDC_AUDIENCE",
-                    ));
-                }
-                None
-            }
-            (Some(issuer), Some(audience)) => {
-                fetchable(&issuer, "BLOG_OIDC_ISSUER")?;
-                if let Some(url) = &self.oidc_jwks_url {
-                    fetchable(url, "BLOG_OIDC_JWKS_URL")?;
-                }
-                if audience.trim().is_empty() {
-                    return Err(ConfigError::new("BLOG_OIDC_AUDIENCE", "must not be empty"));
-                }
-                if issuer == self.issuer {
-                    return Err(ConfigError::new(
-                        "BLOG_OIDC_ISSUER",
-                        "must differ from BLOG_ISSUER, or its tokens could not be told from ours",
-                    ));
-                }
-                positive(
-                    self.oidc_jwks_refresh_seconds,
-                    "BLOG_OIDC_JWKS_REFRESH_SECONDS",
-                )?;
-                Some(OidcSettings {
-                    issuer,
-                    audience,
-                    jwks_url: self.oidc_jwks_url,
-                    jwks_min_refresh: Duration::from_secs(self.oidc_jwks_refresh_seconds),
-                })
-            }
-            _ => {
-                return Err(ConfigError::new(
-                    "BLOG_OIDC_ISSUER",
-                    "set BLOG_OIDC_ISSUER and BLOG_OIDC_AUDIENCE together",
-                ))
-            }
-        };
         let storage = match self.storage.as_str() {
             "disk" => Storage::Disk,
             "memory" => Storage::Memory,
@@ -493,37 +530,90 @@ impl RawSettings {
                 ))
             }
         };
-        Ok(Settings {
+        Ok(StorageSettings {
             storage,
+            data_dir: std::mem::take(&mut self.data_dir),
             journal_compact_bytes: self.journal_compact_bytes,
             sessions_per_account: usize::try_from(self.sessions_per_account).unwrap_or(usize::MAX),
             sweep_interval: Duration::from_secs(self.sweep_seconds),
-            admin,
-            limits: Limits {
-                auth_rate_per_minute: self.auth_rate_per_minute,
-                auth_burst: self.auth_burst,
-                login_failure_limit: self.login_failure_limit,
-                login_lockout: Duration::from_secs(self.login_lockout_seconds),
-                login_account_failures_per_hour: self.login_account_failures_per_hour,
-                hash_concurrency,
-                hash_queue: self.hash_queue,
-                trusted_proxies,
-                body_timeout: Duration::from_secs(self.body_timeout_seconds),
-            },
-            listen: self.listen,
-            data_dir: self.data_dir,
-            jwt_secret,
-            jwt_algorithm,
-            jwt_key_file: self.jwt_key_file,
-            oidc,
-            issuer: self.issuer,
-            audience: self.audience,
-            access_token_ttl: Duration::from_secs(self.access_token_ttl),
-            refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl),
-            cors_origins,
-            log: self.log,
-            workers: self.workers,
         })
+    }
+
+    /// `BLOG_OIDC_*`: an external issuer, other than `our_issuer`, whose keys are fetched over
+    /// https (or from loopback).
+    fn oidc(&mut self, our_issuer: &str) -> Result<Option<OidcSettings>, ConfigError> {
+        let jwks_url = self.oidc_jwks_url.take();
+        let (issuer, audience) = match (self.oidc_issuer.take(), self.oidc_audience.take()) {
+            (None, None) if jwks_url.is_some() => {
+                return Err(ConfigError::new(
+                    "BLOG_OIDC_JWKS_URL",
+                    "needs BLOG_OIDC_ISSUER and BLOG_OIDC_AUDIENCE",
+                ))
+            }
+            (None, None) => return Ok(None),
+            (Some(issuer), Some(audience)) => (issuer, audience),
+            _ => {
+                return Err(ConfigError::new(
+                    "BLOG_OIDC_ISSUER",
+                    "set BLOG_OIDC_ISSUER and BLOG_OIDC_AUDIENCE together",
+                ))
+            }
+        };
+        fetchable(&issuer, "BLOG_OIDC_ISSUER")?;
+        if let Some(url) = &jwks_url {
+            fetchable(url, "BLOG_OIDC_JWKS_URL")?;
+        }
+        if audience.trim().is_empty() {
+            return Err(ConfigError::new("BLOG_OIDC_AUDIENCE", "must not be empty"));
+        }
+        if issuer == our_issuer {
+            return Err(ConfigError::new(
+                "BLOG_OIDC_ISSUER",
+                "must differ from BLOG_ISSUER, or its tokens could not be told from ours",
+            ));
+        }
+        positive(
+            self.oidc_jwks_refresh_seconds,
+            "BLOG_OIDC_JWKS_REFRESH_SECONDS",
+        )?;
+        Ok(Some(OidcSettings {
+            issuer,
+            audience,
+            jwks_url,
+            jwks_min_refresh: Duration::from_secs(self.oidc_jwks_refresh_seconds),
+        }))
+    }
+}
+
+/// How our own tokens are signed, as [`RawSettings::signing_key`] validated it.
+struct SigningKey {
+    algorithm: JwtAlgorithm,
+    secret: Option<SecretString>,
+    key_file: Option<PathBuf>,
+}
+
+/// What our tokens say and how long they live, as [`RawSettings::tokens`] validated it.
+struct Tokens {
+    issuer: String,
+    audience: String,
+    access_token_ttl: Duration,
+    refresh_token_ttl: Duration,
+}
+
+/// Where the store keeps its data, as [`RawSettings::storage`] validated it.
+struct StorageSettings {
+    storage: Storage,
+    data_dir: PathBuf,
+    journal_compact_bytes: u64,
+    sessions_per_account: usize,
+    sweep_interval: Duration,
+}
+
+fn positive(value: u64, variable: &str) -> Result<(), ConfigError> {
+    if value == 0 {
+        Err(ConfigError::new(variable, "must be at least 1"))
+    } else {
+        Ok(())
     }
 }
 
