@@ -19,9 +19,11 @@ pub const MIN_SECRET_BYTES: usize = 32;
 pub struct Settings {
     /// Address to bind, `host:port`; port 0 picks a free port (tests do).
     pub listen: String,
-    /// Where the generated JWT secret (and later the journal) live.
+    /// The data directory (`BLOG_STORAGE=disk` only): the journal and its snapshot, the
+    /// generated JWT secret and the remembered public keys (see `data_dir.rs`).
     pub data_dir: PathBuf,
-    /// HS256 secret; when `None` one is generated and kept in `data_dir`.
+    /// HS256 secret; when `None` one is generated and kept in `data_dir` (with
+    /// `BLOG_STORAGE=memory`, generated for this process only).
     pub jwt_secret: Option<SecretString>,
     /// How our own access tokens are signed.
     pub jwt_algorithm: JwtAlgorithm,
@@ -293,10 +295,10 @@ impl Settings {
                 envy::Error::MissingValue(field) => {
                     ConfigError::new(&format!("BLOG_{}", field.to_uppercase()), "is required")
                 }
-                // envy says "<why> while parsing value '<v>' provided by BLOG_X".
+                // envy says "<why> while parsing value '<v>' provided by <NAME>", naming the
+                // variable without its `BLOG_` prefix.
                 envy::Error::Custom(message) => match message.rsplit_once(" provided by ") {
                     Some((reason, variable)) => {
-                        // envy names the variable without its prefix.
                         let variable = variable.trim().to_uppercase();
                         let variable = if variable.starts_with("BLOG_") {
                             variable
@@ -311,7 +313,8 @@ impl Settings {
         raw.validate()
     }
 
-    /// Settings for tests and embedding: every default, with the given overrides.
+    /// Every default, as an empty environment gives them: for tests and embedding, which then
+    /// change the fields they need.
     pub fn defaults() -> Self {
         Self::from_vars(std::iter::empty()).expect("the defaults are valid")
     }
@@ -667,8 +670,9 @@ fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
         .collect()
 }
 
-/// Never print the secret, even in `{:?}` of the settings.
 impl Settings {
+    /// The configured HS256 secret, if any. The secret is kept as a `SecretString`, so `{:?}`
+    /// of the settings never prints it.
     pub fn jwt_secret_bytes(&self) -> Option<&[u8]> {
         self.jwt_secret
             .as_ref()
