@@ -9,6 +9,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::fetch_url::check_fetch_url;
+
 /// The shortest HMAC secret accepted: 256 bits, as RFC 7518 section 3.2 requires for HS256.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -17,9 +19,11 @@ pub const MIN_SECRET_BYTES: usize = 32;
 pub struct Settings {
     /// Address to bind, `host:port`; port 0 picks a free port (tests do).
     pub listen: String,
-    /// Where the generated JWT secret (and later the journal) live.
+    /// The data directory (`BLOG_STORAGE=disk` only): the journal and its snapshot, the
+    /// generated JWT secret and the remembered public keys (see `data_dir.rs`).
     pub data_dir: PathBuf,
-    /// HS256 secret; when `None` one is generated and kept in `data_dir`.
+    /// HS256 secret; when `None` one is generated and kept in `data_dir` (with
+    /// `BLOG_STORAGE=memory`, generated for this process only).
     pub jwt_secret: Option<SecretString>,
     /// How our own access tokens are signed.
     pub jwt_algorithm: JwtAlgorithm,
@@ -291,10 +295,10 @@ impl Settings {
                 envy::Error::MissingValue(field) => {
                     ConfigError::new(&format!("BLOG_{}", field.to_uppercase()), "is required")
                 }
-                // envy says "<why> while parsing value '<v>' provided by BLOG_X".
+                // envy says "<why> while parsing value '<v>' provided by <NAME>", naming the
+                // variable without its `BLOG_` prefix.
                 envy::Error::Custom(message) => match message.rsplit_once(" provided by ") {
                     Some((reason, variable)) => {
-                        // envy names the variable without its prefix.
                         let variable = variable.trim().to_uppercase();
                         let variable = if variable.starts_with("BLOG_") {
                             variable
@@ -309,21 +313,72 @@ impl Settings {
         raw.validate()
     }
 
-    /// Settings for tests and embedding: every default, with the given overrides.
+    /// Every default, as an empty environment gives them: for tests and embedding, which then
+    /// change the fields they need.
     pub fn defaults() -> Self {
         Self::from_vars(std::iter::empty()).expect("the defaults are valid")
     }
 }
 
 impl RawSettings {
-    fn validate(self) -> Result<Settings, ConfigError> {
+    /// Checks one concern at a time, each naming the variable at fault: the first bad setting
+    /// is the error. Each part takes the values it keeps out of `self`.
+    fn validate(mut self) -> Result<Settings, ConfigError> {
+        let listen = self.listen()?;
+        let key = self.signing_key()?;
+        let tokens = self.tokens()?;
+        let cors_origins = parse_origins(&self.cors_origins)?;
+        let workers = self.workers()?;
+        let admin = self.admin()?;
+        let limits = self.limits()?;
+        let storage = self.storage()?;
+        let oidc = self.oidc(&tokens.issuer)?;
+        Ok(Settings {
+            listen,
+            data_dir: storage.data_dir,
+            jwt_secret: key.secret,
+            jwt_algorithm: key.algorithm,
+            jwt_key_file: key.key_file,
+            oidc,
+            issuer: tokens.issuer,
+            audience: tokens.audience,
+            access_token_ttl: tokens.access_token_ttl,
+            refresh_token_ttl: tokens.refresh_token_ttl,
+            cors_origins,
+            log: self.log,
+            workers,
+            storage: storage.storage,
+            journal_compact_bytes: storage.journal_compact_bytes,
+            sessions_per_account: storage.sessions_per_account,
+            sweep_interval: storage.sweep_interval,
+            admin,
+            limits,
+        })
+    }
+
+    /// `BLOG_LISTEN`.
+    fn listen(&mut self) -> Result<String, ConfigError> {
         if self.listen.trim().is_empty() {
             return Err(ConfigError::new(
                 "BLOG_LISTEN",
                 "must be host:port, e.g. 127.0.0.1:8080",
             ));
         }
-        let jwt_secret = match self.jwt_secret {
+        Ok(std::mem::take(&mut self.listen))
+    }
+
+    /// `BLOG_WORKERS`.
+    fn workers(&self) -> Result<Option<usize>, ConfigError> {
+        if self.workers == Some(0) {
+            return Err(ConfigError::new("BLOG_WORKERS", "must be at least 1"));
+        }
+        Ok(self.workers)
+    }
+
+    /// `BLOG_JWT_SECRET`, `BLOG_JWT_ALGORITHM`, `BLOG_JWT_KEY_FILE`: a long enough secret, and
+    /// the secret or the key file as the algorithm needs, never both.
+    fn signing_key(&mut self) -> Result<SigningKey, ConfigError> {
+        let secret = match self.jwt_secret.take() {
             Some(secret) if secret.len() < MIN_SECRET_BYTES => {
                 return Err(ConfigError::new(
                     "BLOG_JWT_SECRET",
@@ -336,6 +391,43 @@ impl RawSettings {
             Some(secret) => Some(SecretString::from(secret)),
             None => None,
         };
+        let algorithm = match self.jwt_algorithm.as_str() {
+            "HS256" => JwtAlgorithm::Hs256,
+            "EdDSA" => JwtAlgorithm::EdDsa,
+            "RS256" => JwtAlgorithm::Rs256,
+            other => {
+                return Err(ConfigError::new(
+                    "BLOG_JWT_ALGORITHM",
+                    format!("`{other}` is not one of HS256, EdDSA, RS256"),
+                ))
+            }
+        };
+        let key_file = self.jwt_key_file.take();
+        match (algorithm, key_file.is_some(), secret.is_some()) {
+            (JwtAlgorithm::Hs256, true, _) => Err(ConfigError::new(
+                "BLOG_JWT_KEY_FILE",
+                "is for BLOG_JWT_ALGORITHM=EdDSA or RS256; HS256 uses BLOG_JWT_SECRET",
+            )),
+            (JwtAlgorithm::EdDsa | JwtAlgorithm::Rs256, false, _) => Err(ConfigError::new(
+                "BLOG_JWT_KEY_FILE",
+                "is required with BLOG_JWT_ALGORITHM=EdDSA or RS256 (a PKCS#8 PEM private key, \
+                     e.g. from `openssl genpkey -algorithm ed25519`)",
+            )),
+            (JwtAlgorithm::EdDsa | JwtAlgorithm::Rs256, true, true) => Err(ConfigError::new(
+                "BLOG_JWT_SECRET",
+                "is for BLOG_JWT_ALGORITHM=HS256; EdDSA and RS256 use BLOG_JWT_KEY_FILE",
+            )),
+            _ => Ok(SigningKey {
+                algorithm,
+                secret,
+                key_file,
+            }),
+        }
+    }
+
+    /// `BLOG_ISSUER`, `BLOG_AUDIENCE`, `BLOG_ACCESS_TOKEN_TTL`, `BLOG_REFRESH_TOKEN_TTL`: what
+    /// our tokens say and how long they live.
+    fn tokens(&mut self) -> Result<Tokens, ConfigError> {
         if self.issuer.trim().is_empty() {
             return Err(ConfigError::new("BLOG_ISSUER", "must not be empty"));
         }
@@ -354,30 +446,37 @@ impl RawSettings {
                 "must be at least BLOG_ACCESS_TOKEN_TTL",
             ));
         }
-        let cors_origins = parse_origins(&self.cors_origins)?;
-        if self.workers == Some(0) {
-            return Err(ConfigError::new("BLOG_WORKERS", "must be at least 1"));
+        Ok(Tokens {
+            issuer: std::mem::take(&mut self.issuer),
+            audience: std::mem::take(&mut self.audience),
+            access_token_ttl: Duration::from_secs(self.access_token_ttl),
+            refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl),
+        })
+    }
+
+    /// `BLOG_ADMIN_USERNAME`, `BLOG_ADMIN_EMAIL`, `BLOG_ADMIN_PASSWORD`: all three or none.
+    fn admin(&mut self) -> Result<Option<AdminAccount>, ConfigError> {
+        match (
+            self.admin_username.take(),
+            self.admin_email.take(),
+            self.admin_password.take(),
+        ) {
+            (None, None, None) => Ok(None),
+            (Some(username), Some(email), Some(password)) => Ok(Some(AdminAccount {
+                username,
+                email,
+                password: SecretString::from(password),
+            })),
+            _ => Err(ConfigError::new(
+                "BLOG_ADMIN_USERNAME",
+                "set BLOG_ADMIN_USERNAME, BLOG_ADMIN_EMAIL and BLOG_ADMIN_PASSWORD together",
+            )),
         }
-        let admin =
-            match (self.admin_username, self.admin_email, self.admin_password) {
-                (None, None, None) => None,
-                (Some(username), Some(email), Some(password)) => Some(AdminAccount {
-                    username,
-                    email,
-                    password: SecretString::from(password),
-                }),
-                _ => return Err(ConfigError::new(
-                    "BLOG_ADMIN_USERNAME",
-                    "set BLOG_ADMIN_USERNAME, BLOG_ADMIN_EMAIL and BLOG_ADMIN_PASSWORD together",
-                )),
-            };
-        let positive = |value: u64, variable: &str| {
-            if value == 0 {
-                Err(ConfigError::new(variable, "must be at least 1"))
-            } else {
-                Ok(())
-            }
-        };
+    }
+
+    /// The abuse limits: `BLOG_AUTH_*`, `BLOG_LOGIN_*`, `BLOG_HASH_*`, `BLOG_TRUSTED_PROXIES`
+    /// and `BLOG_BODY_TIMEOUT_SECONDS`.
+    fn limits(&self) -> Result<Limits, ConfigError> {
         positive(
             self.auth_rate_per_minute.into(),
             "BLOG_AUTH_RATE_PER_MINUTE",
@@ -394,93 +493,36 @@ impl RawSettings {
             .unwrap_or_else(defaults::hash_concurrency);
         positive(hash_concurrency as u64, "BLOG_HASH_CONCURRENCY")?;
         let trusted_proxies = parse_networks(&self.trusted_proxies)?;
-        positive(self.sessions_per_account, "BLOG_SESSIONS_PER_ACCOUNT")?;
-        positive(self.sweep_seconds, "BLOG_SWEEP_SECONDS")?;
         if !(1..=300).contains(&self.body_timeout_seconds) {
             return Err(ConfigError::new(
                 "BLOG_BODY_TIMEOUT_SECONDS",
                 "must be between 1 and 300 seconds",
             ));
         }
+        Ok(Limits {
+            auth_rate_per_minute: self.auth_rate_per_minute,
+            auth_burst: self.auth_burst,
+            login_failure_limit: self.login_failure_limit,
+            login_lockout: Duration::from_secs(self.login_lockout_seconds),
+            login_account_failures_per_hour: self.login_account_failures_per_hour,
+            hash_concurrency,
+            hash_queue: self.hash_queue,
+            trusted_proxies,
+            body_timeout: Duration::from_secs(self.body_timeout_seconds),
+        })
+    }
+
+    /// `BLOG_STORAGE`, `BLOG_DATA_DIR`, `BLOG_JOURNAL_COMPACT_BYTES`, and the sessions the store
+    /// keeps: `BLOG_SESSIONS_PER_ACCOUNT`, `BLOG_SWEEP_SECONDS`.
+    fn storage(&mut self) -> Result<StorageSettings, ConfigError> {
+        positive(self.sessions_per_account, "BLOG_SESSIONS_PER_ACCOUNT")?;
+        positive(self.sweep_seconds, "BLOG_SWEEP_SECONDS")?;
         if self.journal_compact_bytes < 4096 {
             return Err(ConfigError::new(
                 "BLOG_JOURNAL_COMPACT_BYTES",
                 "must be at least 4096",
             ));
         }
-        let jwt_algorithm = match self.jwt_algorithm.as_str() {
-            "HS256" => JwtAlgorithm::Hs256,
-            "EdDSA" => JwtAlgorithm::EdDsa,
-            "RS256" => JwtAlgorithm::Rs256,
-            other => {
-                return Err(ConfigError::new(
-                    "BLOG_JWT_ALGORITHM",
-                    format!("`{other}` is not one of HS256, EdDSA, RS256"),
-                ))
-            }
-        };
-        match (jwt_algorithm, &self.jwt_key_file, &jwt_secret) {
-            (JwtAlgorithm::Hs256, Some(_), _) => {
-                return Err(ConfigError::new(
-                    "BLOG_JWT_KEY_FILE",
-                    "is for BLOG_JWT_ALGORITHM=EdDSA or RS256; HS256 uses BLOG_JWT_SECRET",
-                ))
-            }
-            (JwtAlgorithm::EdDsa | JwtAlgorithm::Rs256, None, _) => return Err(ConfigError::new(
-                "BLOG_JWT_KEY_FILE",
-                "is required with BLOG_JWT_ALGORITHM=EdDSA or RS256 (a PKCS#8 PEM private key, \
-                     e.g. from `openssl genpkey -algorithm ed25519`)",
-            )),
-            (JwtAlgorithm::EdDsa | JwtAlgorithm::Rs256, Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    "BLOG_JWT_SECRET",
-                    "is for BLOG_JWT_ALGORITHM=HS256; EdDSA and RS256 use BLOG_JWT_KEY_FILE",
-                ))
-            }
-            _ => {}
-        }
-        let oidc = match (self.oidc_issuer, self.oidc_audience) {
-            (None, None) => {
-                if self.oidc_jwks_url.is_some() {
-                    return Err(ConfigError::new(
-                        "BLOG_OIDC_JWKS_URL",
-                        "needs BLOG_OIDC_ISSUER and BLOG_OIDC_AUDIENCE",
-                    ));
-                }
-                None
-            }
-            (Some(issuer), Some(audience)) => {
-                check_fetch_url(&issuer, "BLOG_OIDC_ISSUER")?;
-                if let Some(url) = &self.oidc_jwks_url {
-                    check_fetch_url(url, "BLOG_OIDC_JWKS_URL")?;
-                }
-                if audience.trim().is_empty() {
-                    return Err(ConfigError::new("BLOG_OIDC_AUDIENCE", "must not be empty"));
-                }
-                if issuer == self.issuer {
-                    return Err(ConfigError::new(
-                        "BLOG_OIDC_ISSUER",
-                        "must differ from BLOG_ISSUER, or its tokens could not be told from ours",
-                    ));
-                }
-                positive(
-                    self.oidc_jwks_refresh_seconds,
-                    "BLOG_OIDC_JWKS_REFRESH_SECONDS",
-                )?;
-                Some(OidcSettings {
-                    issuer,
-                    audience,
-                    jwks_url: self.oidc_jwks_url,
-                    jwks_min_refresh: Duration::from_secs(self.oidc_jwks_refresh_seconds),
-                })
-            }
-            _ => {
-                return Err(ConfigError::new(
-                    "BLOG_OIDC_ISSUER",
-                    "set BLOG_OIDC_ISSUER and BLOG_OIDC_AUDIENCE together",
-                ))
-            }
-        };
         let storage = match self.storage.as_str() {
             "disk" => Storage::Disk,
             "memory" => Storage::Memory,
@@ -491,72 +533,97 @@ impl RawSettings {
                 ))
             }
         };
-        Ok(Settings {
+        Ok(StorageSettings {
             storage,
+            data_dir: std::mem::take(&mut self.data_dir),
             journal_compact_bytes: self.journal_compact_bytes,
             sessions_per_account: usize::try_from(self.sessions_per_account).unwrap_or(usize::MAX),
             sweep_interval: Duration::from_secs(self.sweep_seconds),
-            admin,
-            limits: Limits {
-                auth_rate_per_minute: self.auth_rate_per_minute,
-                auth_burst: self.auth_burst,
-                login_failure_limit: self.login_failure_limit,
-                login_lockout: Duration::from_secs(self.login_lockout_seconds),
-                login_account_failures_per_hour: self.login_account_failures_per_hour,
-                hash_concurrency,
-                hash_queue: self.hash_queue,
-                trusted_proxies,
-                body_timeout: Duration::from_secs(self.body_timeout_seconds),
-            },
-            listen: self.listen,
-            data_dir: self.data_dir,
-            jwt_secret,
-            jwt_algorithm,
-            jwt_key_file: self.jwt_key_file,
-            oidc,
-            issuer: self.issuer,
-            audience: self.audience,
-            access_token_ttl: Duration::from_secs(self.access_token_ttl),
-            refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl),
-            cors_origins,
-            log: self.log,
-            workers: self.workers,
         })
+    }
+
+    /// `BLOG_OIDC_*`: an external issuer, other than `our_issuer`, whose keys are fetched over
+    /// https (or from loopback).
+    fn oidc(&mut self, our_issuer: &str) -> Result<Option<OidcSettings>, ConfigError> {
+        let jwks_url = self.oidc_jwks_url.take();
+        let (issuer, audience) = match (self.oidc_issuer.take(), self.oidc_audience.take()) {
+            (None, None) if jwks_url.is_some() => {
+                return Err(ConfigError::new(
+                    "BLOG_OIDC_JWKS_URL",
+                    "needs BLOG_OIDC_ISSUER and BLOG_OIDC_AUDIENCE",
+                ))
+            }
+            (None, None) => return Ok(None),
+            (Some(issuer), Some(audience)) => (issuer, audience),
+            _ => {
+                return Err(ConfigError::new(
+                    "BLOG_OIDC_ISSUER",
+                    "set BLOG_OIDC_ISSUER and BLOG_OIDC_AUDIENCE together",
+                ))
+            }
+        };
+        fetchable(&issuer, "BLOG_OIDC_ISSUER")?;
+        if let Some(url) = &jwks_url {
+            fetchable(url, "BLOG_OIDC_JWKS_URL")?;
+        }
+        if audience.trim().is_empty() {
+            return Err(ConfigError::new("BLOG_OIDC_AUDIENCE", "must not be empty"));
+        }
+        if issuer == our_issuer {
+            return Err(ConfigError::new(
+                "BLOG_OIDC_ISSUER",
+                "must differ from BLOG_ISSUER, or its tokens could not be told from ours",
+            ));
+        }
+        positive(
+            self.oidc_jwks_refresh_seconds,
+            "BLOG_OIDC_JWKS_REFRESH_SECONDS",
+        )?;
+        Ok(Some(OidcSettings {
+            issuer,
+            audience,
+            jwks_url,
+            jwks_min_refresh: Duration::from_secs(self.oidc_jwks_refresh_seconds),
+        }))
     }
 }
 
-/// An issuer or JWKS address: `https://`, or `http://` to a loopback host only (a local
-/// Keycloak, tests). Keys fetched in clear text from elsewhere could be swapped on the way.
-pub(crate) fn check_fetch_url(url: &str, variable: &str) -> Result<(), ConfigError> {
-    let host = |rest: &str| {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host = authority
-            .rsplit_once('@')
-            .map_or(authority, |(_, host)| host);
-        match host.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
-            None => host.split(':').next().unwrap_or_default().to_owned(),
-        }
-    };
-    let ok = if let Some(rest) = url.strip_prefix("https://") {
-        !host(rest).is_empty()
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        let host = host(rest);
-        host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+/// How our own tokens are signed, as [`RawSettings::signing_key`] validated it.
+struct SigningKey {
+    algorithm: JwtAlgorithm,
+    secret: Option<SecretString>,
+    key_file: Option<PathBuf>,
+}
+
+/// What our tokens say and how long they live, as [`RawSettings::tokens`] validated it.
+struct Tokens {
+    issuer: String,
+    audience: String,
+    access_token_ttl: Duration,
+    refresh_token_ttl: Duration,
+}
+
+/// Where the store keeps its data, as [`RawSettings::storage`] validated it.
+struct StorageSettings {
+    storage: Storage,
+    data_dir: PathBuf,
+    journal_compact_bytes: u64,
+    sessions_per_account: usize,
+    sweep_interval: Duration,
+}
+
+fn positive(value: u64, variable: &str) -> Result<(), ConfigError> {
+    if value == 0 {
+        Err(ConfigError::new(variable, "must be at least 1"))
     } else {
-        false
-    };
-    if ok && !url.contains(char::is_whitespace) {
         Ok(())
-    } else {
-        Err(ConfigError::new(
-            variable,
-            format!("`{url}` must be an https:// URL (http:// only to localhost)"),
-        ))
     }
+}
+
+/// `url` (the value of `variable`) is an address keys may be fetched from: see
+/// [`check_fetch_url`].
+fn fetchable(url: &str, variable: &str) -> Result<(), ConfigError> {
+    check_fetch_url(url).map_err(|reason| ConfigError::new(variable, reason))
 }
 
 /// `10.0.0.1, 192.168.0.0/16, ::1` -> networks (a bare IP is a /32 or /128).
@@ -603,70 +670,14 @@ fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
         .collect()
 }
 
-/// Never print the secret, even in `{:?}` of the settings.
 impl Settings {
+    /// The configured HS256 secret, if any. The secret is kept as a `SecretString`, so `{:?}`
+    /// of the settings never prints it.
     pub fn jwt_secret_bytes(&self) -> Option<&[u8]> {
         self.jwt_secret
             .as_ref()
             .map(|secret| secret.expose_secret().as_bytes())
     }
-}
-
-/// Creates `dir` (and parents) readable by its owner only. An existing `dir` that its group or
-/// others may use is made 0700: otherwise another local user could replace the JWT secret or the
-/// journal. When that is not allowed (someone else owns it), the error says what to do.
-pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
-                |error| {
-                    std::io::Error::new(
-                        error.kind(),
-                        format!(
-                            "it is open to other users (mode {mode:04o}) and cannot be made 0700 \
-                             ({error}); run `chmod 700` on it as its owner"
-                        ),
-                    )
-                },
-            )?;
-            tracing::warn!(
-                path = %dir.display(),
-                was = %format_args!("{mode:04o}"),
-                "the data directory was open to other users and is now 0700; check that \
-                 nobody changed the files in it"
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Replaces `dir/name` with `bytes` so that a crash leaves the old file or the new one, never a
-/// torn one: written to `name.tmp` (mode 0600), flushed, renamed over, and the rename flushed.
-pub fn replace_private_file(
-    dir: &std::path::Path,
-    name: &str,
-    bytes: &[u8],
-) -> std::io::Result<()> {
-    use std::io::Write as _;
-    create_private_dir(dir)?;
-    let tmp = dir.join(format!("{name}.tmp"));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, dir.join(name))?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -850,22 +861,6 @@ mod tests {
             .map(|n| n.to_string())
             .collect();
         assert_eq!(proxies, ["10.0.0.1/32", "192.168.0.0/16"]);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn an_existing_data_directory_open_to_others_is_made_private() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let mode = || std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
-        create_private_dir(&data).unwrap();
-        assert_eq!(mode(), 0o700, "created private");
-        for open in [0o777, 0o750, 0o705] {
-            std::fs::set_permissions(&data, std::fs::Permissions::from_mode(open)).unwrap();
-            create_private_dir(&data).unwrap();
-            assert_eq!(mode(), 0o700, "{open:o} is tightened");
-        }
     }
 
     #[test]

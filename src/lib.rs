@@ -5,9 +5,11 @@
 
 pub mod auth;
 pub mod config;
+pub mod data_dir;
 pub mod domain;
 pub mod error;
 pub mod extract;
+mod fetch_url;
 pub mod middleware;
 pub mod openapi;
 pub mod problems;

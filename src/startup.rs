@@ -11,7 +11,10 @@ use actix_web::middleware::{from_fn, Compress};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::{auth_rate_limit, password, LoginThrottle, PasswordHasher, TokenKeys};
+use crate::auth::{
+    auth_rate_limit, password, LoginThrottle, PasswordHasher, SessionPolicy, TokenKeys,
+    TrustedProxies,
+};
 use crate::config::{AdminAccount, Settings, Storage};
 use crate::domain::{Email, Password, Role, Username};
 use crate::error::ApiError;
@@ -53,7 +56,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         if settings.storage == Storage::Disk {
             // Made private before anything in it is read: the JWT secret, the keys, the journal.
-            crate::config::create_private_dir(&settings.data_dir).map_err(|source| {
+            crate::data_dir::create_private_dir(&settings.data_dir).map_err(|source| {
                 StartupError::DataDir {
                     path: settings.data_dir.display().to_string(),
                     source,
@@ -111,7 +114,9 @@ impl Application {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
         let cors_origins = settings.cors_origins.clone();
         let body_deadline = BodyDeadline(settings.limits.body_timeout);
-        let settings = web::Data::new(settings);
+        // Handlers get the one policy they need, never the settings (secrets included).
+        let session_policy = web::Data::new(SessionPolicy::new(settings.refresh_token_ttl));
+        let trusted_proxies = web::Data::new(TrustedProxies::new(&settings.limits.trusted_proxies));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(Compress::default())
@@ -125,7 +130,8 @@ impl Application {
                 .app_data(body_deadline)
                 .app_data(store.clone())
                 .app_data(keys.clone())
-                .app_data(settings.clone())
+                .app_data(session_policy.clone())
+                .app_data(trusted_proxies.clone())
                 .app_data(hasher.clone())
                 .app_data(throttle.clone())
                 .app_data(html.clone())

@@ -1,9 +1,27 @@
 //! The client's IP address, for per-client limits.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use actix_web::http::header::HeaderMap;
 use ipnet::IpNet;
+
+/// The proxies whose `X-Forwarded-For` is believed (`BLOG_TRUSTED_PROXIES`): all that the login
+/// handler and the rate limiter need to know of the settings to tell who the client is. App
+/// data, built once at startup.
+#[derive(Debug, Clone)]
+pub struct TrustedProxies(Arc<[IpNet]>);
+
+impl TrustedProxies {
+    pub fn new(networks: &[IpNet]) -> Self {
+        Self(networks.into())
+    }
+
+    /// The client's address: see [`client_ip`].
+    pub fn client_ip(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+        client_ip(peer, headers, &self.0)
+    }
+}
 
 /// The peer address, unless the peer is a trusted proxy: then the nearest address in
 /// `X-Forwarded-For` that is not itself a trusted proxy (walking right to left, since only the

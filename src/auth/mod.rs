@@ -29,12 +29,12 @@ mod throttle;
 mod tokens;
 mod verified;
 
-pub use client_ip::client_ip;
+pub use client_ip::{client_ip, TrustedProxies};
 pub use extractor::{AdminUser, AuthUser, MaybeAuthUser, PostsWriter, SessionUser};
 pub use jwt::{AccessClaims, ClientClaims, Subject, TokenError, ACCESS_TOKEN_TYPE};
 pub use oidc::ExternalIssuer;
 pub use password::PasswordHasher;
 pub use rate_limit::{auth_rate_limit, AuthRateLimit};
-pub use refresh::{family_key, opaque_secret, secret_hash, RefreshToken};
+pub use refresh::{family_key, opaque_secret, secret_hash, RefreshToken, SessionPolicy};
 pub use throttle::{LoginTarget, LoginThrottle, Throttled};
 pub use tokens::{IssuedToken, RetiredKey, TokenKeys};

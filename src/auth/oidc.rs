@@ -273,8 +273,8 @@ impl ExternalIssuer {
                 document.issuer, self.issuer
             ));
         }
-        crate::config::check_fetch_url(&document.jwks_uri, "jwks_uri")
-            .map_err(|e| format!("{url}: {e}"))?;
+        crate::fetch_url::check_fetch_url(&document.jwks_uri)
+            .map_err(|reason| format!("{url}: jwks_uri: {reason}"))?;
         Ok(document.jwks_uri)
     }
 

@@ -1,7 +1,6 @@
 //! The per-client-IP token bucket on `/api/v1/auth/*` (actix-governor), answering problem+json.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
 use actix_governor::governor::middleware::NoOpMiddleware;
@@ -10,16 +9,15 @@ use actix_governor::{GovernorConfig, GovernorConfigBuilder, KeyExtractor};
 use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
-use ipnet::IpNet;
 
-use super::client_ip::client_ip;
+use super::client_ip::TrustedProxies;
 use crate::config::Limits;
 use crate::error::{ApiError, PROBLEM_JSON};
 
-/// Keys the bucket by client IP (see [`client_ip`] for proxies).
+/// Keys the bucket by client IP (see [`TrustedProxies`]).
 #[derive(Debug, Clone)]
 pub struct ClientIpKey {
-    trusted_proxies: Arc<Vec<IpNet>>,
+    trusted_proxies: TrustedProxies,
 }
 
 impl KeyExtractor for ClientIpKey {
@@ -27,12 +25,9 @@ impl KeyExtractor for ClientIpKey {
     type KeyExtractionError = ApiError;
 
     fn extract(&self, req: &ServiceRequest) -> Result<IpAddr, ApiError> {
-        client_ip(
-            req.peer_addr().map(|addr| addr.ip()),
-            req.headers(),
-            &self.trusted_proxies,
-        )
-        .ok_or_else(|| ApiError::internal("the connection has no peer address"))
+        self.trusted_proxies
+            .client_ip(req.peer_addr().map(|addr| addr.ip()), req.headers())
+            .ok_or_else(|| ApiError::internal("the connection has no peer address"))
     }
 
     fn exceed_rate_limit_response(
@@ -68,7 +63,7 @@ pub fn auth_rate_limit(limits: &Limits) -> AuthRateLimit {
         .milliseconds_per_request(period_ms)
         .burst_size(limits.auth_burst.max(1))
         .key_extractor(ClientIpKey {
-            trusted_proxies: Arc::new(limits.trusted_proxies.clone()),
+            trusted_proxies: TrustedProxies::new(&limits.trusted_proxies),
         })
         .finish()
         .expect("period and burst are at least 1")

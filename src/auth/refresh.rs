@@ -1,5 +1,6 @@
 //! Refresh tokens (256 random bits with their session, generation and a MAC; stored only as a
-//! SHA-256 hash) and the opaque secrets of API clients.
+//! SHA-256 hash), how long they keep a session alive ([`SessionPolicy`]), and the opaque secrets
+//! of API clients.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -7,7 +8,7 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::domain::SessionId;
+use crate::domain::{SessionId, Timestamp};
 
 /// A new opaque secret (256 random bits, base64url) and the SHA-256 hash to store for it. Used
 /// for API client secrets; refresh tokens are [`RefreshToken`].
@@ -117,6 +118,28 @@ impl RefreshToken {
 
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
+    }
+}
+
+/// How long a session lasts without a refresh: its refresh token's lifetime
+/// (`BLOG_REFRESH_TOKEN_TTL`), counted again from each refresh. All that signup, login and
+/// refresh need to know of the settings; app data, built once at startup.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    refresh_ttl: chrono::Duration,
+}
+
+impl SessionPolicy {
+    pub fn new(refresh_ttl: std::time::Duration) -> Self {
+        Self {
+            refresh_ttl: chrono::Duration::from_std(refresh_ttl)
+                .unwrap_or(chrono::Duration::days(30)),
+        }
+    }
+
+    /// When a refresh token issued now expires.
+    pub fn refresh_expires_at(&self) -> Timestamp {
+        crate::domain::now() + self.refresh_ttl
     }
 }
 

@@ -32,6 +32,7 @@ use super::jwt::{
 use super::oidc::ExternalIssuer;
 use super::verified::{self, VerifiedTokens};
 use crate::config::{JwtAlgorithm, Settings, Storage, MIN_SECRET_BYTES};
+use crate::data_dir;
 use crate::domain::{ClientId, Role, Scopes, SessionId, UserId};
 
 /// File in the data directory holding the generated secret.
@@ -507,7 +508,7 @@ fn remember_keys(dir: &Path, current: &Jwk, now: i64, window: i64) -> io::Result
         .keys
         .retain(|key| key.retired_at.is_none_or(|at| now < at + window));
     let bytes = serde_json::to_vec_pretty(&remembered).map_err(io::Error::other)?;
-    crate::config::replace_private_file(dir, KEYS_FILE, &bytes)?;
+    data_dir::replace_private_file(dir, KEYS_FILE, &bytes)?;
     Ok(remembered
         .keys
         .into_iter()
@@ -530,13 +531,9 @@ fn load_or_create_secret(dir: &Path) -> io::Result<SecretString> {
         Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
         Err(_) => {}
     }
-    crate::config::create_private_dir(dir)?;
+    data_dir::create_private_dir(dir)?;
     let secret = random_secret()?;
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(&path) {
+    match data_dir::private_file(&path, fs::OpenOptions::new().write(true).create_new(true)) {
         Ok(mut file) => {
             file.write_all(secret.expose_secret().as_bytes())?;
             file.sync_all()?;

@@ -12,10 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{
-    client_ip, family_key, secret_hash, AuthRateLimit, LoginTarget, LoginThrottle, PasswordHasher,
-    RefreshToken, SessionUser, Throttled, TokenKeys,
+    family_key, secret_hash, AuthRateLimit, LoginTarget, LoginThrottle, PasswordHasher,
+    RefreshToken, SessionPolicy, SessionUser, Throttled, TokenKeys, TrustedProxies,
 };
-use crate::config::Settings;
 use crate::domain::{ClientId, DisplayName, Email, Password, Role, Scopes, Username};
 use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
 use crate::extract::{body_kind, parse_form, parse_json, read_body, BodyKind, BodyLimit, JsonBody};
@@ -101,7 +100,7 @@ pub async fn signup(
     req: HttpRequest,
     store: web::Data<Store>,
     keys: web::Data<TokenKeys>,
-    settings: web::Data<Settings>,
+    session_policy: web::Data<SessionPolicy>,
     hasher: web::Data<PasswordHasher>,
     body: JsonBody<SignupRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -138,7 +137,7 @@ pub async fn signup(
     // Refuse a taken name before spending a hash on it; create_user checks again atomically.
     store.check_available(&username, &email).await?;
     let password_hash = hasher.hash(password).await?;
-    let (new_session, refresh) = new_session(&req, &settings);
+    let (new_session, refresh) = new_session(&req, &session_policy);
     let new_user = NewUser {
         username,
         email,
@@ -279,11 +278,14 @@ impl FromRequest for Credentials {
         crate::problems::BodyProblems, crate::problems::RateLimitProblem, crate::problems::OverloadProblem,
     )
 )]
+// Each argument is one thing a login needs (actix extractors); bundling them would hide which.
+#[allow(clippy::too_many_arguments)]
 pub async fn login(
     req: HttpRequest,
     store: web::Data<Store>,
     keys: web::Data<TokenKeys>,
-    settings: web::Data<Settings>,
+    session_policy: web::Data<SessionPolicy>,
+    trusted_proxies: web::Data<TrustedProxies>,
     hasher: web::Data<PasswordHasher>,
     throttle: web::Data<LoginThrottle>,
     credentials: Credentials,
@@ -296,12 +298,9 @@ pub async fn login(
         Some((id, _)) => LoginTarget::Account(*id),
         None => LoginTarget::unknown(name.as_str()),
     };
-    let client = client_ip(
-        req.peer_addr().map(|addr| addr.ip()),
-        req.headers(),
-        &settings.limits.trusted_proxies,
-    )
-    .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+    let client = trusted_proxies
+        .client_ip(req.peer_addr().map(|addr| addr.ip()), req.headers())
+        .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
     // Before any hashing: a throttled attempt costs nothing to refuse.
     throttle.check(&target, client).map_err(too_many_failures)?;
     let (user_id, stored_hash) = match account {
@@ -315,7 +314,7 @@ pub async fn login(
         return Err(invalid());
     };
     throttle.succeeded(&target, client);
-    let (new_session, refresh) = new_session(&req, &settings);
+    let (new_session, refresh) = new_session(&req, &session_policy);
     // The account may have been deleted while its password was being checked.
     let (user, session) = store
         .start_session(user_id, new_session)
@@ -371,7 +370,7 @@ pub struct RefreshRequest {
 pub async fn refresh(
     store: web::Data<Store>,
     keys: web::Data<TokenKeys>,
-    settings: web::Data<Settings>,
+    session_policy: web::Data<SessionPolicy>,
     body: JsonBody<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
     let invalid = || ApiError::Unauthorized(AuthFailure::InvalidGrant);
@@ -386,7 +385,7 @@ pub async fn refresh(
         .filter(|key| *key != [0; 32] && presented.issued_with(key))
         .ok_or_else(invalid)?;
     let next = RefreshToken::issue(presented.session, presented.generation + 1, &family_key);
-    let expires_at = crate::domain::now() + refresh_ttl(&settings);
+    let expires_at = session_policy.refresh_expires_at();
     let attempt = PresentedRefresh {
         session: presented.session,
         generation: presented.generation,
@@ -420,12 +419,8 @@ pub async fn logout(auth: SessionUser, store: web::Data<Store>) -> HttpResponse 
     HttpResponse::NoContent().finish()
 }
 
-fn refresh_ttl(settings: &Settings) -> chrono::Duration {
-    chrono::Duration::from_std(settings.refresh_token_ttl).unwrap_or(chrono::Duration::days(30))
-}
-
 /// A new session and its first refresh token (generation 0).
-fn new_session(req: &HttpRequest, settings: &Settings) -> (NewSession, RefreshToken) {
+fn new_session(req: &HttpRequest, policy: &SessionPolicy) -> (NewSession, RefreshToken) {
     let id = crate::domain::SessionId::new();
     let family_key = family_key();
     let refresh = RefreshToken::issue(id, 0, &family_key);
@@ -433,7 +428,7 @@ fn new_session(req: &HttpRequest, settings: &Settings) -> (NewSession, RefreshTo
         id,
         family_key,
         refresh_hash: refresh.hash(),
-        expires_at: crate::domain::now() + refresh_ttl(settings),
+        expires_at: policy.refresh_expires_at(),
         user_agent: req
             .headers()
             .get(USER_AGENT)

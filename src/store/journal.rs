@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::state::{Change, State};
+use crate::data_dir::{create_private_dir, private_file, sync_dir};
 
 const JOURNAL: &str = "journal";
 const JOURNAL_OLD: &str = "journal.old";
@@ -115,16 +116,6 @@ fn read_frame(bytes: &[u8], offset: usize) -> Frame<'_> {
     Frame::Record(payload)
 }
 
-fn private_file(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
-    options.open(path)
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 /// Records waiting to be written, for one group commit.
 pub struct Batch {
     bytes: Vec<u8>,
@@ -164,7 +155,7 @@ impl Journal {
     /// Locks `dir`, loads the snapshot, replays the journal (cutting a torn tail) and returns the
     /// journal ready to append, with the state it describes.
     pub fn open(dir: &Path, compact_at: u64) -> Result<(Self, State), JournalError> {
-        crate::config::create_private_dir(dir).map_err(io_error(dir))?;
+        create_private_dir(dir).map_err(io_error(dir))?;
         let lock_path = dir.join(LOCK);
         let lock = private_file(
             &lock_path,

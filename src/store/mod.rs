@@ -378,7 +378,7 @@ impl Store {
             path: dir.to_owned(),
             source,
         };
-        crate::config::create_private_dir(dir).map_err(io)?;
+        crate::data_dir::create_private_dir(dir).map_err(io)?;
         if journal::has_journal(dir) {
             return Err(io(std::io::Error::other(
                 "the directory already has a journal",

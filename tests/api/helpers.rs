@@ -139,12 +139,9 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// A `GET` with `token` as its bearer token.
     pub async fn get_as(&self, path: &str, token: &str) -> Response {
-        self.request(Method::GET, path)
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request sent")
+        self.send_as(Method::GET, path, token).await
     }
 
     /// Sends a bodiless `method` request with `token` as its bearer token.

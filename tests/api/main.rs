@@ -9,6 +9,7 @@ mod errors;
 mod external;
 mod health;
 mod helpers;
+mod idp;
 mod limits;
 mod openapi;
 mod posts;

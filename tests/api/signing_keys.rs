@@ -9,8 +9,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::external::fixture;
 use crate::helpers::{assert_problem, spawn_app, spawn_app_in, spawn_app_with, TestApp, PASSWORD};
+use crate::idp::fixture;
 
 fn key_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
