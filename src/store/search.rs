@@ -422,20 +422,15 @@ const BLOCK: usize = 64;
 /// small sets inline or in one block, larger ones as blocks in a persistent B-tree. Cloning
 /// costs a reference count; a change copies one block (at most [`BLOCK`] entries) and the
 /// B-tree path to it.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 enum Packed<K, T> {
+    #[default]
     Empty,
     One(T),
     /// 2..=BLOCK entries, sorted.
     Block(Arc<[T]>),
     /// At least two blocks.
     Tree(Arc<Blocks<K, T>>),
-}
-
-impl<K, T> Default for Packed<K, T> {
-    fn default() -> Self {
-        Self::Empty
-    }
 }
 
 /// Blocks by their first key; every block is non-empty and sorted, and blocks do not overlap.
@@ -1090,7 +1085,7 @@ mod tests {
                 0 => random.next_u64() % 5_000,
                 _ => round * 3 + (random.next_u64() % 3),
             };
-            if random.next_u64() % 5 == 0 {
+            if random.next_u64().is_multiple_of(5) {
                 assert_eq!(
                     packed.remove(&value),
                     model.remove(&value),
