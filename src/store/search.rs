@@ -25,11 +25,18 @@
 //! blocks are held in a persistent B-tree keyed by their first posting; a word found in one post
 //! holds its posting inline, one found in a few holds one block. Appends (new posts are the
 //! newest) fill blocks completely, so a posting costs about 8.5 bytes, where a persistent B-tree
-//! of postings would cost about 20 (its nodes split in half and stay half full). A post with W
-//! distinct words costs about 8.5 W bytes of postings plus about 45 bytes in `docs`, and each
-//! word seen in a single post about 100 bytes (its map entry). No list of its words is kept per
-//! post: [`SearchIndex::remove`] takes the same title, content and tags as [`SearchIndex::add`]
-//! and recomputes them (the store has the old record in hand when it replaces or deletes a post).
+//! of postings would cost about 20 (its nodes split in half and stay half full). Words are kept
+//! in a persistent B-tree too: a persistent hash map (HAMT) allocates whole nodes however few
+//! words they hold, about 250 bytes per word seen in a single post, the B-tree about 60. No list
+//! of its words is kept per post: [`SearchIndex::remove`] takes the same title, content and tags
+//! as [`SearchIndex::add`] and recomputes them (the store has the old record in hand when it
+//! replaces or deletes a post).
+//!
+//! Measured on the bench corpus (posts of 150 words from a 20-word vocabulary, a title holding a
+//! number of its own, two tags: 21 distinct words a post, one of them unique), the index takes
+//! 312 bytes a post at 100k and at 1M posts; adding a post costs about 16 µs (most of it finding
+//! and lower-casing 150 words), [`SearchIndex::from_posts`] builds the same index at about 9 µs
+//! a post.
 //!
 //! # Doc numbers
 //! A post's doc is `millisecond << 17 | slot`, where the millisecond is its key's timestamp
@@ -51,16 +58,23 @@
 //! # Cost
 //! - one word: the walk starts at the cursor in the word's list and stops after `limit + 1`
 //!   kept hits: O(log n + hits examined), however many posts hold the word.
-//! - several words: every posting of the rarest word is checked against the other words' lists
-//!   (up to 7 lookups each, one per field combination), survivors are heaped by rank and popped
-//!   until the page is full: O(r (w - 1) log n + r) for r postings of the rarest word. Cost grows
-//!   with the rarest word's posts, never with all posts.
+//! - several words: the rarest word's postings are taken in its fields order (title matches
+//!   first); each is looked up in the other words' lists (one lookup per fields value the word
+//!   occurs with, at most 7) and the survivors are heaped by rank. At each change of fields the
+//!   candidates that no later one can outscore (the later ones score at most that fields value
+//!   plus the best the other words can add) are final, and they fill the page as soon as they
+//!   can. Worst case O(r (w - 1) log n) for r postings of the rarest word: the cost grows with
+//!   the rarest word's posts, never with all posts, and title matches often end it early.
+//!
+//! On the bench corpus at 100k posts (every word is in every post, the worst case for several
+//! words): one word, 2-3 µs a page whatever the page; two words about 1 ms; three words about
+//! 35 ms, as all 100k posts are candidates and few can be settled early.
 //!
 //! Visibility (drafts, scheduled posts) and the `author` / `tag` filters are the caller's:
 //! [`SearchIndex::search_where`] takes a predicate on each candidate, applied in rank order, so
 //! a scheduled post appears the moment its time comes without touching the index.
 
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt;
@@ -88,6 +102,7 @@ const TITLE: u8 = 4;
 const TAGS: u8 = 2;
 const CONTENT: u8 = 1;
 const ALL_FIELDS: u64 = 7;
+const CONTENT_ONLY: u64 = CONTENT as u64;
 
 /// Layout of a posting: `fields` (3 bits) | millisecond (44 bits) | slot (17 bits).
 const SLOT_BITS: u32 = 17;
@@ -111,8 +126,8 @@ pub fn query_words(q: &str) -> Result<Vec<String>, String> {
     }
     let mut words: Vec<String> = Vec::new();
     for word in words_of(q) {
-        if !words.contains(&word) {
-            words.push(word);
+        if !words.iter().any(|known| *known == word) {
+            words.push(word.into_owned());
         }
     }
     if words.is_empty() {
@@ -122,14 +137,26 @@ pub fn query_words(q: &str) -> Result<Vec<String>, String> {
 }
 
 /// The words of `text`, lower-cased, in order, duplicates included.
-fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.unicode_words().map(str::to_lowercase)
+fn words_of(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
+    text.unicode_words().map(lowercase)
+}
+
+/// `word` lower-cased (the full Unicode mapping); borrowed when it already is (most words, and
+/// the cost of indexing is mostly this).
+fn lowercase(word: &str) -> Cow<'_, str> {
+    if !word.is_ascii() {
+        Cow::Owned(word.to_lowercase())
+    } else if word.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(word.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(word)
+    }
 }
 
 /// Each distinct word of a post with the fields it occurs in.
-fn post_words(title: &str, content: &str, tags: &Tags) -> BTreeMap<String, u8> {
+fn post_words<'t>(title: &'t str, content: &'t str, tags: &'t Tags) -> BTreeMap<Cow<'t, str>, u8> {
     let mut words = BTreeMap::new();
-    let mut note = |text: &str, field: u8| {
+    let mut note = |text: &'t str, field: u8| {
         // Longer words are not indexed: a query for one finds nothing.
         for word in words_of(text).filter(|word| word.chars().count() <= MAX_WORD_CHARS) {
             *words.entry(word).or_insert(0) |= field;
@@ -188,7 +215,7 @@ pub struct SearchPage {
 /// The inverted index: see the module documentation.
 #[derive(Clone, Default)]
 pub struct SearchIndex {
-    terms: HashMap<Box<str>, Packed<u64, u64>>,
+    terms: OrdMap<Box<str>, Packed<u64, u64>>,
     docs: Packed<u64, Doc>,
     moved: HashMap<PostId, u64>,
 }
@@ -247,7 +274,7 @@ impl SearchIndex {
         let doc = match self.doc_of(&key) {
             Some(doc) => doc,
             None => {
-                let doc = self.free_doc(&key);
+                let doc = free_doc(&key, |doc| self.docs.get(&doc).is_some());
                 if doc != preferred_doc(&key) {
                     self.moved.insert(key.1, doc);
                 }
@@ -257,14 +284,58 @@ impl SearchIndex {
         };
         for (word, fields) in post_words(title, content, tags) {
             let entry = posting(fields, doc);
-            match self.terms.get_mut(word.as_str()) {
+            match self.terms.get_mut(word.as_ref()) {
                 Some(postings) => {
                     postings.insert(entry);
                 }
                 None => {
-                    self.terms.insert(word.into_boxed_str(), Packed::One(entry));
+                    self.terms.insert(word.into(), Packed::One(entry));
                 }
             }
+        }
+    }
+
+    /// The index of `posts` (distinct keys), built in one go: the same index a run of
+    /// [`SearchIndex::add`] builds, in about half the time, and on any thread (loading a
+    /// snapshot, it can be built beside the other indexes and installed when both are done).
+    /// Holds every posting in a plain vector until the end: about 8 bytes per word per post.
+    pub fn from_posts<'p>(
+        posts: impl IntoIterator<Item = (PostKey, &'p str, &'p str, &'p Tags)>,
+    ) -> Self {
+        let mut moved = HashMap::new();
+        let mut docs = Vec::new();
+        let mut taken = std::collections::HashSet::new();
+        let mut postings: std::collections::HashMap<Box<str>, Vec<u64>> =
+            std::collections::HashMap::new();
+        for (key, title, content, tags) in posts {
+            let doc = free_doc(&key, |doc| taken.contains(&doc));
+            taken.insert(doc);
+            if doc != preferred_doc(&key) {
+                moved.insert(key.1, doc);
+            }
+            docs.push(Doc { doc, key });
+            for (word, fields) in post_words(title, content, tags) {
+                let entry = posting(fields, doc);
+                match postings.get_mut(word.as_ref()) {
+                    Some(list) => list.push(entry),
+                    None => {
+                        postings.insert(word.into(), vec![entry]);
+                    }
+                }
+            }
+        }
+        docs.sort_unstable_by_key(|entry| entry.doc);
+        let terms = postings
+            .into_iter()
+            .map(|(word, mut list)| {
+                list.sort_unstable();
+                (word, Packed::from_sorted(list))
+            })
+            .collect();
+        Self {
+            terms,
+            docs: Packed::from_sorted(docs),
+            moved,
         }
     }
 
@@ -275,10 +346,10 @@ impl SearchIndex {
             return;
         };
         for (word, fields) in post_words(title, content, tags) {
-            if let Some(postings) = self.terms.get_mut(word.as_str()) {
+            if let Some(postings) = self.terms.get_mut(word.as_ref()) {
                 postings.remove(&posting(fields, doc));
                 if postings.is_empty() {
-                    self.terms.remove(word.as_str());
+                    self.terms.remove(word.as_ref());
                 }
             }
         }
@@ -304,7 +375,7 @@ impl SearchIndex {
         words: &[String],
         after: Option<&SearchCursor>,
         limit: usize,
-        mut keep: impl FnMut(&PostKey) -> bool,
+        keep: impl FnMut(&PostKey) -> bool,
     ) -> SearchPage {
         let mut words: Vec<&str> = words.iter().map(String::as_str).collect();
         words.sort_unstable();
@@ -325,7 +396,13 @@ impl SearchIndex {
                 .unwrap_or_else(|| preferred_doc(&cursor.key));
             (cursor.score, doc)
         });
-        let ranked: Box<dyn Iterator<Item = (u32, u64)> + '_> = match lists[..] {
+        let mut page = Hits {
+            index: self,
+            keep,
+            limit,
+            hits: Vec::with_capacity(limit.min(100) + 1),
+        };
+        match lists[..] {
             [list] => {
                 let start = match bound {
                     // Every single-word score is at most 7: all of the list ranks below it.
@@ -333,18 +410,37 @@ impl SearchIndex {
                     Some((score, doc)) => Some((u64::from(score) << FIELDS_SHIFT) | doc),
                     None => None,
                 };
-                Box::new(
-                    list.below(start)
-                        .map(|p| ((p >> FIELDS_SHIFT) as u32, p & DOC_MASK)),
-                )
+                for &posting in list.below(start) {
+                    if page.offer((posting >> FIELDS_SHIFT) as u32, posting & DOC_MASK) {
+                        break;
+                    }
+                }
             }
             [rarest, ref others @ ..] => {
+                // The fields each other word occurs in somewhere, and the most they add to a score.
+                let present: Vec<Vec<u64>> =
+                    others.iter().map(|list| fields_present(list)).collect();
+                let most_from_others: u32 = present
+                    .iter()
+                    .map(|fields| fields.iter().max().map_or(0, |best| *best as u32))
+                    .sum();
                 let mut heap = BinaryHeap::new();
+                let mut tier = u32::MAX;
                 'candidates: for &posting in rarest.below(None) {
+                    let fields = (posting >> FIELDS_SHIFT) as u32;
+                    if fields != tier {
+                        // The rarest word's postings come by fields, best first: nothing from
+                        // here on scores above `fields + most_from_others`, so what already
+                        // does is final, and may fill the page.
+                        tier = fields;
+                        if page.settle(&mut heap, Some(tier + most_from_others)) {
+                            break;
+                        }
+                    }
                     let doc = posting & DOC_MASK;
-                    let mut score = (posting >> FIELDS_SHIFT) as u32;
-                    for other in others {
-                        match fields_in(other, doc) {
+                    let mut score = fields;
+                    for (other, fields) in others.iter().zip(&present) {
+                        match fields_in(other, fields, doc) {
                             Some(fields) => score += fields,
                             None => continue 'candidates,
                         }
@@ -353,32 +449,11 @@ impl SearchIndex {
                         heap.push((score, doc));
                     }
                 }
-                Box::new(std::iter::from_fn(move || heap.pop()))
+                page.settle(&mut heap, None);
             }
             [] => unreachable!("checked above"),
-        };
-        let mut hits: Vec<(u32, PostKey)> = Vec::with_capacity(limit.min(100) + 1);
-        for (score, doc) in ranked {
-            let Some(entry) = self.docs.get(&doc) else {
-                continue;
-            };
-            if keep(&entry.key) {
-                hits.push((score, entry.key));
-                if hits.len() > limit {
-                    break;
-                }
-            }
         }
-        let next = if hits.len() > limit {
-            hits.truncate(limit);
-            hits.last().map(|&(score, key)| SearchCursor { score, key })
-        } else {
-            None
-        };
-        SearchPage {
-            keys: hits.into_iter().map(|(_, key)| key).collect(),
-            next,
-        }
+        page.finish()
     }
 
     /// The doc `key` is indexed under, if it is.
@@ -392,27 +467,92 @@ impl SearchIndex {
             .filter(|entry| entry.key == *key)
             .map(|_| doc)
     }
-
-    /// A doc for a key not yet indexed: the one it asks for, or else the next free slot of its
-    /// millisecond, or of an earlier one (a later one below 1970).
-    fn free_doc(&self, key: &PostKey) -> u64 {
-        let preferred = preferred_doc(key);
-        let slot = preferred & SLOT_MASK;
-        let millis = preferred >> SLOT_BITS;
-        (0..=millis)
-            .rev()
-            .chain(millis + 1..=MAX_MILLIS as u64)
-            .flat_map(|ms| (0..PROBES).map(move |i| (ms << SLOT_BITS) | ((slot + i) & SLOT_MASK)))
-            .find(|doc| self.docs.get(doc).is_none())
-            .expect("2^61 docs are never all taken")
-    }
 }
 
-/// The fields `doc` holds a word in, from the word's postings.
-fn fields_in(list: &Packed<u64, u64>, doc: u64) -> Option<u32> {
-    (1..=ALL_FIELDS)
-        .find(|fields| list.get(&((fields << FIELDS_SHIFT) | doc)).is_some())
-        .map(|fields| fields as u32)
+/// A doc for a key not yet indexed: the one it asks for, or else the next one not `taken` in its
+/// millisecond, or in an earlier one (a later one below 1970).
+fn free_doc(key: &PostKey, taken: impl Fn(u64) -> bool) -> u64 {
+    let preferred = preferred_doc(key);
+    let slot = preferred & SLOT_MASK;
+    let millis = preferred >> SLOT_BITS;
+    (0..=millis)
+        .rev()
+        .chain(millis + 1..=MAX_MILLIS as u64)
+        .flat_map(|ms| (0..PROBES).map(move |i| (ms << SLOT_BITS) | ((slot + i) & SLOT_MASK)))
+        .find(|doc| !taken(*doc))
+        .expect("2^61 docs are never all taken")
+}
+
+/// The fields `doc` holds a word in, from the word's postings and the fields it occurs in.
+fn fields_in(list: &Packed<u64, u64>, present: &[u64], doc: u64) -> Option<u32> {
+    present
+        .iter()
+        .find(|fields| list.get(&((*fields << FIELDS_SHIFT) | doc)).is_some())
+        .map(|fields| *fields as u32)
+}
+
+/// The fields values a word's postings hold (one lookup each), in the order to probe them: the
+/// likeliest first, as a word is far more often in the content alone than in a title or a tag.
+fn fields_present(list: &Packed<u64, u64>) -> Vec<u64> {
+    const LIKELIEST_FIRST: [u64; 7] = [CONTENT_ONLY, 5, 3, 7, 4, 2, 6];
+    LIKELIEST_FIRST
+        .into_iter()
+        .filter(|fields| {
+            let end = (*fields < ALL_FIELDS).then(|| (fields + 1) << FIELDS_SHIFT);
+            list.below(end)
+                .next()
+                .is_some_and(|posting| posting >> FIELDS_SHIFT == *fields)
+        })
+        .collect()
+}
+
+/// A page being filled, in rank order.
+struct Hits<'a, F> {
+    index: &'a SearchIndex,
+    keep: F,
+    limit: usize,
+    hits: Vec<(u32, PostKey)>,
+}
+
+impl<F: FnMut(&PostKey) -> bool> Hits<'_, F> {
+    /// Offers the next post in rank order; `true` once the page and one more are found.
+    fn offer(&mut self, score: u32, doc: u64) -> bool {
+        if let Some(entry) = self.index.docs.get(&doc) {
+            if (self.keep)(&entry.key) {
+                self.hits.push((score, entry.key));
+            }
+        }
+        self.hits.len() > self.limit
+    }
+
+    /// Offers the ranked candidates scoring above `above` (all of them for `None`), best first.
+    fn settle(&mut self, heap: &mut BinaryHeap<(u32, u64)>, above: Option<u32>) -> bool {
+        while let Some(&(score, doc)) = heap.peek() {
+            if above.is_some_and(|above| score <= above) {
+                break;
+            }
+            heap.pop();
+            if self.offer(score, doc) {
+                return true;
+            }
+        }
+        self.hits.len() > self.limit
+    }
+
+    fn finish(mut self) -> SearchPage {
+        let next = if self.hits.len() > self.limit {
+            self.hits.truncate(self.limit);
+            self.hits
+                .last()
+                .map(|&(score, key)| SearchCursor { score, key })
+        } else {
+            None
+        };
+        SearchPage {
+            keys: self.hits.into_iter().map(|(_, key)| key).collect(),
+            next,
+        }
+    }
 }
 
 /// Most entries in one block.
@@ -471,6 +611,21 @@ impl<K: Ord + Clone + 'static, T: Clone + Borrow<K> + 'static> Packed<K, T> {
             1 => Self::One(items.pop().expect("one item")),
             _ => Self::Block(items.into()),
         }
+    }
+
+    /// The set of `items`, which are sorted and distinct, in full blocks.
+    fn from_sorted(items: Vec<T>) -> Self {
+        if items.len() <= BLOCK {
+            return Self::from_items(items);
+        }
+        let blocks = items
+            .chunks(BLOCK)
+            .map(|block| (key_of::<K, T>(&block[0]).clone(), Arc::from(block)))
+            .collect();
+        Self::Tree(Arc::new(Blocks {
+            blocks,
+            len: items.len(),
+        }))
     }
 
     fn len(&self) -> usize {
@@ -1020,6 +1175,74 @@ mod tests {
             let found = all(&index, &format!("word{i}"));
             assert_eq!(found, if i % 2 == 0 { vec![] } else { vec![*k] });
         }
+    }
+
+    #[test]
+    fn built_in_one_go_or_one_by_one_the_index_is_the_same() {
+        const VOCABULARY: &[&str] = &[
+            "rust", "Web", "Ça", "café", "blog", "actix", "tokio", "serde",
+        ];
+        const TAG_NAMES: &[&str] = &["rust", "web", "blog"];
+        let mut random = Random(7);
+        let mut posts: Vec<(PostKey, String, String, Tags)> = Vec::new();
+        for i in 0..600u64 {
+            let mut pick = |n: u64| {
+                (0..n)
+                    .map(|_| VOCABULARY[(random.next_u64() % 8) as usize])
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let title = format!("{} {i}", pick(2));
+            let content = pick(12);
+            let key = if i.is_multiple_of(40) {
+                // Colliding docs too.
+                (
+                    at(9_000),
+                    PostId::from(uuid::Uuid::from_u128((u128::from(i) << 64) | 0x777)),
+                )
+            } else {
+                key(1_000 + (random.next_u64() % 300) as i64)
+            };
+            let tags = tags(&[TAG_NAMES[(random.next_u64() % 3) as usize]]);
+            posts.push((key, title, content, tags));
+        }
+        let mut one_by_one = SearchIndex::default();
+        for (key, title, content, tags) in &posts {
+            one_by_one.add(*key, title, content, tags);
+        }
+        let mut in_one_go = SearchIndex::from_posts(
+            posts
+                .iter()
+                .map(|(key, title, content, tags)| (*key, title.as_str(), content.as_str(), tags)),
+        );
+        let queries = [
+            "rust",
+            "café",
+            "ça web",
+            "rust web blog",
+            "tokio serde",
+            "599",
+            "blog 40",
+        ];
+        let compare = |a: &SearchIndex, b: &SearchIndex| {
+            assert_eq!(a.len(), b.len());
+            assert_eq!(a.words(), b.words());
+            for query in queries {
+                let expected = all(b, query);
+                assert_eq!(all(a, query), expected, "{query}");
+                assert_eq!(paged(a, query, 7, |_| true), expected, "{query} by 7");
+            }
+        };
+        compare(&in_one_go, &one_by_one);
+        // It is an index like any other: it takes removals and additions.
+        for (key, title, content, tags) in posts.iter().step_by(3) {
+            in_one_go.remove(*key, title, content, tags);
+            one_by_one.remove(*key, title, content, tags);
+        }
+        let late = key(5_000);
+        in_one_go.add(late, "rust", "café", &tags(&["blog"]));
+        one_by_one.add(late, "rust", "café", &tags(&["blog"]));
+        compare(&in_one_go, &one_by_one);
     }
 
     #[test]
