@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod clients;
+pub mod feed;
 pub mod health;
 pub mod posts;
 pub mod users;
