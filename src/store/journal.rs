@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::state::{Change, State};
+use super::search::SearchIndex;
+use super::state::{public_key, Change, State};
 use crate::data_dir::{create_private_dir, private_file, sync_dir};
 
 const JOURNAL: &str = "journal";
@@ -407,23 +408,40 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
         None => return Err(records.corrupt("no header".into())),
     };
     const BATCH: usize = 4096;
-    std::thread::scope(|scope| {
+    // The search index is built on the decoding thread, from the posts as they are decoded,
+    // while this thread applies them: the two costs overlap instead of adding up.
+    state.search_built_apart = true;
+    let search = std::thread::scope(|scope| {
         let (batches, decoded) = std::sync::mpsc::sync_channel::<Vec<Change>>(4);
-        let decoder = scope.spawn(move || -> Result<(), JournalError> {
+        let decoder = scope.spawn(move || -> Result<SearchIndex, JournalError> {
             let mut batch = Vec::with_capacity(BATCH);
+            let mut searchable = Vec::new();
             while let Some(payload) = records.next_payload()? {
-                let change =
+                let change: Change =
                     serde_json::from_slice(payload).map_err(|e| records.corrupt(e.to_string()))?;
+                if let Change::PutPost(post) = &change {
+                    if let Some(key) = public_key(post) {
+                        searchable.push((
+                            key,
+                            post.title.clone(),
+                            post.content.clone(),
+                            post.tags.clone(),
+                        ));
+                    }
+                }
                 batch.push(change);
                 if batch.len() == BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                     if batches.send(full).is_err() {
-                        return Ok(());
+                        return Ok(SearchIndex::default());
                     }
                 }
             }
             let _ = batches.send(batch);
-            Ok(())
+            drop(batches);
+            Ok(SearchIndex::from_posts(searchable.iter().map(
+                |(key, title, content, tags)| (*key, title.as_str(), content.as_str(), tags),
+            )))
         });
         for batch in decoded {
             for change in batch {
@@ -431,7 +449,9 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
             }
         }
         decoder.join().expect("the snapshot decoder does not panic")
-    })?;
+    });
+    state.search_built_apart = false;
+    state.search = search?;
     Ok(header.seq)
 }
 

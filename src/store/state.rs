@@ -105,11 +105,14 @@ pub struct State {
     pub(super) drafts_by_author: HashMap<UserId, OrdSet<PostKey>>,
     /// The words of every published post (scheduled ones too), for `?q=`.
     pub(super) search: SearchIndex,
+    /// While a snapshot loads, the search index is built apart (on the decoding thread, in one
+    /// go) and `apply` leaves it alone.
+    pub(super) search_built_apart: bool,
 }
 
 /// Where a post sits in the public indexes: by when it is published. `None` for a draft,
 /// which is only in its author's drafts.
-fn public_key(post: &PostRecord) -> Option<PostKey> {
+pub(super) fn public_key(post: &PostRecord) -> Option<PostKey> {
     match post.status {
         PostStatus::Published => Some((post.published_at.unwrap_or(post.created_at), post.id)),
         PostStatus::Draft => None,
@@ -242,12 +245,14 @@ impl State {
                 self.posts_by_slug.insert(post.slug.clone(), post.id);
                 match public_key(&post) {
                     Some(key) => {
-                        self.search.add(
-                            key,
-                            post.title.as_str(),
-                            post.content.as_str(),
-                            &post.tags,
-                        );
+                        if !self.search_built_apart {
+                            self.search.add(
+                                key,
+                                post.title.as_str(),
+                                post.content.as_str(),
+                                &post.tags,
+                            );
+                        }
                         self.timeline.insert(key);
                         self.posts_by_author
                             .entry(post.author)

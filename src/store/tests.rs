@@ -733,6 +733,50 @@ mod durability {
     }
 
     #[actix_web::test]
+    async fn search_finds_the_same_posts_after_a_snapshot_is_loaded() {
+        async fn found(store: &Store, words: &[&str]) -> Vec<String> {
+            let query = PostSearch {
+                words: words.iter().map(|w| w.to_string()).collect(),
+                author: None,
+                tag: None,
+                after: None,
+                limit: 10,
+            };
+            let mut titles: Vec<String> = store
+                .search_posts(&query)
+                .await
+                .posts
+                .iter()
+                .map(|p| p.title.as_str().to_owned())
+                .collect();
+            titles.sort();
+            titles
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let before = {
+            let store = Store::open(dir.path(), 4096).unwrap();
+            let alice = fill(&store).await;
+            for i in 0..40 {
+                store
+                    .create_post(alice.user_id, new_post(&format!("bulk {i} rust"), &["t"]))
+                    .await
+                    .unwrap();
+            }
+            (
+                found(&store, &["rust"]).await,
+                found(&store, &["edited"]).await,
+            )
+        };
+        assert_eq!(before.0.len(), 10);
+        assert_eq!(before.1, ["two, edited"]);
+        assert!(dir.path().join("snapshot").exists());
+        let store = open(dir.path());
+        assert_eq!(found(&store, &["rust"]).await, before.0);
+        assert_eq!(found(&store, &["edited"]).await, before.1);
+        assert!(found(&store, &["three"]).await.is_empty(), "deleted");
+    }
+
+    #[actix_web::test]
     async fn reads_complete_while_the_journal_is_stuck_in_a_flush() {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::mpsc::channel;
