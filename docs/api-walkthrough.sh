@@ -104,6 +104,15 @@ call 200 GET "$API/posts/$DRAFT_ID"
 call 201 POST "$API/posts" "${AUTH[@]}" "${JSON[@]}" \
   -d '{"title":"Monday news","content":"...","published_at":"2999-12-07T08:00:00Z"}'
 call 404 GET "$API/posts/$(json .id)"
+
+echo "== search and feed"
+call 200 GET "$API/posts?q=second"
+[ "$(json '.data[0].title')" = Second ] || { echo "FAIL  search did not find 'Second'" >&2; exit 1; }
+call 422 GET "$API/posts?q=%21%21"
+call 200 GET "$BASE/feed.atom"
+FEED_ETAG=$(awk 'tolower($1) == "etag:" { sub(/\r$/, "", $2); print $2 }' "$HEADERS")
+call 304 GET "$BASE/feed.atom" -H "if-none-match: $FEED_ETAG"
+call 200 GET "$BASE/feed.atom?author=alice&tag=intro"
 call 204 DELETE "$API/posts/$POST_ID" "${AUTH[@]}"
 call 404 GET "$API/posts/$POST_ID"
 

@@ -19,6 +19,9 @@ pub const MIN_SECRET_BYTES: usize = 32;
 pub struct Settings {
     /// Address to bind, `host:port`; port 0 picks a free port (tests do).
     pub listen: String,
+    /// The blog's address as readers reach it, without a trailing `/` (links in `/feed.atom`);
+    /// `None`: `http://` and the address bound.
+    pub public_url: Option<String>,
     /// The data directory (`BLOG_STORAGE=disk` only): the journal and its snapshot, the
     /// generated JWT secret and the remembered public keys (see `data_dir.rs`).
     pub data_dir: PathBuf,
@@ -177,6 +180,7 @@ struct RawSettings {
     refresh_token_ttl: u64,
     #[serde(default)]
     cors_origins: String,
+    public_url: Option<String>,
     #[serde(default = "defaults::log")]
     log: String,
     workers: Option<usize>,
@@ -325,6 +329,7 @@ impl RawSettings {
     /// is the error. Each part takes the values it keeps out of `self`.
     fn validate(mut self) -> Result<Settings, ConfigError> {
         let listen = self.listen()?;
+        let public_url = self.public_url()?;
         let key = self.signing_key()?;
         let tokens = self.tokens()?;
         let cors_origins = parse_origins(&self.cors_origins)?;
@@ -335,6 +340,7 @@ impl RawSettings {
         let oidc = self.oidc(&tokens.issuer)?;
         Ok(Settings {
             listen,
+            public_url,
             data_dir: storage.data_dir,
             jwt_secret: key.secret,
             jwt_algorithm: key.algorithm,
@@ -365,6 +371,26 @@ impl RawSettings {
             ));
         }
         Ok(std::mem::take(&mut self.listen))
+    }
+
+    /// `BLOG_PUBLIC_URL`: an http(s) URL, kept without its trailing `/`.
+    fn public_url(&mut self) -> Result<Option<String>, ConfigError> {
+        let Some(url) = self.public_url.take().filter(|url| !url.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let url = url.trim().trim_end_matches('/');
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+                Ok(Some(url.to_owned()))
+            }
+            _ => Err(ConfigError::new(
+                "BLOG_PUBLIC_URL",
+                "must be an http:// or https:// URL, e.g. https://blog.example.com",
+            )),
+        }
     }
 
     /// `BLOG_WORKERS`.

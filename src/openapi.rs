@@ -8,7 +8,7 @@ use utoipa::openapi::security::{
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{auth, clients, health, posts, users, well_known};
+use crate::routes::{auth, clients, feed, health, posts, users, well_known};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -22,7 +22,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
             `oauth2_password`, then try the protected operations.",
     ),
     paths(
-        health::index, health::health, well_known::jwks,
+        health::index, health::health, well_known::jwks, feed::feed,
         auth::signup, auth::login, auth::refresh, auth::logout, auth::token,
         clients::create, clients::list, clients::revoke,
         users::me, users::update_me, users::delete_me, users::change_password, users::profile,

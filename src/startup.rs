@@ -106,6 +106,12 @@ impl Application {
         };
         let listener = TcpListener::bind(&settings.listen).map_err(listen_error)?;
         let address = listener.local_addr().map_err(listen_error)?;
+        let site = web::Data::new(crate::routes::feed::SiteUrl(
+            settings
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{address}")),
+        ));
         // The dummy hash that equalises login timing is made now, not during a first login.
         password::warm_up();
 
@@ -135,6 +141,7 @@ impl Application {
                 .app_data(hasher.clone())
                 .app_data(throttle.clone())
                 .app_data(html.clone())
+                .app_data(site.clone())
                 .app_data(
                     web::PathConfig::default()
                         .error_handler(|_, _| ApiError::NotFound("resource").into()),

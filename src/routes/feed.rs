@@ -26,7 +26,135 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{PostId, Timestamp};
+use actix_web::http::header::{self, IF_NONE_MATCH};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::domain::{PostId, Tag, Timestamp, Username};
+use crate::error::{ApiResult, FieldErrors};
+use crate::routes::posts::RenderedHtml;
+use crate::store::{Listing, PostQuery, Store};
+
+/// Entries in the feed: the newest published posts.
+pub const ENTRIES: usize = 20;
+
+/// The blog's public address, for the feed's links (`BLOG_PUBLIC_URL`, or the address bound).
+#[derive(Debug, Clone)]
+pub struct SiteUrl(pub String);
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::resource("/feed.atom", "GET").get(feed));
+}
+
+/// Query of `GET /feed.atom`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedParams {
+    /// Only posts by this username.
+    #[param(pattern = "^[A-Za-z0-9_-]{3,32}$")]
+    pub author: Option<String>,
+    /// Only posts with this tag.
+    #[param(pattern = "^[A-Za-z0-9-]{1,32}$")]
+    pub tag: Option<String>,
+}
+
+/// The 20 newest published posts as an Atom 1.0 feed (RFC 4287), narrowed by `author` and
+/// `tag`; drafts and scheduled posts never appear. Each entry carries the post's sanitised HTML.
+/// `ETag` on every answer; `If-None-Match` with the current one gets 304, so feed readers that
+/// poll cost almost nothing.
+#[utoipa::path(
+    get, path = "/feed.atom", tag = "posts",
+    params(FeedParams),
+    responses(
+        (status = 200, description = "The feed", content_type = "application/atom+xml", body = String,
+            headers(("ETag" = String, description = "Names this version of the feed"))),
+        (status = 304, description = "Not modified since the ETag given in If-None-Match"),
+        (status = 422, description = "Bad query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn feed(
+    req: HttpRequest,
+    params: web::Query<FeedParams>,
+    store: web::Data<Store>,
+    html: web::Data<RenderedHtml>,
+    site: web::Data<SiteUrl>,
+) -> ApiResult<HttpResponse> {
+    let params = params.into_inner();
+    let mut errors = FieldErrors::new();
+    let author = params.author.as_deref().and_then(|author| {
+        Username::parse(author)
+            .map_err(|e| errors.add("author", e))
+            .ok()
+    });
+    let tag = params
+        .tag
+        .as_deref()
+        .and_then(|tag| Tag::parse(tag).map_err(|e| errors.add("tag", e)).ok());
+    errors.into_result()?;
+    let mut title = String::from("blog-api");
+    if let Some(author) = &author {
+        let _ = write!(title, ": posts by {}", author.as_str());
+    }
+    if let Some(tag) = &tag {
+        let _ = write!(title, " tagged {}", tag.as_str());
+    }
+    let page = store
+        .list_posts(&PostQuery {
+            author,
+            tag,
+            after: None,
+            limit: ENTRIES,
+            listing: Listing::Public,
+        })
+        .await;
+    let entries: Vec<FeedEntry> = page
+        .posts
+        .into_iter()
+        .map(|post| {
+            let view = html.view(post);
+            FeedEntry {
+                id: view.id,
+                title: view.title.as_str().to_owned(),
+                slug: view.slug.as_str().to_owned(),
+                author_username: view.author.username.as_str().to_owned(),
+                description: view.description.map(|d| d.as_str().to_owned()),
+                content_html: view.content_html,
+                published_at: view.published_at.unwrap_or(view.created_at),
+                updated_at: view.updated_at,
+            }
+        })
+        .collect();
+    let updated = entries
+        .iter()
+        .map(|entry| entry.updated_at.max(entry.published_at))
+        .max()
+        .unwrap_or(chrono::DateTime::UNIX_EPOCH);
+    let self_url = format!("{}{}", site.0, req.uri());
+    let body = atom(
+        &entries,
+        &self_url,
+        &format!("{}/api/v1", site.0),
+        &title,
+        updated,
+    );
+    let tag = etag(&body);
+    let unchanged = req
+        .headers()
+        .get(IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|given| not_modified(given, &tag));
+    if unchanged {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, tag))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/atom+xml; charset=utf-8")
+        .insert_header((header::ETAG, tag))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .body(body))
+}
 
 /// Longest summary taken from a post's text when it has no description, in characters.
 pub const SUMMARY_CHARS: usize = 200;

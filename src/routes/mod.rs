@@ -19,6 +19,7 @@ use crate::store::{Cursor, StoreError};
 pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &AuthRateLimit) {
     cfg.configure(health::configure)
         .configure(well_known::configure)
+        .configure(feed::configure)
         .service(
             web::scope("/api/v1")
                 .configure(|cfg| auth::configure(cfg, rate_limit))

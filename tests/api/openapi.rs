@@ -44,6 +44,7 @@ async fn the_document_is_openapi_3_1_with_every_endpoint() {
         ("/api/v1/posts/{id}", "put"),
         ("/api/v1/posts/{id}", "patch"),
         ("/api/v1/posts/{id}", "delete"),
+        ("/feed.atom", "get"),
     ];
     for (path, method) in expected {
         assert!(

@@ -353,3 +353,103 @@ async fn bad_searches_are_422_naming_q() {
     .await;
     assert!(problem["errors"]["cursor"].is_array(), "{problem}");
 }
+
+async fn atom(app: &TestApp, query: &str) -> (reqwest::header::HeaderMap, feed_rs::model::Feed) {
+    let response = app.get(&format!("/feed.atom{query}")).await;
+    assert_eq!(response.status(), 200, "{query}");
+    let headers = response.headers().clone();
+    let body = response.bytes().await.unwrap();
+    let feed = feed_rs::parser::parse(&body[..]).expect("a feed a real parser reads");
+    (headers, feed)
+}
+
+#[tokio::test]
+async fn the_atom_feed_has_the_newest_published_posts_with_their_html() {
+    let app = spawn_app().await;
+    let alice = app.signup("alice").await;
+    let bob = app.signup("bob").await;
+    let first = app
+        .create_post(
+            &alice.token,
+            &json!({"title": "First <post>", "content": "Hello *world* <script>x()</script>",
+                    "description": "The first one", "tags": ["news"]}),
+        )
+        .await;
+    app.create_post(
+        &bob.token,
+        &json!({"title": "Bob's", "content": "Plain.", "tags": ["misc"]}),
+    )
+    .await;
+    app.create_post(
+        &alice.token,
+        &json!({"title": "Draft", "content": "x", "status": "draft"}),
+    )
+    .await;
+    app.create_post(
+        &alice.token,
+        &json!({"title": "Scheduled", "content": "x", "published_at": in_seconds(3600)}),
+    )
+    .await;
+
+    let (headers, feed) = atom(&app, "").await;
+    assert_eq!(
+        headers["content-type"].to_str().unwrap(),
+        "application/atom+xml; charset=utf-8"
+    );
+    assert_eq!(feed.feed_type, feed_rs::model::FeedType::Atom);
+    let titles: Vec<&str> = feed
+        .entries
+        .iter()
+        .map(|e| e.title.as_ref().unwrap().content.as_str())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Bob's", "First <post>"],
+        "newest first, public only"
+    );
+    let entry = &feed.entries[1];
+    assert_eq!(entry.id, format!("urn:uuid:{}", id(&first)));
+    assert_eq!(entry.authors[0].name.as_deref(), Some("alice"));
+    assert!(entry.published.is_some() && entry.updated.is_some());
+    assert_eq!(entry.summary.as_ref().unwrap().content, "The first one");
+    assert!(
+        entry.links[0].href.ends_with("/posts/first-post"),
+        "{:?}",
+        entry.links
+    );
+    let content = entry.content.as_ref().unwrap().body.as_deref().unwrap();
+    assert!(content.contains("<em>world</em>"), "{content}");
+    assert!(!content.contains("<script"), "{content}");
+
+    let (_, by_alice) = atom(&app, "?author=alice").await;
+    assert_eq!(by_alice.entries.len(), 1);
+    let (_, misc) = atom(&app, "?tag=misc").await;
+    assert_eq!(misc.entries[0].title.as_ref().unwrap().content, "Bob's");
+
+    // Feed readers poll with the ETag: 304 until something changes.
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let again = app
+        .request(Method::GET, "/feed.atom")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    app.create_post(&bob.token, &json!({"title": "Newer", "content": "x"}))
+        .await;
+    let changed = app
+        .request(Method::GET, "/feed.atom")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+
+    assert_problem(
+        app.get("/feed.atom?tag=no%20spaces").await,
+        422,
+        "validation_failed",
+    )
+    .await;
+}
