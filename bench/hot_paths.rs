@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::{test::TestRequest, web, FromRequest};
-use blog_api::auth::{AuthUser, TokenKeys};
+use blog_api::auth::TokenKeys;
 use blog_api::config::JwtAlgorithm;
 use blog_api::domain::{Email, PostContent, PostStatus, PostTitle, Role, Tags, Username};
+use blog_api::http::AuthUser;
 use blog_api::store::{Listing, NewPost, NewSession, NewUser, PostQuery, Store};
 use criterion::{criterion_group, criterion_main, Criterion};
 

@@ -569,6 +569,15 @@ def main():
             label = f"{n // 1000}k posts"
             row(f"(b) GET a page of 20 posts ({label}), median of 3 alternating runs", median[n],
                 None if n == sizes[0] else median[sizes[0]])
+        # Issue 14: a one-word search against a plain page read, both at 100k posts.
+        if 100_000 in by_size:
+            srv = by_size[100_000]
+            plain = wrk(srv.base + "/api/v1/posts?limit=20", d, c)
+            row("GET a page of 20 posts (100k posts), beside the search", plain)
+            row("GET ?q=rust, one-word search, page of 20 (100k posts)",
+                wrk(srv.base + "/api/v1/posts?q=rust&limit=20", d, c), plain)
+            row("GET ?q=rust+server, two-word search, page of 20 (100k posts)",
+                wrk(srv.base + "/api/v1/posts?q=rust+server&limit=20", d, c), plain)
         for n, srv in by_size.items():
             if n != sizes[-1]:
                 srv.stop()
@@ -736,6 +745,11 @@ def render(rows, notes, d, c):
     if same:
         ratio = same["rps"] / post_mem["rps"]
         target(11, "same-title creates >= 80% of distinct-title creates", f"{pct(ratio)} ({same['rps']:.0f} vs {post_mem['rps']:.0f}/s)", ratio >= 0.8)
+    one_word = find_opt(rows, "GET ?q=rust, one-word search")
+    if one_word:
+        plain = find(rows, "GET a page of 20 posts (100k posts), beside the search")
+        ratio = one_word["rps"] / plain["rps"]
+        target(14, "one-word search at 100k posts >= 20% of a plain page read", f"{pct(ratio)} ({one_word['rps']:.0f} vs {plain['rps']:.0f}/s)", ratio >= 0.2)
     if "load_1000000_s" in notes:
         target(11, "1M posts ready in <= 5 s", f"{notes['load_1000000_s']:.1f} s", notes["load_1000000_s"] <= 5)
         per_post = (notes["rss_1000000_kib"] - notes["rss_empty_kib"]) * 1024 / 1_000_000

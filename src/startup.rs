@@ -18,8 +18,8 @@ use crate::auth::{
 use crate::config::{AdminAccount, Settings, Storage};
 use crate::domain::{Email, Password, Role, Username};
 use crate::error::ApiError;
-use crate::extract::{close_after_unread_body, BodyDeadline};
-use crate::middleware::{cors_refusal_as_problem, security_headers};
+use crate::http::extract::{close_after_unread_body, BodyDeadline};
+use crate::http::middleware::{cors_refusal_as_problem, security_headers};
 use crate::store::{JournalError, NewUser, Store};
 use crate::telemetry::RequestSpan;
 

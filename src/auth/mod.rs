@@ -19,7 +19,6 @@
 //!   token is still 401).
 
 mod client_ip;
-mod extractor;
 mod jwt;
 mod oidc;
 pub mod password;
@@ -30,7 +29,6 @@ mod tokens;
 mod verified;
 
 pub use client_ip::{client_ip, TrustedProxies};
-pub use extractor::{AdminUser, AuthUser, MaybeAuthUser, PostsWriter, SessionUser};
 pub use jwt::{AccessClaims, ClientClaims, Subject, TokenError, ACCESS_TOKEN_TYPE};
 pub use oidc::ExternalIssuer;
 pub use password::PasswordHasher;

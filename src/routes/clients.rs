@@ -5,10 +5,10 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{opaque_secret, AdminUser};
+use crate::auth::opaque_secret;
 use crate::domain::{rfc3339_millis, ClientId, DisplayName, Scopes, Timestamp, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
-use crate::extract::{BodyLimit, JsonBody};
+use crate::http::{AdminUser, BodyLimit, JsonBody};
 use crate::store::{Client, Store};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

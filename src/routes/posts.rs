@@ -7,13 +7,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use std::sync::Arc;
 
-use crate::auth::{MaybeAuthUser, PostsWriter};
 use crate::domain::{
     parse_rfc3339, rfc3339_millis, rfc3339_millis_opt, DisplayName, PostContent, PostDescription,
     PostId, PostStatus, PostTitle, Slug, Tag, Tags, Timestamp, UserId, Username,
 };
 use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
-use crate::extract::{etag, expected_versions, BodyLimit, IfMatch, JsonBody};
+use crate::http::{
+    etag, expected_versions, BodyLimit, IfMatch, JsonBody, MaybeAuthUser, PostsWriter,
+};
 use crate::routes::users::present;
 use crate::store::search::{query_words, SearchCursor};
 use crate::store::{

@@ -5,10 +5,10 @@ use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{AdminUser, AuthUser, MaybeAuthUser, PasswordHasher, SessionUser};
+use crate::auth::PasswordHasher;
 use crate::domain::{rfc3339_millis, DisplayName, Password, Role, SessionId, Timestamp, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
-use crate::extract::{BodyLimit, JsonBody};
+use crate::http::{AdminUser, AuthUser, BodyLimit, JsonBody, MaybeAuthUser, SessionUser};
 use crate::store::{Cursor, SessionInfo, Store, User};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

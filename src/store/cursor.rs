@@ -6,7 +6,11 @@ use chrono::DateTime;
 
 use uuid::Uuid;
 
-use crate::domain::Timestamp;
+use crate::domain::{PostId, Timestamp};
+
+/// Where a post sits in a list: newest first is reverse order of this key (its `published_at`,
+/// or for a draft its creation time, then its id).
+pub type PostKey = (Timestamp, PostId);
 
 /// Where a page ends: the last item's (created_at, id). Clients see it as an opaque string; its
 /// format may change without notice.

@@ -89,7 +89,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use crate::domain::{PostId, Tags};
 
-use super::state::PostKey;
+use super::cursor::PostKey;
 
 /// The longest query accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 200;

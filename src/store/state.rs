@@ -19,8 +19,7 @@ use crate::domain::{
 use super::records::{ClientRecord, ExternalAccount, PostRecord, SessionRecord, UserRecord};
 use super::search::SearchIndex;
 
-/// Order of posts in lists: newest first is reverse order of this key.
-pub type PostKey = (Timestamp, PostId);
+pub use super::cursor::PostKey;
 
 /// One mutation of the store: the unit of the journal.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
