@@ -1,5 +1,5 @@
-//! The journal thread of a durable store: group commit, then publish, then answer; and the
-//! compactions it starts, each on a thread of its own.
+//! The writer thread of a store: group commit (journaled and flushed when the store is durable),
+//! then publish, then answer; and the compactions it starts, each on a thread of its own.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -23,6 +23,7 @@ pub(super) struct Committer {
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
+    durable: bool,
 }
 
 #[derive(Default)]
@@ -32,25 +33,29 @@ struct Counters {
 }
 
 impl Committer {
-    /// Starts the journal thread on `working`, the version `published` already holds.
+    /// Starts the writer thread on `working`, the version `published` already holds; with a
+    /// journal, every change is journaled and flushed before it is published.
     pub fn start(
-        journal: Journal,
+        journal: Option<Journal>,
         working: State,
         published: Arc<Mutex<Arc<State>>>,
     ) -> Result<Self, JournalError> {
         let (jobs, queue) = mpsc::channel();
         let counters = Arc::new(Counters::default());
         let shared = Arc::clone(&counters);
-        let dir = journal.dir().to_owned();
+        let durable = journal.is_some();
+        let dir = journal
+            .as_ref()
+            .map_or_else(Default::default, |journal| journal.dir().to_owned());
         let thread = std::thread::Builder::new()
-            .name("blog-api-journal".into())
+            .name("blog-api-writer".into())
             .spawn(move || {
                 let run = std::panic::AssertUnwindSafe(|| {
                     commit_loop(working, &published, journal, &queue, &shared)
                 });
                 if std::panic::catch_unwind(run).is_err() {
                     // The working version may hold a half-applied change: never publish it.
-                    tracing::error!("the journal thread panicked; stopping the process");
+                    tracing::error!("the store's writer thread panicked; stopping the process");
                     std::process::abort();
                 }
             })
@@ -59,7 +64,13 @@ impl Committer {
             jobs: Some(jobs),
             thread: Some(thread),
             counters,
+            durable,
         })
+    }
+
+    /// Whether changes are journaled.
+    pub fn is_durable(&self) -> bool {
+        self.durable
     }
 
     /// Queues a write; the receiver answers once it is durable and published.
@@ -118,7 +129,7 @@ struct Compaction {
 fn commit_loop(
     mut working: State,
     published: &Mutex<Arc<State>>,
-    mut journal: Journal,
+    mut journal: Option<Journal>,
     queue: &mpsc::Receiver<Job>,
     counters: &Arc<Counters>,
 ) {
@@ -127,14 +138,14 @@ fn commit_loop(
         let jobs: Vec<Job> = std::iter::once(first)
             .chain(queue.try_iter().take(MAX_BATCH - 1))
             .collect();
-        let mut batch = journal.batch();
+        let mut batch = journal.as_ref().map(Journal::batch);
         let mut changed = false;
         let replies: Vec<Reply> = jobs
             .into_iter()
             .map(|job| {
                 let mut tx = Tx {
                     state: &mut working,
-                    journal: Some(&mut batch),
+                    journal: batch.as_mut(),
                     changed: false,
                 };
                 let reply = job(&mut tx);
@@ -142,15 +153,17 @@ fn commit_loop(
                 reply
             })
             .collect();
-        if !batch.is_empty() {
-            counters.flushes.fetch_add(1, Ordering::Relaxed);
-        }
-        if let Err(error) = journal.commit(batch) {
-            // The working version holds changes that are not on disk. Answering would
-            // acknowledge them; publishing would show them. Stop; the journal replays what was
-            // flushed.
-            tracing::error!(%error, "writing the journal failed; stopping the process");
-            std::process::abort();
+        if let (Some(journal), Some(batch)) = (journal.as_mut(), batch) {
+            if !batch.is_empty() {
+                counters.flushes.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Err(error) = journal.commit(batch) {
+                // The working version holds changes that are not on disk. Answering would
+                // acknowledge them; publishing would show them. Stop; the journal replays what
+                // was flushed.
+                tracing::error!(%error, "writing the journal failed; stopping the process");
+                std::process::abort();
+            }
         }
         if changed {
             publish(published, &working);
@@ -165,8 +178,10 @@ fn commit_loop(
         {
             let _ = compaction.take().map(|c| c.thread.join());
         }
-        if compaction.is_none() && journal.wants_compaction() {
-            compaction = start_compaction(&mut journal, published, counters);
+        if let Some(journal) = journal.as_mut() {
+            if compaction.is_none() && journal.wants_compaction() {
+                compaction = start_compaction(journal, published, counters);
+            }
         }
     }
     if let Some(compaction) = compaction {

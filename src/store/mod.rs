@@ -8,12 +8,13 @@
 //! persistent maps) behind a `parking_lot` mutex that is held only to clone or replace an `Arc`:
 //! - a read clones the `Arc` of the newest version and lets go, so reads run in parallel on every
 //!   worker and never wait for a disk flush, a snapshot or a write in progress;
-//! - a write (read, decide, change) runs on the one working version, in order: on the caller's
-//!   thread for an ephemeral store, on the journal thread for a durable one, which applies a
-//!   group of writes, flushes their records, and only then publishes the new version and answers.
-//!   So a write is acknowledged only once durable, and no reader sees a change that is not on
-//!   disk. Checks (uniqueness, ownership, `If-Match` versions) and the write they guard see the
-//!   same working version, so they cannot race.
+//! - a write (read, decide, change) runs on the one working version, in order, on the writer
+//!   thread, which applies a group of writes, flushes their records (a durable store), and only
+//!   then publishes the new version and answers. So a write is acknowledged only once durable,
+//!   and no reader sees a change that is not on disk. One publication per group, not per write:
+//!   each publication makes the next change copy its path, so grouping keeps writes cheap under
+//!   load, ephemeral ones included. Checks (uniqueness, ownership, `If-Match` versions) and the
+//!   write they guard see the same working version, so they cannot race.
 //!
 //! No guard is held across an `.await` (clippy's `await_holding_lock`, denied in CI) nor while
 //! hashing a password. Methods are `async` although the embedded engine rarely waits: a durable
@@ -226,17 +227,10 @@ pub const DEFAULT_SESSION_CAP: usize = 100;
 pub struct Store {
     /// The newest published version. Held only to clone or replace the `Arc`.
     published: Arc<Mutex<Arc<State>>>,
-    writer: Writer,
+    /// The writer thread, with the journal when the store is durable.
+    writer: Committer,
     /// Live sessions per account at most.
     session_cap: usize,
-}
-
-/// Where writes run.
-enum Writer {
-    /// Ephemeral: on the caller's thread, one at a time, on the working version.
-    InPlace(Box<Mutex<State>>),
-    /// Durable: on the journal thread (group commit).
-    Journal(Committer),
 }
 
 impl std::fmt::Debug for Store {
@@ -277,11 +271,8 @@ fn publish(published: &Mutex<Arc<State>>, working: &State) {
 impl Store {
     /// An empty store that keeps nothing on disk.
     pub fn ephemeral() -> Self {
-        Self {
-            published: Arc::default(),
-            writer: Writer::InPlace(Box::default()),
-            session_cap: DEFAULT_SESSION_CAP,
-        }
+        Self::with_writer(None, State::default())
+            .expect("a thread can be started for an empty store")
     }
 
     /// A durable store in `dir`: replays what is there, then journals every change. Past
@@ -295,15 +286,15 @@ impl Store {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "store loaded"
         );
-        Self::on_journal(journal, state)
+        Self::with_writer(Some(journal), state)
     }
 
-    fn on_journal(journal: journal::Journal, state: State) -> Result<Self, JournalError> {
+    fn with_writer(journal: Option<journal::Journal>, state: State) -> Result<Self, JournalError> {
         let published = Arc::new(Mutex::new(Arc::new(state.clone())));
-        let committer = Committer::start(journal, state, Arc::clone(&published))?;
+        let writer = Committer::start(journal, state, Arc::clone(&published))?;
         Ok(Self {
             published,
-            writer: Writer::Journal(committer),
+            writer,
             session_cap: DEFAULT_SESSION_CAP,
         })
     }
@@ -313,7 +304,7 @@ impl Store {
     fn open_with_flush_hook(dir: &Path, hook: Box<dyn Fn() + Send>) -> Self {
         let (mut journal, state) = journal::Journal::open(dir, 1 << 30).unwrap();
         journal.set_flush_hook(hook);
-        Self::on_journal(journal, state).unwrap()
+        Self::with_writer(Some(journal), state).unwrap()
     }
 
     /// The same store with another cap on live sessions per account (at least 1).
@@ -324,7 +315,7 @@ impl Store {
 
     /// Whether writes are journaled to disk (`BLOG_STORAGE=disk`).
     pub fn is_durable(&self) -> bool {
-        matches!(self.writer, Writer::Journal(_))
+        self.writer.is_durable()
     }
 
     /// The newest published version, to read from for as long as the caller likes.
@@ -334,41 +325,21 @@ impl Store {
 
     /// Runs a read-modify-write on the working version, after every earlier write.
     ///
-    /// Ephemeral: right here, then published. Durable: on the journal thread, which takes every
-    /// write waiting (group commit), applies them in order, appends their records, flushes once,
-    /// publishes, and only then answers. One `fdatasync` serves every request that arrived
-    /// together, and readers go on reading the previous version meanwhile.
+    /// On the writer thread, which takes every write waiting (group commit), applies them in
+    /// order, appends their records and flushes once (durable), publishes, and only then
+    /// answers. One `fdatasync` serves every request that arrived together, and readers go on
+    /// reading the previous version meanwhile.
     async fn write<R: Send + 'static>(
         &self,
         f: impl for<'a> FnOnce(&mut Tx<'a>) -> R + Send + 'static,
     ) -> R {
-        match &self.writer {
-            Writer::InPlace(working) => self.write_in_place(working, f),
-            Writer::Journal(committer) => committer.submit(f).await,
-        }
+        self.writer.submit(f).await
     }
 
     /// Like [`Store::write`], without waiting for the answer: for bookkeeping a request should
     /// not wait on (a session's last use).
     fn write_detached(&self, f: impl for<'a> FnOnce(&mut Tx<'a>) + Send + 'static) {
-        match &self.writer {
-            Writer::InPlace(working) => self.write_in_place(working, f),
-            Writer::Journal(committer) => drop(committer.submit(f)),
-        }
-    }
-
-    fn write_in_place<R>(&self, working: &Mutex<State>, f: impl FnOnce(&mut Tx<'_>) -> R) -> R {
-        let mut working = working.lock();
-        let mut tx = Tx {
-            state: &mut working,
-            journal: None,
-            changed: false,
-        };
-        let result = f(&mut tx);
-        if tx.changed {
-            publish(&self.published, &working);
-        }
-        result
+        drop(self.writer.submit(f));
     }
 
     /// Writes the current state as a snapshot into `dir`, which must not hold a journal: a
@@ -389,18 +360,12 @@ impl Store {
 
     /// How many times the journal has been flushed (0 for an ephemeral store).
     pub fn journal_flushes(&self) -> u64 {
-        match &self.writer {
-            Writer::InPlace(_) => 0,
-            Writer::Journal(committer) => committer.flushes(),
-        }
+        self.writer.flushes()
     }
 
     /// How many snapshots have been written since the store opened.
     pub fn compactions(&self) -> u64 {
-        match &self.writer {
-            Writer::InPlace(_) => 0,
-            Writer::Journal(committer) => committer.compactions(),
-        }
+        self.writer.compactions()
     }
 
     pub async fn stats(&self) -> Stats {
