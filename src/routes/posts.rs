@@ -52,13 +52,22 @@ pub struct ListParams {
     /// Only posts with this tag.
     #[param(pattern = "^[A-Za-z0-9-]{1,32}$")]
     pub tag: Option<String>,
-    /// `published` (default) or `draft`: the caller's own drafts (needs a token).
-    #[param(pattern = "^(draft|published)$")]
+    /// `published` (default: public posts), `draft` (the caller's drafts) or `scheduled` (the
+    /// caller's posts whose `published_at` is still ahead); the last two need a token.
+    #[param(pattern = "^(draft|published|scheduled)$")]
     pub status: Option<String>,
     /// Search: published posts whose title, content or tags hold every word of `q` (whole
     /// words, any case), best match first. At most 200 characters, at least one word.
     #[param(max_length = 200, pattern = "[^\\W_]")]
     pub q: Option<String>,
+}
+
+/// The `status` a list asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListingAsked {
+    Public,
+    Drafts,
+    Scheduled,
 }
 
 /// What a list request asks for: a page of a listing, or of a search.
@@ -94,11 +103,18 @@ impl ListParams {
             .tag
             .as_deref()
             .and_then(|tag| Tag::parse(tag).map_err(|e| errors.add("tag", e)).ok());
-        let status = self.status.as_deref().and_then(|status| {
-            PostStatus::parse(status)
-                .map_err(|e| errors.add("status", e))
-                .ok()
-        });
+        let listing = match self.status.as_deref() {
+            None | Some("published") => Some(ListingAsked::Public),
+            Some("draft") => Some(ListingAsked::Drafts),
+            Some("scheduled") => Some(ListingAsked::Scheduled),
+            Some(_) => {
+                errors.add(
+                    "status",
+                    "status must be `published`, `draft` or `scheduled`",
+                );
+                None
+            }
+        };
         let words = self
             .q
             .as_deref()
@@ -110,7 +126,7 @@ impl ListParams {
             }),
             _ => None,
         };
-        if self.q.is_some() && status == Some(PostStatus::Draft) {
+        if self.q.is_some() && listing.is_some_and(|asked| asked != ListingAsked::Public) {
             errors.add("q", "search finds published posts only");
         }
         errors.into_result()?;
@@ -123,12 +139,11 @@ impl ListParams {
                 limit,
             }));
         }
-        let listing = match status {
-            Some(PostStatus::Draft) => match viewer {
-                Some(viewer) => Listing::DraftsOf(viewer.user_id),
-                None => return Err(ApiError::Unauthorized(AuthFailure::MissingToken)),
-            },
-            _ => Listing::Public,
+        let listing = match (listing, viewer) {
+            (Some(ListingAsked::Public) | None, _) => Listing::Public,
+            (Some(ListingAsked::Drafts), Some(viewer)) => Listing::DraftsOf(viewer.user_id),
+            (Some(ListingAsked::Scheduled), Some(viewer)) => Listing::ScheduledOf(viewer.user_id),
+            (Some(_), None) => return Err(ApiError::Unauthorized(AuthFailure::MissingToken)),
         };
         Ok(ListRequest::Page(PostQuery {
             limit,
@@ -141,7 +156,8 @@ impl ListParams {
 }
 
 /// Lists published posts, newest `published_at` first, a page at a time; with
-/// `status=draft`, the caller's own drafts (401 without a token).
+/// `status=draft`, the caller's own drafts, and with `status=scheduled` their scheduled posts
+/// (401 without a token).
 ///
 /// Filters combine: `author` (username) and `tag`, with each other and with a search (`q`:
 /// every word, whole words, any case; ranked by where the words occur, title first, then by
@@ -152,7 +168,7 @@ impl ListParams {
     params(ListParams),
     responses(
         (status = 200, description = "A page of posts, newest first", body = PostPage),
-        (status = 401, description = "`status=draft` without a token, or a bad token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`status=draft` or `scheduled` without a token, or a bad token", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]

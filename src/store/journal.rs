@@ -102,6 +102,15 @@ fn read_frame(bytes: &[u8], offset: usize) -> Frame<'_> {
     if len > MAX_RECORD {
         return Frame::Corrupt(format!("record length {len} is impossible"));
     }
+    if len == 0 {
+        // We never write an empty record. Zeros to the end of the file are a tail the
+        // filesystem extended but never filled (a crash); anything else is damage.
+        return if rest.iter().all(|byte| *byte == 0) {
+            Frame::TornTail
+        } else {
+            Frame::Corrupt("record length 0 is impossible".into())
+        };
+    }
     if rest.len() < HEADER + len {
         return Frame::TornTail;
     }
@@ -232,6 +241,11 @@ impl Journal {
         self.len += batch.bytes.len() as u64;
         self.seq = batch.next_seq - 1;
         Ok(())
+    }
+
+    /// No more compactions until the next start.
+    pub fn stop_compacting(&mut self) {
+        self.compact_at = u64::MAX;
     }
 
     /// Whether the journal has grown past the size that calls for a snapshot.

@@ -176,6 +176,8 @@ pub enum Listing {
     Public,
     /// The drafts of this account, newest first.
     DraftsOf(UserId),
+    /// The scheduled posts of this account (published, their time still ahead), latest first.
+    ScheduledOf(UserId),
 }
 
 /// A search: published posts holding every one of `words`, best first.

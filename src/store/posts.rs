@@ -1,5 +1,7 @@
 //! Posts: create, read by id or slug, edit under `If-Match`, delete, and cursor pages.
 
+use std::ops::Bound;
+
 use crate::domain::{now, PostId, PostStatus, Slug, UserId};
 
 use super::cursor::Cursor;
@@ -152,12 +154,28 @@ impl Store {
             None => None,
         };
         let now = now();
-        let (index, until) = match query.listing {
+        let after = query.after.as_ref().map(Cursor::key);
+        let keys: Box<dyn DoubleEndedIterator<Item = &PostKey>> = match query.listing {
+            Listing::DraftsOf(owner) | Listing::ScheduledOf(owner)
+                if author.is_some_and(|author| author != owner) =>
+            {
+                return nothing
+            }
             Listing::DraftsOf(owner) => {
-                if author.is_some_and(|author| author != owner) {
-                    return nothing;
+                let index = state.drafts_by_author.get(&owner).unwrap_or(&empty);
+                match after {
+                    Some(cursor) => Box::new(index.range(..cursor)),
+                    None => Box::new(index.iter()),
                 }
-                (state.drafts_by_author.get(&owner).unwrap_or(&empty), None)
+            }
+            Listing::ScheduledOf(owner) => {
+                // Above now, below the cursor.
+                let index = state.posts_by_author.get(&owner).unwrap_or(&empty);
+                let above_now = Bound::Excluded((now, PostId::max()));
+                match after {
+                    Some(cursor) => Box::new(index.range((above_now, Bound::Excluded(cursor)))),
+                    None => Box::new(index.range((above_now, Bound::Unbounded))),
+                }
             }
             Listing::Public => {
                 let index = match (author, &query.tag) {
@@ -165,28 +183,20 @@ impl Store {
                     (None, Some(tag)) => state.posts_by_tag.get(tag).unwrap_or(&empty),
                     (None, None) => &state.timeline,
                 };
-                (index, Some(now))
+                // Up to now (scheduled posts stay out), below the cursor.
+                let until = (now, PostId::max());
+                match after {
+                    Some(cursor) if cursor <= until => Box::new(index.range(..cursor)),
+                    _ => Box::new(index.range(..=until)),
+                }
             }
-        };
-        // Exclusive upper bound: the cursor, or just past now (scheduled posts stay out).
-        let bound: Option<PostKey> = match (&query.after, until) {
-            (Some(cursor), Some(now)) => Some(cursor.key().min((now, PostId::max()))),
-            (Some(cursor), None) => Some(cursor.key()),
-            (None, Some(now)) => Some((now, PostId::max())),
-            (None, None) => None,
-        };
-        let keys: Box<dyn DoubleEndedIterator<Item = &PostKey>> = match bound {
-            Some(bound) if query.after.is_some() => Box::new(index.range(..bound)),
-            Some(bound) => Box::new(index.range(..=bound)),
-            None => Box::new(index.iter()),
         };
         let wanted = |id: &PostId| {
             let post = state.posts.get(id);
+            // The tag index itself is walked only for a public list without an author.
             let tagged = match (&query.tag, author, query.listing) {
-                (Some(tag), Some(_), _) | (Some(tag), _, Listing::DraftsOf(_)) => {
-                    post.is_some_and(|p| p.tags.contains(tag))
-                }
-                _ => true,
+                (None, _, _) | (Some(_), None, Listing::Public) => true,
+                (Some(tag), _, _) => post.is_some_and(|p| p.tags.contains(tag)),
             };
             tagged && post.is_some_and(|p| query.listing != Listing::Public || p.is_public(now))
         };
@@ -200,7 +210,9 @@ impl Store {
             posts.truncate(query.limit);
             posts.last().map(|post| {
                 let at = match query.listing {
-                    Listing::Public => post.published_at.unwrap_or(post.created_at),
+                    Listing::Public | Listing::ScheduledOf(_) => {
+                        post.published_at.unwrap_or(post.created_at)
+                    }
                     Listing::DraftsOf(_) => post.created_at,
                 };
                 Cursor::new(at, post.id)

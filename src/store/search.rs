@@ -91,6 +91,10 @@ use crate::domain::{PostId, Tags};
 
 use super::cursor::PostKey;
 
+/// The most distinct words a query may hold: each one more multiplies the lookups a search of
+/// common words costs, and an anonymous request must stay cheap.
+pub const MAX_QUERY_WORDS: usize = 8;
+
 /// The longest query accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 200;
 
@@ -132,6 +136,9 @@ pub fn query_words(q: &str) -> Result<Vec<String>, String> {
     }
     if words.is_empty() {
         return Err("q must contain at least one word (a letter or a digit)".into());
+    }
+    if words.len() > MAX_QUERY_WORDS {
+        return Err(format!("q may hold at most {MAX_QUERY_WORDS} words"));
     }
     Ok(words)
 }

@@ -658,6 +658,30 @@ mod durability {
     }
 
     #[actix_web::test]
+    async fn a_zero_filled_tail_is_cut_off_like_a_torn_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept = {
+            let store = open(dir.path());
+            fill(&store).await;
+            fs::read(dir.path().join("journal")).unwrap()
+        };
+        // A crash after the file grew but before its new blocks were written.
+        fs::write(
+            dir.path().join("journal"),
+            [kept.clone(), vec![0; 4096]].concat(),
+        )
+        .unwrap();
+        assert_eq!(titles(&open(dir.path())).await, ["two, edited", "one"]);
+        assert_eq!(fs::read(dir.path().join("journal")).unwrap(), kept);
+        // Zeros followed by anything else are damage, not a torn write.
+        let mut damaged = [kept.clone(), vec![0; 16]].concat();
+        damaged.push(1);
+        fs::write(dir.path().join("journal"), &damaged).unwrap();
+        let error = Store::open(dir.path(), 1 << 30).unwrap_err().to_string();
+        assert!(error.contains("record length 0"), "{error}");
+    }
+
+    #[actix_web::test]
     async fn corruption_before_the_tail_stops_startup_naming_file_and_offset() {
         let dir = tempfile::tempdir().unwrap();
         {

@@ -114,6 +114,21 @@ async fn a_scheduled_post_becomes_public_when_its_time_comes() {
         )
         .await;
     assert_eq!(scheduled["status"], "published");
+    // Its author finds it among their scheduled posts; nobody else does.
+    assert_eq!(
+        titles(&app, "?status=scheduled", Some(&alice.token)).await,
+        ["Later"]
+    );
+    let bob = app.signup("bob").await;
+    assert!(titles(&app, "?status=scheduled", Some(&bob.token))
+        .await
+        .is_empty());
+    assert_problem(
+        app.get("/api/v1/posts?status=scheduled").await,
+        401,
+        "missing_token",
+    )
+    .await;
     let path = format!("/api/v1/posts/{}", id(&scheduled));
     assert_problem(app.get(&path).await, 404, "not_found").await;
     assert_eq!(app.get_as(&path, &alice.token).await.status(), 200);
@@ -122,6 +137,9 @@ async fn a_scheduled_post_becomes_public_when_its_time_comes() {
     tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
     assert_eq!(app.get(&path).await.status(), 200, "no job, no restart");
     assert_eq!(titles(&app, "", None).await, ["Later", "Now"]);
+    assert!(titles(&app, "?status=scheduled", Some(&alice.token))
+        .await
+        .is_empty());
 }
 
 #[tokio::test]
@@ -328,7 +346,8 @@ async fn bad_searches_are_422_naming_q() {
     let app = spawn_app().await;
     let alice = app.signup("alice").await;
     let long = "a".repeat(201);
-    for q in [long.as_str(), "%21%21%21", "%20", ""] {
+    let many_words = "a+b+c+d+e+f+g+h+i";
+    for q in [long.as_str(), "%21%21%21", "%20", "", many_words] {
         let problem = assert_problem(
             app.get(&format!("/api/v1/posts?q={q}")).await,
             422,
