@@ -58,7 +58,9 @@ pub struct ListParams {
     pub status: Option<String>,
     /// Search: published posts whose title, content or tags hold every word of `q` (whole
     /// words, any case), best match first. At most 200 characters, at least one word.
-    #[param(max_length = 200, pattern = "[^\\W_]")]
+    // No `pattern`: "holds a letter or a digit" is Unicode-wide, and a JSON Schema regex's
+    // `\w` is ASCII-only in ECMA-262, so no pattern states it without refusing real words.
+    #[param(max_length = 200)]
     pub q: Option<String>,
 }
 
