@@ -13,10 +13,10 @@
 //! - **Caller**: inside the extractors only, the authenticated party of a request: a principal,
 //!   or an API client's actor with its scopes.
 //! - The **extractors** name what a handler needs, and a handler that takes one is protected:
-//!   [`AuthUser`] (a person), [`SessionUser`] (a person with a session of ours, for logout and
-//!   password change), [`AdminUser`] (a person who is an admin), [`PostsWriter`] (a person or a
-//!   client with `posts:write`, as an actor), [`MaybeAuthUser`] (a person or nobody; a bad
-//!   token is still 401).
+//!   `AuthUser` (a person), `SessionUser` (a person with a session of ours, for logout and
+//!   password change), `AdminUser` (a person who is an admin), `PostsWriter` (a person or a
+//!   client with `posts:write`, as an actor), `PostsReader` (the same, or nobody: who may see
+//!   hidden posts), `MaybeAuthUser` (a person or nobody; a bad token is still 401).
 
 mod client_ip;
 mod jwt;

@@ -145,6 +145,29 @@ impl FromRequest for MaybeAuthUser {
     }
 }
 
+/// Who reads posts, for the drafts and scheduled posts only their author may see: a person,
+/// an API client with `posts:write` (it reads as the admin who registered it, whose posts it
+/// writes), or nobody. A bad token is still 401, never silently anonymous.
+#[derive(Debug, Clone, Copy)]
+pub struct PostsReader(pub Option<Actor>);
+
+impl FromRequest for PostsReader {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        extract(req, |caller| {
+            Ok(PostsReader(match caller {
+                Some(Caller::User(principal)) => Some(principal.actor()),
+                Some(Caller::Client { actor, scopes }) if scopes.contains(Scope::PostsWrite) => {
+                    Some(actor)
+                }
+                Some(Caller::Client { .. }) | None => None,
+            }))
+        })
+    }
+}
+
 /// `Ok(None)` when there is no `Authorization` header; the caller otherwise.
 async fn authenticate(req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
     let Some(header) = req.headers().get(AUTHORIZATION) else {

@@ -4,7 +4,7 @@
 //! - `extract`: the one body reader (limit, deadline, content type), JSON and form bodies, and
 //!   `If-Match`;
 //! - `auth`: who is calling, from the bearer token ([`AuthUser`], [`SessionUser`],
-//!   [`AdminUser`], [`PostsWriter`], [`MaybeAuthUser`]);
+//!   [`AdminUser`], [`PostsWriter`], [`PostsReader`], [`MaybeAuthUser`]);
 //! - `credentials`: who is logging in ([`Credentials`]) and which API client asks for a token
 //!   ([`AuthenticatedClient`]);
 //! - `middleware`: security headers, and a refused CORS preflight as problem+json.
@@ -14,6 +14,6 @@ pub mod credentials;
 pub mod extract;
 pub mod middleware;
 
-pub use auth::{AdminUser, AuthUser, MaybeAuthUser, PostsWriter, SessionUser};
+pub use auth::{AdminUser, AuthUser, MaybeAuthUser, PostsReader, PostsWriter, SessionUser};
 pub use credentials::{AuthenticatedClient, Credentials};
 pub use extract::{etag, expected_versions, BodyLimit, IfMatch, JsonBody};

@@ -13,12 +13,12 @@ use crate::domain::{
 };
 use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
 use crate::http::{
-    etag, expected_versions, BodyLimit, IfMatch, JsonBody, MaybeAuthUser, PostsWriter,
+    etag, expected_versions, BodyLimit, IfMatch, JsonBody, PostsReader, PostsWriter,
 };
 use crate::routes::users::present;
 use crate::store::search::{query_words, SearchCursor};
 use crate::store::{
-    Expected, Listing, NewPost, Post, PostEdit, PostQuery, PostSearch, Principal, Store,
+    Actor, Expected, Listing, NewPost, Post, PostEdit, PostQuery, PostSearch, Store,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -87,7 +87,7 @@ pub struct PostPage {
 }
 
 impl ListParams {
-    fn into_request(self, viewer: Option<&Principal>) -> ApiResult<ListRequest> {
+    fn into_request(self, viewer: Option<&Actor>) -> ApiResult<ListRequest> {
         let mut errors = FieldErrors::new();
         // A search pages with its own cursors (rank, not time).
         let time_cursor = if self.q.is_some() {
@@ -175,7 +175,7 @@ impl ListParams {
     )
 )]
 pub async fn list(
-    viewer: MaybeAuthUser,
+    viewer: PostsReader,
     store: web::Data<Store>,
     html: web::Data<RenderedHtml>,
     params: web::Query<ListParams>,
@@ -523,12 +523,12 @@ pub async fn create(
 )]
 pub async fn get(
     req: HttpRequest,
-    viewer: MaybeAuthUser,
+    viewer: PostsReader,
     id: web::Path<String>,
     store: web::Data<Store>,
     html: web::Data<RenderedHtml>,
 ) -> ApiResult<HttpResponse> {
-    let viewer = viewer.0.map(|principal| principal.actor());
+    let viewer = viewer.0;
     let post = match id.parse::<PostId>() {
         Ok(id) => store.post(id, viewer.as_ref()).await,
         Err(_) => store.post_by_slug(&id, viewer.as_ref()).await,

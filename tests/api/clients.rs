@@ -383,3 +383,28 @@ async fn a_client_token_without_iat_or_issued_in_the_future_is_refused() {
         assert_problem(response, 401, "invalid_token").await;
     }
 }
+
+#[tokio::test]
+async fn a_client_reads_the_drafts_it_writes_as_its_admin() {
+    let (app, admin) = app().await;
+    let (id, secret) = register(&app, &admin, &["posts:write"]).await;
+    let body: Value = token_post(&app, &id, &secret).await.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    let draft = app
+        .create_post(
+            token,
+            &json!({"title": "Imported draft", "content": "x", "status": "draft"}),
+        )
+        .await;
+    let path = format!("/api/v1/posts/{}", draft["id"].as_str().unwrap());
+    assert_eq!(app.get_as(&path, token).await.status(), 200);
+    assert_eq!(app.get_as(&path, &admin).await.status(), 200);
+    assert_eq!(app.get(&path).await.status(), 404);
+    let drafts: Value = app
+        .get_as("/api/v1/posts?status=draft", token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(drafts["data"][0]["title"], "Imported draft");
+}
