@@ -16,7 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::extract::{body_kind, parse_form, parse_json, read_body, BodyKind};
+use super::extract::{body_kind, parse_form, parse_json, read_as, read_body, BodyKind};
 use crate::auth::secret_hash;
 use crate::domain::{ClientId, Scopes};
 use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
@@ -162,12 +162,7 @@ impl FromRequest for AuthenticatedClient {
         let req = req.clone();
         let payload = payload.take();
         Box::pin(async move {
-            if body_kind(&req) != Some(BodyKind::Form) {
-                return Err(ApiError::UnsupportedMediaType {
-                    expected: "application/x-www-form-urlencoded",
-                });
-            }
-            let grant: ClientCredentialsGrant = parse_form(&read_body(&req, payload).await?)?;
+            let grant: ClientCredentialsGrant = read_as(&req, payload, BodyKind::Form).await?;
             let bad_request = |code, detail: &str| ApiError::BadRequest {
                 code,
                 detail: detail.into(),

@@ -263,6 +263,27 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// A body that must be of `kind`, read and parsed: 415 for another content type.
+pub async fn read_as<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: Payload,
+    kind: BodyKind,
+) -> Result<T, ApiError> {
+    if body_kind(req) != Some(kind) {
+        return Err(ApiError::UnsupportedMediaType {
+            expected: match kind {
+                BodyKind::Json => "application/json",
+                BodyKind::Form => "application/x-www-form-urlencoded",
+            },
+        });
+    }
+    let body = read_body(req, payload).await?;
+    match kind {
+        BodyKind::Json => parse_json(&body),
+        BodyKind::Form => parse_form(&body),
+    }
+}
+
 /// A JSON request body of type `T`. Requires `Content-Type: application/json` (415 otherwise).
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
@@ -274,15 +295,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         let payload = payload.take();
-        Box::pin(async move {
-            if body_kind(&req) != Some(BodyKind::Json) {
-                return Err(ApiError::UnsupportedMediaType {
-                    expected: "application/json",
-                });
-            }
-            let body = read_body(&req, payload).await?;
-            parse_json(&body).map(JsonBody)
-        })
+        Box::pin(async move { read_as(&req, payload, BodyKind::Json).await.map(JsonBody) })
     }
 }
 

@@ -176,6 +176,49 @@ fn marker_of(text: &str, prefix: &str) -> u64 {
         .unwrap_or_else(|| panic!("{text:?}"))
 }
 
+/// A new account's access token.
+async fn signup(client: &Client, base: &str, username: &str) -> String {
+    let email = format!("{username}@example.com");
+    let body: Value = client
+        .post(format!("{base}/api/v1/auth/signup"))
+        .json(&json!({"username": username, "email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Four writers against `running` until it is killed, `kill_after_ms` from now; returns once
+/// every writer has stopped.
+async fn write_then_kill(
+    client: &Client,
+    running: Server,
+    token: &str,
+    model: &Arc<Mutex<Model>>,
+    round: usize,
+    kill_after_ms: u64,
+) {
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            tokio::spawn(writer(
+                client.clone(),
+                running.base.clone(),
+                token.to_owned(),
+                Arc::clone(model),
+                (round as u64 * 4 + w) * 1_000_000,
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
+    drop(running); // SIGKILL, then wait for the process
+    for writer in writers {
+        writer.await.unwrap();
+    }
+}
+
 /// Checks the restarted server at `base` against what the writers were told: every
 /// acknowledged write is there, nothing is half-applied, nothing unknown appeared.
 async fn verify(client: &Client, base: &str, model: &Mutex<Model>, round: usize) {
@@ -268,39 +311,14 @@ async fn acknowledged_writes_survive_sigkill_at_any_moment() {
     let data = dir.path().join("data");
     let client = Client::new();
     let server = start(&data).await;
-    let signup: Value = client
-        .post(format!("{}/api/v1/auth/signup", server.base))
-        .json(&json!({"username": "writer", "email": "writer@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = signup["access_token"].as_str().unwrap().to_owned();
+    let token = signup(&client, &server.base, "writer").await;
     let model = Arc::new(Mutex::new(Model::default()));
     let mut server = Some(server);
 
     // Kill points spread over the run; fixed so a failure reproduces.
     for (round, kill_after_ms) in [150u64, 420, 90, 700].into_iter().enumerate() {
         let running = server.take().expect("a running server");
-        let writers: Vec<_> = (0..4)
-            .map(|w| {
-                let first_marker = (round as u64 * 4 + w) * 1_000_000;
-                tokio::spawn(writer(
-                    client.clone(),
-                    running.base.clone(),
-                    token.clone(),
-                    Arc::clone(&model),
-                    first_marker,
-                ))
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
-        drop(running); // SIGKILL, then wait for the process
-        for writer in writers {
-            writer.await.unwrap();
-        }
+        write_then_kill(&client, running, &token, &model, round, kill_after_ms).await;
 
         let restarted = start(&data).await;
         verify(&client, &restarted.base, &model, round).await;
@@ -316,9 +334,9 @@ async fn acknowledged_writes_survive_sigkill_at_any_moment() {
     }
 }
 
-/// Compaction at every 4 KiB of journal over a state of about 12 MB (120 posts of 96 KB): a snapshot is being written
-/// most of the time, so kills land in the middle of one (seen by the `journal.old` or
-/// `snapshot.tmp` it leaves behind).
+/// Compaction at every 4 KiB of journal over a state of about 12 MB (120 posts of 96 KB): a
+/// snapshot is being written most of the time, so kills land in the middle of one (seen by the
+/// `journal.old` or `snapshot.tmp` it leaves behind).
 #[tokio::test]
 async fn a_kill_in_the_middle_of_a_compaction_loses_nothing() {
     const SMALL_JOURNAL: &[(&str, &str)] = &[("BLOG_JOURNAL_COMPACT_BYTES", "4096")];
@@ -326,26 +344,8 @@ async fn a_kill_in_the_middle_of_a_compaction_loses_nothing() {
     let data = dir.path().join("data");
     let client = Client::new();
     let server = start_with(&data, SMALL_JOURNAL).await;
-    let signup: Value = client
-        .post(format!("{}/api/v1/auth/signup", server.base))
-        .json(&json!({"username": "writer", "email": "writer@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = signup["access_token"].as_str().unwrap().to_owned();
-    let other: Value = client
-        .post(format!("{}/api/v1/auth/signup", server.base))
-        .json(&json!({"username": "ballast", "email": "ballast@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ballast_token = other["access_token"].as_str().unwrap().to_owned();
+    let token = signup(&client, &server.base, "writer").await;
+    let ballast_token = signup(&client, &server.base, "ballast").await;
     let ballast = "ballast ".repeat(12_000);
     for i in 0..120 {
         let response = client
@@ -362,22 +362,8 @@ async fn a_kill_in_the_middle_of_a_compaction_loses_nothing() {
     let mut mid_compaction = 0;
     for round in 0..12 {
         let running = server.take().expect("a running server");
-        let writers: Vec<_> = (0..4)
-            .map(|w| {
-                tokio::spawn(writer(
-                    client.clone(),
-                    running.base.clone(),
-                    token.clone(),
-                    Arc::clone(&model),
-                    (round as u64 * 4 + w) * 1_000_000,
-                ))
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_millis(200 + 37 * round as u64)).await;
-        drop(running); // SIGKILL, then wait for the process
-        for writer in writers {
-            writer.await.unwrap();
-        }
+        let kill_after_ms = 200 + 37 * round as u64;
+        write_then_kill(&client, running, &token, &model, round, kill_after_ms).await;
         if data.join("journal.old").exists() || data.join("snapshot.tmp").exists() {
             mid_compaction += 1;
         }
