@@ -6,9 +6,6 @@
 //! - [`AuthenticatedClient`]: an API client whose credentials (HTTP Basic or the form, one way
 //!   only) were checked against the store: the client credentials grant.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -16,7 +13,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::extract::{body_kind, parse_form, parse_json, read_as, read_body, BodyKind};
+use super::extract::{
+    body_kind, parse_form, parse_json, read_as, read_body, with_body, BodyFuture, BodyKind,
+};
 use crate::auth::secret_hash;
 use crate::domain::{ClientId, Scopes};
 use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
@@ -85,12 +84,10 @@ impl LoginNameOwned {
 
 impl FromRequest for Credentials {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = BodyFuture<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let payload = payload.take();
-        Box::pin(async move {
+        with_body(req, payload, |req, payload| async move {
             let kind = body_kind(&req).ok_or(ApiError::UnsupportedMediaType {
                 expected: "application/json or application/x-www-form-urlencoded",
             })?;
@@ -156,12 +153,10 @@ pub struct AuthenticatedClient {
 
 impl FromRequest for AuthenticatedClient {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = BodyFuture<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let payload = payload.take();
-        Box::pin(async move {
+        with_body(req, payload, |req, payload| async move {
             let grant: ClientCredentialsGrant = read_as(&req, payload, BodyKind::Form).await?;
             let bad_request = |code, detail: &str| ApiError::BadRequest {
                 code,

@@ -288,14 +288,29 @@ pub async fn read_as<T: DeserializeOwned>(
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
+/// The future of an extractor that reads the body.
+pub type BodyFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+/// Hands the request and its body to `read`, which may outlive `from_request`'s borrows.
+pub fn with_body<T, Fut>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    read: impl FnOnce(HttpRequest, Payload) -> Fut,
+) -> BodyFuture<T>
+where
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+{
+    Box::pin(read(req.clone(), payload.take()))
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = BodyFuture<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let payload = payload.take();
-        Box::pin(async move { read_as(&req, payload, BodyKind::Json).await.map(JsonBody) })
+        with_body(req, payload, |req, payload| async move {
+            read_as(&req, payload, BodyKind::Json).await.map(JsonBody)
+        })
     }
 }
 

@@ -31,9 +31,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::domain::{PostId, Tag, Timestamp, Username};
+use crate::domain::{PostId, Timestamp};
 use crate::error::{ApiResult, FieldErrors};
-use crate::routes::posts::RenderedHtml;
+use crate::routes::posts::{author_and_tag, RenderedHtml};
 use crate::store::{Listing, PostQuery, Store};
 
 /// Entries in the feed: the newest published posts.
@@ -82,15 +82,8 @@ pub async fn feed(
 ) -> ApiResult<HttpResponse> {
     let params = params.into_inner();
     let mut errors = FieldErrors::new();
-    let author = params.author.as_deref().and_then(|author| {
-        Username::parse(author)
-            .map_err(|e| errors.add("author", e))
-            .ok()
-    });
-    let tag = params
-        .tag
-        .as_deref()
-        .and_then(|tag| Tag::parse(tag).map_err(|e| errors.add("tag", e)).ok());
+    let (author, tag) =
+        author_and_tag(params.author.as_deref(), params.tag.as_deref(), &mut errors);
     errors.into_result()?;
     let mut title = String::from("blog-api");
     if let Some(author) = &author {

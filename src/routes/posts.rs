@@ -64,6 +64,22 @@ pub struct ListParams {
     pub q: Option<String>,
 }
 
+/// The `author` and `tag` filters of a list or a feed; what is wrong with them goes into
+/// `errors`.
+pub(crate) fn author_and_tag(
+    author: Option<&str>,
+    tag: Option<&str>,
+    errors: &mut FieldErrors,
+) -> (Option<Username>, Option<Tag>) {
+    let author = author.and_then(|author| {
+        Username::parse(author)
+            .map_err(|e| errors.add("author", e))
+            .ok()
+    });
+    let tag = tag.and_then(|tag| Tag::parse(tag).map_err(|e| errors.add("tag", e)).ok());
+    (author, tag)
+}
+
 /// The `status` a list asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ListingAsked {
@@ -96,15 +112,8 @@ impl ListParams {
             self.cursor.as_deref()
         };
         let (limit, after) = super::page_params(self.limit.as_deref(), time_cursor, &mut errors);
-        let author = self.author.as_deref().and_then(|author| {
-            Username::parse(author)
-                .map_err(|e| errors.add("author", e))
-                .ok()
-        });
-        let tag = self
-            .tag
-            .as_deref()
-            .and_then(|tag| Tag::parse(tag).map_err(|e| errors.add("tag", e)).ok());
+        let (author, tag) =
+            author_and_tag(self.author.as_deref(), self.tag.as_deref(), &mut errors);
         let listing = match self.status.as_deref() {
             None | Some("published") => Some(ListingAsked::Public),
             Some("draft") => Some(ListingAsked::Drafts),

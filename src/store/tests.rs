@@ -19,6 +19,12 @@ fn session_until(expires_at: Timestamp) -> NewSession {
     }
 }
 
+/// A session of `user` whose refresh token expired a second ago.
+async fn expired_session(store: &Store, user: UserId) -> SessionId {
+    let session = session_until(now() - chrono::Duration::seconds(1));
+    store.start_session(user, session).await.unwrap().1
+}
+
 fn rand_hash() -> [u8; 32] {
     let mut hash = [0u8; 32];
     getrandom::fill(&mut hash).unwrap();
@@ -354,13 +360,7 @@ async fn refresh_tokens_rotate_once_expire_and_reuse_revokes() {
         "nothing of the session is left"
     );
 
-    let (_, expired) = store
-        .start_session(
-            alice.user_id,
-            session_until(now() - chrono::Duration::seconds(1)),
-        )
-        .await
-        .unwrap();
+    let expired = expired_session(&store, alice.user_id).await;
     assert_eq!(
         store
             .rotate_refresh(current_refresh(&store, expired), rand_hash(), later)
@@ -441,13 +441,7 @@ async fn the_sweep_removes_expired_sessions_only() {
     let store = Store::ephemeral();
     let alice = user(&store, "alice").await;
     for _ in 0..3 {
-        store
-            .start_session(
-                alice.user_id,
-                session_until(now() - chrono::Duration::seconds(1)),
-            )
-            .await
-            .unwrap();
+        expired_session(&store, alice.user_id).await;
     }
     assert_eq!(store.stats().await.sessions, 4);
     assert_eq!(store.sweep_sessions().await, 3);
@@ -881,13 +875,7 @@ mod durability {
         let (alice, expired) = {
             let store = Store::open(dir.path(), 4096).unwrap();
             let alice = user(&store, "alice").await;
-            let (_, expired) = store
-                .start_session(
-                    alice.user_id,
-                    session_until(now() - chrono::Duration::seconds(1)),
-                )
-                .await
-                .unwrap();
+            let expired = expired_session(&store, alice.user_id).await;
             assert_eq!(store.sweep_sessions().await, 1);
             for i in 0..30 {
                 store
