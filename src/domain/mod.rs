@@ -7,8 +7,10 @@ mod scope;
 mod time;
 mod user;
 
-pub use ids::{ClientId, PostId, SessionId, UserId};
-pub use post::{PostContent, PostDescription, PostStatus, PostTitle, Slug, Tag, Tags};
+pub use ids::{ClientId, CommentId, PostId, SessionId, UserId};
+pub use post::{CommentBody, PostContent, PostDescription, PostStatus, PostTitle, Slug, Tag, Tags};
 pub use scope::{Scope, Scopes};
 pub use time::{now, parse_rfc3339, rfc3339_millis, rfc3339_millis_opt, Timestamp};
-pub use user::{DisplayName, Email, ExternalIdentity, Password, Role, Username};
+pub use user::{
+    Bio, DisplayName, Email, ExternalIdentity, ImageUrl, Password, PasswordPolicy, Role, Username,
+};

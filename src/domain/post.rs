@@ -104,7 +104,7 @@ impl PostDescription {
     }
 }
 
-/// One tag: 1-32 characters of `a-z 0-9 -`, stored lower-case.
+/// One tag: 1-32 characters of `a-z 0-9 _ -`, stored lower-case.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 // Behind an `Arc<str>`: the store keeps one copy of each tag's text for all the posts that carry
@@ -113,17 +113,20 @@ pub struct Tag(#[serde(deserialize_with = "shared_str")] Arc<str>);
 
 impl Tag {
     /// The rule the OpenAPI schema states.
-    pub const PATTERN: &'static str = "^[A-Za-z0-9-]{1,32}$";
+    pub const PATTERN: &'static str = "^[A-Za-z0-9_-]{1,32}$";
 
-    /// ASCII letters, digits and `-`, lower-cased. Not trimmed: a tag with spaces around it is
+    /// ASCII letters, digits, `_` and `-`, lower-cased. Not trimmed: a tag with spaces around it is
     /// refused rather than silently changed.
     pub fn parse(input: &str) -> Result<Self, String> {
         if !(1..=32).contains(&input.chars().count()) {
             return Err(format!("tag `{input}` must be 1 to 32 characters long"));
         }
-        if !input.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        if !input
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(format!(
-                "tag `{input}` may contain only letters a-z, digits and '-'"
+                "tag `{input}` may contain only letters a-z, digits, '_' and '-'"
             ));
         }
         Ok(Self(input.to_ascii_lowercase().into()))
@@ -245,6 +248,23 @@ impl Slug {
     /// This slug with a numeric suffix, for the `n`th post that wants it.
     pub fn with_suffix(&self, n: u32) -> Self {
         Self(format!("{}-{n}", self.0).into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A comment's text: 1-10,000 characters, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CommentBody(#[serde(deserialize_with = "shared_str")] Arc<str>);
+
+impl CommentBody {
+    pub const MAX_CHARS: usize = 10_000;
+
+    pub fn parse(input: &str) -> Result<Self, String> {
+        text(input, Self::MAX_CHARS, "body").map(|body| Self(body.into()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -125,6 +125,15 @@ impl Password {
     /// Checks length and strength. `context` holds the account's other fields (username, email),
     /// so a password built from them is refused too.
     pub fn parse(input: SecretString, context: &[&str]) -> Result<Self, String> {
+        Self::parse_with(input, context, PasswordPolicy::default())
+    }
+
+    /// [`Password::parse`] under `policy`.
+    pub fn parse_with(
+        input: SecretString,
+        context: &[&str],
+        policy: PasswordPolicy,
+    ) -> Result<Self, String> {
         let password = input.expose_secret();
         let chars = password.chars().count();
         if chars < Self::MIN_CHARS {
@@ -142,7 +151,9 @@ impl Password {
         // zxcvbn ranks the password against its frequency lists (30k common passwords, names,
         // words) and the user's own inputs; score <= 1 means guessable in under 10^6 guesses,
         // which covers every list of the 10,000 most common passwords.
-        if zxcvbn::zxcvbn(password, context).score() <= zxcvbn::Score::One {
+        if policy.min_score > 0
+            && u8::from(zxcvbn::zxcvbn(password, context).score()) < policy.min_score
+        {
             return Err("is too common or too easy to guess".into());
         }
         Ok(Self(input))
@@ -199,6 +210,73 @@ pub struct ExternalIdentity {
     pub username_hint: Option<String>,
     /// `name`, if any.
     pub name_hint: Option<String>,
+}
+
+/// A profile's bio: at most 1,000 characters, trimmed. Empty means none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Bio(String);
+
+impl Bio {
+    pub const MAX_CHARS: usize = 1000;
+
+    /// `Ok(None)` for an empty or blank bio: a frontend clearing the field sends `""`.
+    pub fn parse(input: &str) -> Result<Option<Self>, String> {
+        if input.chars().count() > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters long", Self::MAX_CHARS));
+        }
+        let bio = input.trim();
+        Ok((!bio.is_empty()).then(|| Self(bio.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A profile picture: an absolute `http://` or `https://` URL of at most 2,048 characters.
+/// Empty means none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ImageUrl(String);
+
+impl ImageUrl {
+    pub const MAX_CHARS: usize = 2048;
+
+    /// `Ok(None)` for an empty value; the URL as parsed (normalised by the `url` crate) else.
+    pub fn parse(input: &str) -> Result<Option<Self>, String> {
+        let input = input.trim();
+        if input.is_empty() {
+            return Ok(None);
+        }
+        if input.chars().count() > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters long", Self::MAX_CHARS));
+        }
+        let refused = || "must be an http or https URL".to_owned();
+        let url = url::Url::parse(input).map_err(|_| refused())?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+            return Err(refused());
+        }
+        Ok(Some(Self(url.into())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How strong a new password must be: the least zxcvbn score (0-4) accepted. 0 checks length
+/// only (NIST SP 800-63B's minimum); the default, 2, refuses what zxcvbn scores 0 or 1 (found in
+/// under 10^6 guesses: every list of the 10,000 most common passwords).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    pub min_score: u8,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self { min_score: 2 }
+    }
 }
 
 #[cfg(test)]

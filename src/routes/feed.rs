@@ -99,6 +99,7 @@ pub async fn feed(
             after: None,
             limit: ENTRIES,
             listing: Listing::Public,
+            viewer: None,
         })
         .await;
     let entries: Vec<FeedEntry> = page

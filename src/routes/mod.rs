@@ -54,6 +54,9 @@ impl From<StoreError> for ApiError {
             StoreError::DraftWithPublishTime => ApiError::Validation(
                 FieldErrors::new().with("published_at", Some(error.to_string())),
             ),
+            StoreError::FollowSelf => {
+                ApiError::Validation(FieldErrors::new().with("id", Some(error.to_string())))
+            }
         }
     }
 }

@@ -148,6 +148,7 @@ impl ListParams {
                 tag,
                 after: search_after,
                 limit,
+                viewer: viewer.map(|v| v.user_id),
             }));
         }
         let listing = match (listing, viewer) {
@@ -162,6 +163,7 @@ impl ListParams {
             author,
             tag,
             listing,
+            viewer: viewer.map(|v| v.user_id),
         }))
     }
 }

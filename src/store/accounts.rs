@@ -24,6 +24,8 @@ impl NewUser {
             password_hash: Some(self.password_hash),
             external: None,
             created_at,
+            bio: None,
+            image: None,
         }
     }
 }
@@ -122,6 +124,8 @@ impl Store {
                 password_hash: None,
                 external: Some(account),
                 created_at: now(),
+                bio: None,
+                image: None,
             };
             let found = Principal {
                 user_id: record.id,

@@ -29,6 +29,7 @@ mod posts;
 mod records;
 pub mod search;
 mod sessions;
+mod social;
 mod state;
 
 use std::path::Path;
@@ -46,9 +47,10 @@ pub use cursor::Cursor;
 use journal::Batch;
 pub use journal::JournalError;
 pub use records::{
-    Actor, Author, Client, ClientRecord, ExternalAccount, Post, PostRecord, Principal, SessionInfo,
-    SessionRecord, User, UserRecord,
+    Actor, Author, Client, ClientRecord, Comment, ExternalAccount, Post, PostRecord, Principal,
+    SessionInfo, SessionRecord, User, UserRecord,
 };
+pub use social::{ArticlePage, ArticleQuery, CommentPage, ProfileEdit};
 use state::{Change, State};
 
 /// What the store refuses.
@@ -66,6 +68,8 @@ pub enum StoreError {
     VersionMismatch,
     #[error("a draft has no published_at: publish it with status `published`")]
     DraftWithPublishTime,
+    #[error("an account cannot follow itself")]
+    FollowSelf,
 }
 
 /// Why a refresh token was refused.
@@ -167,6 +171,8 @@ pub struct PostQuery {
     pub limit: usize,
     /// Public posts (published, their time come), or the drafts of `viewer`.
     pub listing: Listing,
+    /// Who reads (for `favorited` and `following`); `None` for an anonymous reader.
+    pub viewer: Option<UserId>,
 }
 
 /// Which posts a list walks.
@@ -189,6 +195,8 @@ pub struct PostSearch {
     pub tag: Option<Tag>,
     pub after: Option<search::SearchCursor>,
     pub limit: usize,
+    /// Who reads (for `favorited` and `following`).
+    pub viewer: Option<UserId>,
 }
 
 /// One page of search results, best first.

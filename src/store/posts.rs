@@ -42,7 +42,7 @@ impl Store {
                 version: 1,
             };
             tx.commit(Change::PutPost(record));
-            view(tx.state, id).ok_or(StoreError::NotFound("post"))
+            view(tx.state, id, Some(author)).ok_or(StoreError::NotFound("post"))
         })
         .await
     }
@@ -109,7 +109,7 @@ impl Store {
                 next.updated_at = now().max(next.created_at);
                 tx.commit(Change::PutPost(next));
             }
-            view(tx.state, id).ok_or(StoreError::NotFound("post"))
+            view(tx.state, id, Some(actor.user_id)).ok_or(StoreError::NotFound("post"))
         })
         .await
     }
@@ -204,7 +204,7 @@ impl Store {
             .rev()
             .filter(|(_, id)| wanted(id))
             .take(query.limit + 1)
-            .filter_map(|(_, id)| view(&state, *id))
+            .filter_map(|(_, id)| view(&state, *id, query.viewer))
             .collect();
         let next = if posts.len() > query.limit {
             posts.truncate(query.limit);
@@ -262,7 +262,7 @@ impl Store {
             posts: page
                 .keys
                 .iter()
-                .filter_map(|(_, id)| view(&state, *id))
+                .filter_map(|(_, id)| view(&state, *id, search.viewer))
                 .collect(),
             next: page.next,
         }
@@ -279,15 +279,35 @@ fn visible<'a>(state: &'a State, id: PostId, actor: &Actor) -> Result<&'a PostRe
         .ok_or(StoreError::NotFound("post"))
 }
 
-fn visible_view(state: &State, id: PostId, viewer: Option<&Actor>) -> Option<Post> {
+pub(super) fn visible_view(state: &State, id: PostId, viewer: Option<&Actor>) -> Option<Post> {
     let post = state.posts.get(&id)?;
-    post.visible_to(viewer, now()).then(|| view(state, id))?
+    post.visible_to(viewer, now())
+        .then(|| view(state, id, viewer.map(|v| v.user_id)))?
 }
 
-/// The client view of a stored post, with its author resolved.
-fn view(state: &State, id: PostId) -> Option<Post> {
+/// A profile as `viewer` sees it: with whether they follow it.
+pub(super) fn author(state: &State, id: UserId, viewer: Option<UserId>) -> Option<Author> {
+    let user = state.users.get(&id)?;
+    Some(Author {
+        id: user.id,
+        username: user.username.clone(),
+        name: user.name.clone(),
+        bio: user.bio.clone(),
+        image: user.image.clone(),
+        following: viewer.is_some_and(|viewer| {
+            state
+                .following
+                .get(&viewer)
+                .is_some_and(|followees| followees.contains(&id))
+        }),
+    })
+}
+
+/// The client view of a stored post for `viewer`, with its author resolved.
+pub(super) fn view(state: &State, id: PostId, viewer: Option<UserId>) -> Option<Post> {
     let post = state.posts.get(&id)?;
-    let author = state.users.get(&post.author)?;
+    let author = author(state, post.author, viewer)?;
+    let favorited_by = state.favorited_by.get(&id);
     Some(Post {
         id: post.id,
         slug: post.slug.clone(),
@@ -297,13 +317,13 @@ fn view(state: &State, id: PostId) -> Option<Post> {
         tags: post.tags.clone(),
         status: post.status,
         published_at: post.published_at,
-        author: Author {
-            id: author.id,
-            username: author.username.clone(),
-            name: author.name.clone(),
-        },
+        author,
         created_at: post.created_at,
         updated_at: post.updated_at,
         version: post.version,
+        favorites: favorited_by.map_or(0, |users| users.len() as u64),
+        favorited: viewer.is_some_and(|viewer| {
+            favorited_by.is_some_and(|users| users.contains(&viewer))
+        }),
     })
 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    ClientId, DisplayName, Email, PostContent, PostDescription, PostId, PostStatus, PostTitle,
+    Bio, ClientId, CommentBody, CommentId, DisplayName, Email, ImageUrl, PostContent, PostDescription, PostId, PostStatus, PostTitle,
     Role, Scopes, SessionId, Slug, Tags, Timestamp, UserId, Username,
 };
 
@@ -22,6 +22,10 @@ pub struct UserRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalAccount>,
     pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bio: Option<Bio>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageUrl>,
 }
 
 /// An account's external identity: the issuer and the user's `sub` there.
@@ -110,6 +114,8 @@ pub struct User {
     pub name: Option<DisplayName>,
     pub role: Role,
     pub created_at: Timestamp,
+    pub bio: Option<Bio>,
+    pub image: Option<ImageUrl>,
 }
 
 impl From<&UserRecord> for User {
@@ -121,16 +127,44 @@ impl From<&UserRecord> for User {
             name: record.name.clone(),
             role: record.role,
             created_at: record.created_at,
+            bio: record.bio.clone(),
+            image: record.image.clone(),
         }
     }
 }
 
-/// Who wrote a post, as the store resolves it.
+/// Who wrote a post or a comment (a public profile), as the store resolves it for a viewer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Author {
     pub id: UserId,
     pub username: Username,
     pub name: Option<DisplayName>,
+    pub bio: Option<Bio>,
+    pub image: Option<ImageUrl>,
+    /// Whether the viewer follows this account (false for an anonymous viewer).
+    pub following: bool,
+}
+
+/// A stored comment. Its author and post are kept by id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommentRecord {
+    pub id: CommentId,
+    pub post: PostId,
+    pub author: UserId,
+    pub body: CommentBody,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A comment with its author resolved for the viewer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comment {
+    pub id: CommentId,
+    pub post: PostId,
+    pub body: CommentBody,
+    pub author: Author,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// A post with its author resolved: what the store hands out (the HTTP layer makes the JSON).
@@ -149,6 +183,10 @@ pub struct Post {
     pub updated_at: Timestamp,
     /// Starts at 1 and increments on every change.
     pub version: u64,
+    /// How many accounts favorited it.
+    pub favorites: u64,
+    /// Whether the viewer favorited it (false for an anonymous viewer).
+    pub favorited: bool,
 }
 
 /// Who is acting, as the store knows them now (the role is read live, not from the token).

@@ -13,10 +13,13 @@ use std::sync::Arc;
 use imbl::{HashMap, HashSet, OrdSet};
 
 use crate::domain::{
-    ClientId, DisplayName, PostId, PostStatus, SessionId, Slug, Tag, Timestamp, UserId,
+    Bio, ClientId, CommentId, DisplayName, Email, ImageUrl, PostId, PostStatus, SessionId, Slug,
+    Tag, Timestamp, UserId, Username,
 };
 
-use super::records::{ClientRecord, ExternalAccount, PostRecord, SessionRecord, UserRecord};
+use super::records::{
+    ClientRecord, CommentRecord, ExternalAccount, PostRecord, SessionRecord, UserRecord,
+};
 use super::search::SearchIndex;
 
 pub use super::cursor::PostKey;
@@ -69,8 +72,38 @@ pub enum Change {
     },
     /// Inserts a post or replaces the one with the same id.
     PutPost(PostRecord),
+    /// Deletes a post with its comments and favorites.
     DeletePost {
         id: PostId,
+    },
+    /// Sets an account's public profile and sign-in names: each field as it now is.
+    SetProfile {
+        id: UserId,
+        username: Username,
+        email: Option<Email>,
+        bio: Option<Bio>,
+        image: Option<ImageUrl>,
+    },
+    Follow {
+        follower: UserId,
+        followee: UserId,
+    },
+    Unfollow {
+        follower: UserId,
+        followee: UserId,
+    },
+    Favorite {
+        user: UserId,
+        post: PostId,
+    },
+    Unfavorite {
+        user: UserId,
+        post: PostId,
+    },
+    /// Inserts a comment or replaces the one with the same id.
+    PutComment(CommentRecord),
+    DeleteComment {
+        id: CommentId,
     },
 }
 
@@ -104,6 +137,19 @@ pub struct State {
     pub(super) drafts_by_author: HashMap<UserId, OrdSet<PostKey>>,
     /// The words of every published post (scheduled ones too), for `?q=`.
     pub(super) search: SearchIndex,
+    /// Follower -> the accounts they follow.
+    pub(super) following: HashMap<UserId, HashSet<UserId>>,
+    /// Account -> its followers (so that deleting an account cleans both sides).
+    pub(super) followers: HashMap<UserId, HashSet<UserId>>,
+    /// Post -> the accounts that favorited it (its count is the set's length).
+    pub(super) favorited_by: HashMap<PostId, HashSet<UserId>>,
+    /// Account -> the posts it favorited.
+    pub(super) favorites_of: HashMap<UserId, HashSet<PostId>>,
+    pub(super) comments: HashMap<CommentId, Arc<CommentRecord>>,
+    /// Each post's comments, oldest first.
+    pub(super) comments_by_post: HashMap<PostId, OrdSet<(Timestamp, CommentId)>>,
+    /// Each account's comments (so that deleting an account deletes them).
+    pub(super) comments_by_author: HashMap<UserId, HashSet<CommentId>>,
     /// While a snapshot loads, the search index is built apart (on the decoding thread, in one
     /// go) and `apply` leaves it alone.
     pub(super) search_built_apart: bool,
@@ -171,7 +217,30 @@ impl State {
                     .flat_map(|keys| keys.iter().map(|(_, post)| *post))
                     .collect();
                 for post in posts {
-                    self.remove_post(post);
+                    self.delete_post(post);
+                }
+                let comments: Vec<CommentId> = self
+                    .comments_by_author
+                    .get(&id)
+                    .map(|ids| ids.iter().copied().collect())
+                    .unwrap_or_default();
+                for comment in comments {
+                    self.delete_comment(comment);
+                }
+                if let Some(favorites) = self.favorites_of.remove(&id) {
+                    for post in favorites {
+                        remove_from_set(&mut self.favorited_by, &post, &id);
+                    }
+                }
+                if let Some(followees) = self.following.remove(&id) {
+                    for followee in followees {
+                        remove_from_set(&mut self.followers, &followee, &id);
+                    }
+                }
+                if let Some(followers) = self.followers.remove(&id) {
+                    for follower in followers {
+                        remove_from_set(&mut self.following, &follower, &id);
+                    }
                 }
                 let sessions: Vec<SessionId> = self
                     .sessions_by_user
@@ -279,7 +348,96 @@ impl State {
             Change::DeleteClient { id } => {
                 self.clients.remove(&id);
             }
-            Change::DeletePost { id } => self.remove_post(id),
+            Change::DeletePost { id } => self.delete_post(id),
+            Change::SetProfile {
+                id,
+                username,
+                email,
+                bio,
+                image,
+            } => {
+                let Some(user) = self.users.get_mut(&id) else {
+                    return;
+                };
+                let user = Arc::make_mut(user);
+                if let Some(old) = &user.email {
+                    self.users_by_email.remove(&old.key());
+                }
+                if let Some(new) = &email {
+                    self.users_by_email.insert(new.key(), id);
+                }
+                self.users_by_username.remove(user.username.as_str());
+                self.users_by_username
+                    .insert(username.as_str().to_owned(), id);
+                user.username = username;
+                user.email = email;
+                user.bio = bio;
+                user.image = image;
+            }
+            Change::Follow { follower, followee } => {
+                self.following.entry(follower).or_default().insert(followee);
+                self.followers.entry(followee).or_default().insert(follower);
+            }
+            Change::Unfollow { follower, followee } => {
+                remove_from_set(&mut self.following, &follower, &followee);
+                remove_from_set(&mut self.followers, &followee, &follower);
+            }
+            Change::Favorite { user, post } => {
+                self.favorited_by.entry(post).or_default().insert(user);
+                self.favorites_of.entry(user).or_default().insert(post);
+            }
+            Change::Unfavorite { user, post } => {
+                remove_from_set(&mut self.favorited_by, &post, &user);
+                remove_from_set(&mut self.favorites_of, &user, &post);
+            }
+            Change::PutComment(comment) => {
+                if let Some(old) = self.comments.get(&comment.id) {
+                    let key = (old.created_at, old.id);
+                    if let Some(keys) = self.comments_by_post.get_mut(&old.post) {
+                        keys.remove(&key);
+                    }
+                }
+                self.comments_by_post
+                    .entry(comment.post)
+                    .or_default()
+                    .insert((comment.created_at, comment.id));
+                self.comments_by_author
+                    .entry(comment.author)
+                    .or_default()
+                    .insert(comment.id);
+                self.comments.insert(comment.id, Arc::new(comment));
+            }
+            Change::DeleteComment { id } => self.delete_comment(id),
+        }
+    }
+
+    /// Removes a post for good: its indexes, its comments and its favorites.
+    fn delete_post(&mut self, id: PostId) {
+        self.remove_post(id);
+        if let Some(comments) = self.comments_by_post.remove(&id) {
+            for (_, comment) in comments {
+                if let Some(record) = self.comments.remove(&comment) {
+                    remove_from_set(&mut self.comments_by_author, &record.author, &comment);
+                }
+            }
+        }
+        if let Some(users) = self.favorited_by.remove(&id) {
+            for user in users {
+                remove_from_set(&mut self.favorites_of, &user, &id);
+            }
+        }
+    }
+
+    fn delete_comment(&mut self, id: CommentId) {
+        let Some(comment) = self.comments.remove(&id) else {
+            return;
+        };
+        remove_from_set(&mut self.comments_by_author, &comment.author, &id);
+        if let Some(keys) = self.comments_by_post.get_mut(&comment.post) {
+            keys.remove(&(comment.created_at, id));
+            if keys.is_empty() {
+                self.comments_by_post.remove(&comment.post);
+            }
         }
     }
 
@@ -360,7 +518,29 @@ impl State {
             .posts
             .values()
             .map(|post| Change::PutPost(PostRecord::clone(post)));
-        users.chain(sessions).chain(clients).chain(posts)
+        let follows = self.following.iter().flat_map(|(follower, followees)| {
+            followees.iter().map(|followee| Change::Follow {
+                follower: *follower,
+                followee: *followee,
+            })
+        });
+        let favorites = self.favorites_of.iter().flat_map(|(user, posts)| {
+            posts.iter().map(|post| Change::Favorite {
+                user: *user,
+                post: *post,
+            })
+        });
+        let comments = self
+            .comments
+            .values()
+            .map(|comment| Change::PutComment(CommentRecord::clone(comment)));
+        users
+            .chain(sessions)
+            .chain(clients)
+            .chain(posts)
+            .chain(follows)
+            .chain(favorites)
+            .chain(comments)
     }
 
     /// A slug for `wanted` not used by any post other than `owner`. When `wanted` is taken the
@@ -396,6 +576,20 @@ fn remove_from_index<K: std::hash::Hash + Eq + Clone>(
         keys.remove(key);
         if keys.is_empty() {
             index.remove(name);
+        }
+    }
+}
+
+/// Removes `value` from the set under `index[key]`, dropping the set when it empties.
+fn remove_from_set<K, V>(index: &mut HashMap<K, HashSet<V>>, key: &K, value: &V)
+where
+    K: std::hash::Hash + Eq + Clone,
+    V: std::hash::Hash + Eq + Clone,
+{
+    if let Some(values) = index.get_mut(key) {
+        values.remove(value);
+        if values.is_empty() {
+            index.remove(key);
         }
     }
 }
