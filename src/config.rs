@@ -40,6 +40,10 @@ pub struct Settings {
     pub audience: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// Lifetime of the tokens `/api` (RealWorld) issues: its frontends never refresh.
+    pub realworld_token_ttl: Duration,
+    /// `BLOG_PASSWORD_MIN_SCORE`: how strong a new password must be.
+    pub password_policy: crate::domain::PasswordPolicy,
     /// Origins allowed by CORS; `*` allows any.
     pub cors_origins: Vec<String>,
     /// A `tracing` filter, e.g. `info` or `blog_api=debug,actix_web=info`.
@@ -178,6 +182,10 @@ struct RawSettings {
     access_token_ttl: u64,
     #[serde(default = "defaults::refresh_token_ttl")]
     refresh_token_ttl: u64,
+    #[serde(default = "defaults::realworld_token_ttl")]
+    realworld_token_ttl: u64,
+    #[serde(default = "defaults::password_min_score")]
+    password_min_score: u8,
     #[serde(default)]
     cors_origins: String,
     public_url: Option<String>,
@@ -237,6 +245,12 @@ mod defaults {
     }
     pub fn refresh_token_ttl() -> u64 {
         30 * 24 * 60 * 60
+    }
+    pub fn realworld_token_ttl() -> u64 {
+        7 * 24 * 60 * 60
+    }
+    pub fn password_min_score() -> u8 {
+        crate::domain::PasswordPolicy::default().min_score
     }
     pub fn log() -> String {
         "info".into()
@@ -350,6 +364,8 @@ impl RawSettings {
             audience: tokens.audience,
             access_token_ttl: tokens.access_token_ttl,
             refresh_token_ttl: tokens.refresh_token_ttl,
+            realworld_token_ttl: tokens.realworld_token_ttl,
+            password_policy: self.password_policy()?,
             cors_origins,
             log: self.log,
             workers,
@@ -472,11 +488,31 @@ impl RawSettings {
                 "must be at least BLOG_ACCESS_TOKEN_TTL",
             ));
         }
+        if !(60..=self.refresh_token_ttl).contains(&self.realworld_token_ttl) {
+            return Err(ConfigError::new(
+                "BLOG_REALWORLD_TOKEN_TTL",
+                "must be between 60 seconds and BLOG_REFRESH_TOKEN_TTL (its session must outlive it)",
+            ));
+        }
         Ok(Tokens {
             issuer: std::mem::take(&mut self.issuer),
             audience: std::mem::take(&mut self.audience),
             access_token_ttl: Duration::from_secs(self.access_token_ttl),
             refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl),
+            realworld_token_ttl: Duration::from_secs(self.realworld_token_ttl),
+        })
+    }
+
+    /// `BLOG_PASSWORD_MIN_SCORE`: a zxcvbn score, 0-4.
+    fn password_policy(&self) -> Result<crate::domain::PasswordPolicy, ConfigError> {
+        if self.password_min_score > 4 {
+            return Err(ConfigError::new(
+                "BLOG_PASSWORD_MIN_SCORE",
+                "must be a zxcvbn score from 0 (length only) to 4",
+            ));
+        }
+        Ok(crate::domain::PasswordPolicy {
+            min_score: self.password_min_score,
         })
     }
 
@@ -627,6 +663,7 @@ struct Tokens {
     audience: String,
     access_token_ttl: Duration,
     refresh_token_ttl: Duration,
+    realworld_token_ttl: Duration,
 }
 
 /// Where the store keeps its data, as [`RawSettings::storage`] validated it.

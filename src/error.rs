@@ -51,6 +51,11 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Every field with its messages.
+    pub fn fields(&self) -> &BTreeMap<String, Vec<String>> {
+        &self.0
+    }
+
     /// `Ok(())` when empty, otherwise the 422 error carrying these fields.
     pub fn into_result(self) -> ApiResult<()> {
         if self.is_empty() {

@@ -123,6 +123,10 @@ impl Application {
         // Handlers get the one policy they need, never the settings (secrets included).
         let session_policy = web::Data::new(SessionPolicy::new(settings.refresh_token_ttl));
         let trusted_proxies = web::Data::new(TrustedProxies::new(&settings.limits.trusted_proxies));
+        let password_policy = web::Data::new(settings.password_policy);
+        let realworld = web::Data::new(crate::routes::realworld::TokenLifetime(
+            settings.realworld_token_ttl,
+        ));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(Compress::default())
@@ -138,6 +142,8 @@ impl Application {
                 .app_data(keys.clone())
                 .app_data(session_policy.clone())
                 .app_data(trusted_proxies.clone())
+                .app_data(password_policy.clone())
+                .app_data(realworld.clone())
                 .app_data(hasher.clone())
                 .app_data(throttle.clone())
                 .app_data(html.clone())

@@ -198,7 +198,9 @@ impl TokenKeys {
                     // Nothing on disk: nothing to remember, and no account outlives the process.
                     Storage::Memory => Vec::new(),
                     Storage::Disk => {
-                        let window = settings.access_token_ttl.as_secs() + LEEWAY_SECONDS;
+                        // Tokens of `/api` live longer than ours: a key retires after the longest.
+                        let longest = settings.access_token_ttl.max(settings.realworld_token_ttl);
+                        let window = longest.as_secs() + LEEWAY_SECONDS;
                         let now = chrono::Utc::now().timestamp();
                         remember_keys(&settings.data_dir, &current, now, window as i64).map_err(
                             |e| format!("{}: {e}", settings.data_dir.join(KEYS_FILE).display()),
@@ -274,8 +276,20 @@ impl TokenKeys {
         session: SessionId,
         role: Role,
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+        self.issue_for(user, session, role, self.ttl)
+    }
+
+    /// Signs an access token for a session that lives `ttl` (the `/api` tokens, which their
+    /// frontends never refresh). Bound to the session like any other: it dies with it.
+    pub fn issue_for(
+        &self,
+        user: UserId,
+        session: SessionId,
+        role: Role,
+        ttl: Duration,
+    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
-        let ttl = self.ttl.as_secs();
+        let ttl = ttl.as_secs();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),

@@ -170,10 +170,31 @@ impl FromRequest for PostsReader {
 
 /// `Ok(None)` when there is no `Authorization` header; the caller otherwise.
 async fn authenticate(req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
+    authenticate_with(req, &[b"bearer"]).await
+}
+
+/// The account calling with `Authorization: Token <jwt>` or `Bearer <jwt>` (the RealWorld API's
+/// scheme, and the one some of its frontends send instead); `Ok(None)` without the header.
+/// Only people: an API client's token has no account to act as here.
+pub async fn token_or_bearer_user(req: &HttpRequest) -> Result<Option<Principal>, ApiError> {
+    match authenticate_with(req, &[b"token", b"bearer"]).await? {
+        Some(Caller::User(principal)) => Ok(Some(principal)),
+        Some(Caller::Client { .. }) => Err(ApiError::Unauthorized(AuthFailure::InvalidToken(
+            "an API client's token does not act as an account here",
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// [`authenticate`] accepting the `schemes` given (lower-case).
+async fn authenticate_with(
+    req: &HttpRequest,
+    schemes: &[&[u8]],
+) -> Result<Option<Caller>, ApiError> {
     let Some(header) = req.headers().get(AUTHORIZATION) else {
         return Ok(None);
     };
-    let token = bearer_token(header).map_err(ApiError::Unauthorized)?;
+    let token = credential_token(header, schemes).map_err(ApiError::Unauthorized)?;
     let keys = req
         .app_data::<web::Data<TokenKeys>>()
         .ok_or_else(|| ApiError::internal("TokenKeys missing from app data"))?;
@@ -224,7 +245,14 @@ const B64TOKEN: [bool; 256] = {
 /// actix-web-httpauth 0.8's `Bearer::parse` matches the scheme name case-sensitively, but RFC 9110
 /// section 11.1 makes it case-insensitive (`bearer`, `BEARER`), so the scheme is matched here. Its
 /// challenge builder is still what renders our `WWW-Authenticate` headers (see `error.rs`).
+#[cfg(test)]
 fn bearer_token(header: &HeaderValue) -> Result<&str, AuthFailure> {
+    credential_token(header, &[b"bearer"])
+}
+
+/// The token of an `Authorization: <scheme> <token>` header whose scheme is one of `schemes`
+/// (lower-case), matched case-insensitively.
+fn credential_token<'h>(header: &'h HeaderValue, schemes: &[&[u8]]) -> Result<&'h str, AuthFailure> {
     // Bytes, not `HeaderValue::to_str`: that is a second pass over every byte of every token,
     // and the table below already refuses anything that is not a visible ASCII token character.
     let value = header.as_bytes().trim_ascii();
@@ -232,7 +260,7 @@ fn bearer_token(header: &HeaderValue) -> Result<&str, AuthFailure> {
         Some(at) => (&value[..at], &value[at + 1..]),
         None => (value, &[][..]),
     };
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
+    if !schemes.iter().any(|known| scheme.eq_ignore_ascii_case(known)) {
         // Another scheme (Basic...) carries no bearer token: RFC 6750 3.1 says answer as if absent.
         return Err(AuthFailure::MissingToken);
     }

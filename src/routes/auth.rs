@@ -12,7 +12,7 @@ use crate::auth::{
     family_key, AuthRateLimit, LoginTarget, LoginThrottle, PasswordHasher, RefreshToken,
     SessionPolicy, Throttled, TokenKeys, TrustedProxies,
 };
-use crate::domain::{DisplayName, Email, Password, Role, Scopes, Username};
+use crate::domain::{DisplayName, Email, Password, PasswordPolicy, Role, Scopes, Username};
 use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
 use crate::http::credentials::{ClientCredentialsGrant, LoginRequest, PasswordGrant};
 use crate::http::{AuthenticatedClient, BodyLimit, Credentials, JsonBody, SessionUser};
@@ -94,20 +94,38 @@ pub struct TokenResponse {
         crate::problems::BodyProblems, crate::problems::RateLimitProblem, crate::problems::OverloadProblem,
     )
 )]
-pub async fn signup(
-    req: HttpRequest,
-    store: web::Data<Store>,
-    keys: web::Data<TokenKeys>,
-    session_policy: web::Data<SessionPolicy>,
-    hasher: web::Data<PasswordHasher>,
-    body: JsonBody<SignupRequest>,
-) -> ApiResult<HttpResponse> {
+pub async fn signup(req: HttpRequest, body: JsonBody<SignupRequest>) -> ApiResult<HttpResponse> {
+    let (user, session, refresh) = register(&req, body.0).await?;
+    let keys = app_data::<TokenKeys>(&req)?;
+    let body = token_response(keys, &user, session, refresh)?;
+    Ok(no_store(HttpResponse::Created())
+        .insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)))
+        .json(body))
+}
+
+/// The app data of type `T` (registered at startup).
+pub(crate) fn app_data<T: 'static>(req: &HttpRequest) -> ApiResult<&web::Data<T>> {
+    req.app_data::<web::Data<T>>()
+        .ok_or_else(|| ApiError::internal(format!("{} missing from app data", std::any::type_name::<T>())))
+}
+
+/// Signup's work, for `/api/v1/auth/signup` and `/api/users` alike: validates every field (422
+/// naming each bad one), refuses a taken name before spending a hash on it (409), hashes off
+/// the executor, then creates the account and its first session.
+pub(crate) async fn register(
+    req: &HttpRequest,
+    request: SignupRequest,
+) -> ApiResult<(User, crate::domain::SessionId, RefreshToken)> {
     let SignupRequest {
         username,
         email,
         password,
         name,
-    } = body.0;
+    } = request;
+    let store = app_data::<Store>(req)?;
+    let hasher = app_data::<PasswordHasher>(req)?;
+    let policy = *app_data::<PasswordPolicy>(req)?.get_ref();
+    let session_policy = app_data::<SessionPolicy>(req)?;
     let username = Username::parse_new(&username);
     let email = Email::parse(&email);
     // A password made of the account's own username or email is easy to guess.
@@ -118,7 +136,7 @@ pub async fn signup(
     .into_iter()
     .flatten()
     .collect();
-    let password = Password::parse(password, &context);
+    let password = Password::parse_with(password, &context, policy);
     let name = name.as_deref().map(DisplayName::parse).transpose();
     let (username, email, password, name) = match (username, email, password, name) {
         (Ok(username), Ok(email), Ok(password), Ok(name)) => (username, email, password, name),
@@ -135,7 +153,7 @@ pub async fn signup(
     // Refuse a taken name before spending a hash on it; create_user checks again atomically.
     store.check_available(&username, &email).await?;
     let password_hash = hasher.hash(password).await?;
-    let (new_session, refresh) = new_session(&req, &session_policy);
+    let (new_session, refresh) = new_session(req, session_policy);
     let new_user = NewUser {
         username,
         email,
@@ -144,10 +162,7 @@ pub async fn signup(
         password_hash,
     };
     let (user, session) = store.create_user(new_user, new_session).await?;
-    let body = token_response(&keys, &user, session, refresh)?;
-    Ok(no_store(HttpResponse::Created())
-        .insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)))
-        .json(body))
+    Ok((user, session, refresh))
 }
 
 /// Logs in with a password and starts a session.
@@ -168,19 +183,25 @@ pub async fn signup(
         crate::problems::BodyProblems, crate::problems::RateLimitProblem, crate::problems::OverloadProblem,
     )
 )]
-// Each argument is one thing a login needs (actix extractors); bundling them would hide which.
-#[allow(clippy::too_many_arguments)]
-pub async fn login(
-    req: HttpRequest,
-    store: web::Data<Store>,
-    keys: web::Data<TokenKeys>,
-    session_policy: web::Data<SessionPolicy>,
-    trusted_proxies: web::Data<TrustedProxies>,
-    hasher: web::Data<PasswordHasher>,
-    throttle: web::Data<LoginThrottle>,
+pub async fn login(req: HttpRequest, credentials: Credentials) -> ApiResult<HttpResponse> {
+    let (user, session, refresh) = log_in(&req, credentials).await?;
+    let keys = app_data::<TokenKeys>(&req)?;
+    Ok(no_store(HttpResponse::Ok()).json(token_response(keys, &user, session, refresh)?))
+}
+
+/// Login's work, for `/api/v1/auth/login` and `/api/users/login` alike: the throttle first (a
+/// throttled attempt costs no hash), one answer for an unknown account and a wrong password
+/// (an unknown account is checked against a dummy hash), then a new session.
+pub(crate) async fn log_in(
+    req: &HttpRequest,
     credentials: Credentials,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<(User, crate::domain::SessionId, RefreshToken)> {
     let Credentials { name, password } = credentials;
+    let store = app_data::<Store>(req)?;
+    let hasher = app_data::<PasswordHasher>(req)?;
+    let throttle = app_data::<LoginThrottle>(req)?;
+    let trusted_proxies = app_data::<TrustedProxies>(req)?;
+    let session_policy = app_data::<SessionPolicy>(req)?;
     let account = store.credentials(name.as_login()).await;
     // Failures count per account, by username or email alike; for a name no account has, per
     // name, under the same rules (see throttle.rs).
@@ -204,13 +225,13 @@ pub async fn login(
         return Err(invalid());
     };
     throttle.succeeded(&target, client);
-    let (new_session, refresh) = new_session(&req, &session_policy);
+    let (new_session, refresh) = new_session(req, session_policy);
     // The account may have been deleted while its password was being checked.
     let (user, session) = store
         .start_session(user_id, new_session)
         .await
         .map_err(|_| invalid())?;
-    Ok(no_store(HttpResponse::Ok()).json(token_response(&keys, &user, session, refresh)?))
+    Ok((user, session, refresh))
 }
 
 /// 429 for a throttled login, with `Retry-After` rounded up ("0" would invite a retry that fails).
@@ -310,7 +331,7 @@ pub async fn logout(auth: SessionUser, store: web::Data<Store>) -> HttpResponse 
 }
 
 /// A new session and its first refresh token (generation 0).
-fn new_session(req: &HttpRequest, policy: &SessionPolicy) -> (NewSession, RefreshToken) {
+pub(crate) fn new_session(req: &HttpRequest, policy: &SessionPolicy) -> (NewSession, RefreshToken) {
     let id = crate::domain::SessionId::new();
     let family_key = family_key();
     let refresh = RefreshToken::issue(id, 0, &family_key);

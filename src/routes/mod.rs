@@ -6,6 +6,7 @@ pub mod clients;
 pub mod feed;
 pub mod health;
 pub mod posts;
+pub mod realworld;
 pub mod users;
 pub mod well_known;
 
@@ -26,7 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &AuthRateLimit) {
                 .configure(users::configure)
                 .configure(clients::configure)
                 .configure(posts::configure),
-        );
+        )
+        .configure(|cfg| realworld::configure(cfg, rate_limit));
 }
 
 /// A resource whose unsupported methods answer 405 with `Allow`, in problem+json, rather than
