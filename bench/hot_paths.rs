@@ -148,6 +148,7 @@ fn store(c: &mut Criterion) {
             after: None,
             limit: 1,
             listing: Listing::Public,
+            viewer: None,
         }))
         .posts[0]
         .id;
@@ -160,6 +161,7 @@ fn store(c: &mut Criterion) {
         after: None,
         limit: 20,
         listing: Listing::Public,
+        viewer: None,
     };
     c.bench_function("store page of 20 (newest first)", |b| {
         b.iter(|| system.block_on(store.list_posts(black_box(&query))))

@@ -12,9 +12,11 @@ and 20 s to load) and runs the memory measurements of issue 16 smaller.
 
 Beside the throughput rows it measures the targets of issue 11 (reads beside a saturating
 durable writer, read p99 while whole-store snapshots are written, durable vs ephemeral and
-same-title vs distinct-title creates, load time and bytes per post) and issue 16 (resident memory
-across 20,000 refreshes of one session; 10,000 sessions created, expired and swept), and writes a
-"Targets" table saying which are met. It never asserts a target: it reports.
+same-title vs distinct-title creates, load time and bytes per post), issue 13 (the RealWorld
+adapter's GET /api/articles against GET /api/v1/posts?limit=20 on the same server and store) and
+issue 16 (resident memory across 20,000 refreshes of one session; 10,000 sessions created, expired
+and swept), and writes a "Targets" table saying which are met. It never asserts a target: it
+reports.
 
 Issue 16's expiry test logs in 10,000 times (1,000 with --quick) right after the argon2
 measurement, with a refresh TTL just longer than those logins take, and reads the resident memory
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -232,6 +235,11 @@ end
     "get_auth": """
 request = function()
   return wrk.format("GET", os.getenv("PATH_TO"), {["authorization"]="Bearer " .. os.getenv("TOKEN")})
+end
+""",
+    "get_token": """
+request = function()
+  return wrk.format("GET", os.getenv("PATH_TO"), {["authorization"]="Token " .. os.getenv("TOKEN")})
 end
 """,
     "login": """
@@ -464,6 +472,49 @@ def compaction_reads(srv, data_dir, n, seconds, notes, row):
           flush=True)
 
 
+RW_PAGE = "/api/articles?limit=20"
+V1_PAGE = "/api/v1/posts?limit=20"
+
+
+def realworld_pages(srv, scripts, d, c, rounds, notes, row):
+    """Issue 13: the RealWorld adapter's article list against the native page read it adapts,
+    on the same server and store (1k posts): GET /api/articles?limit=20 and
+    GET /api/v1/posts?limit=20, each anonymous and with a token of the same account (author1;
+    `Token <jwt>` from POST /api/users/login, `Bearer <jwt>` from POST /api/v1/auth/login), the four
+    measured in alternation, median of `rounds`, so that drift in the machine's speed during the
+    run does not pass for the adapter's cost."""
+    credentials = {"email": "author1@example.com", "password": PASSWORD}
+    try:
+        rw_token = http("POST", srv.base + "/api/users/login", {"user": credentials})["user"]["token"]
+        # The token must be accepted and the page full, or the rows would measure 401s or less work.
+        req = urllib.request.Request(srv.base + RW_PAGE, headers={"authorization": f"Token {rw_token}"})
+        with urllib.request.urlopen(req) as resp:
+            articles = len(json.loads(resp.read())["articles"])
+    except (urllib.error.URLError, KeyError, TypeError, ValueError) as error:
+        notes["realworld_error"] = f"/api not served as expected: {error}"
+        print(f"realworld: {notes['realworld_error']}; its rows skipped", flush=True)
+        return
+    v1_token = http("POST", srv.base + "/api/v1/auth/login", {"username": "author1", "password": PASSWORD})["access_token"]
+    workloads = {
+        "v1": (srv.base + V1_PAGE, None, {}),
+        "v1_token": (srv.base, scripts["get_auth"], {"TOKEN": v1_token, "PATH_TO": V1_PAGE}),
+        "rw": (srv.base + RW_PAGE, None, {}),
+        "rw_token": (srv.base, scripts["get_token"], {"TOKEN": rw_token, "PATH_TO": RW_PAGE}),
+    }
+    seconds = d if rounds == 1 else max(2, d // 2)
+    samples = {name: [] for name in workloads}
+    for _ in range(rounds):
+        for name, (url, script, env) in workloads.items():
+            samples[name].append(wrk(url, seconds, c, script, env))
+    median = {name: sorted(runs, key=lambda r: r["rps"])[len(runs) // 2] for name, runs in samples.items()}
+    row("(c) GET /api/v1/posts?limit=20 (1k posts), anonymous", median["v1"])
+    row("(c) GET /api/v1/posts?limit=20 (1k posts), Authorization: Bearer", median["v1_token"])
+    row("(c) GET /api/articles?limit=20 (1k posts), anonymous, vs /api/v1", median["rw"], median["v1"])
+    row("(c) GET /api/articles?limit=20 (1k posts), Authorization: Token, vs /api/v1 Bearer",
+        median["rw_token"], median["v1_token"])
+    notes.update({"realworld_rounds": rounds, "realworld_seconds": seconds, "realworld_articles": articles})
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=8)
@@ -539,6 +590,8 @@ def main():
             wrk(small.base, d, c, scripts["get_auth"], {**env, "PATH_TO": f"/api/v1/posts/{post_id}"}), base)
         idle_read = wrk(small.base + "/api/v1/posts?limit=20", d, 8)
         row("GET a page, 8 connections, idle server", idle_read)
+        # Issue 13: the RealWorld adapter against the page read it adapts, on this server and store.
+        realworld_pages(small, scripts, d, c, 1 if opts.quick else 3, notes, row)
         small.stop()
 
         # Store size: a page read must not slow down as the store grows. The sizes are served
@@ -759,6 +812,23 @@ def render(rows, notes, d, c):
         target(11, "1M posts ready in <= 5 s", f"not run (--quick); 100k: {notes['load_100000_s']:.1f} s", None)
         target(11, "1M posts held in <= 1,800 B per post, text included", f"not run (--quick); 100k: {per_post:.0f} B", None)
 
+    # Issue 13: the RealWorld adapter costs <= 20% of throughput (anonymous pages; the token pair
+    # is reported beside it). Non-2xx answers in any of the four rows void the comparison.
+    rw, v1 = find_opt(rows, "(c) GET /api/articles?limit=20 (1k posts), anonymous"), find_opt(rows, "(c) GET /api/v1/posts?limit=20 (1k posts), anonymous")
+    rw_tok = find_opt(rows, "(c) GET /api/articles?limit=20 (1k posts), Authorization: Token")
+    v1_tok = find_opt(rows, "(c) GET /api/v1/posts?limit=20 (1k posts), Authorization: Bearer")
+    name13 = "GET /api/articles >= 80% of GET /api/v1/posts?limit=20 (the adapter costs <= 20% of throughput), anonymous"
+    if rw and v1 and rw_tok and v1_tok and v1["rps"] and v1_tok["rps"]:
+        ratio, ratio_tok = rw["rps"] / v1["rps"], rw_tok["rps"] / v1_tok["rps"]
+        errors = sum(r["errors"] for r in (rw, v1, rw_tok, v1_tok))
+        measured = (f"{pct(ratio)} ({rw['rps']:.0f} vs {v1['rps']:.0f}/s); with a token (Token vs Bearer): "
+                    f"{pct(ratio_tok)} ({rw_tok['rps']:.0f} vs {v1_tok['rps']:.0f}/s)")
+        if errors:
+            measured += f"; {errors} non-2xx answers"
+        target(13, name13, measured, ratio >= 0.8 and errors == 0)
+    elif "realworld_error" in notes:
+        target(13, name13, notes["realworld_error"], False)
+
     # Issue 16.
     if "refresh_rss_after_kib" in notes:
         delta = notes["refresh_rss_after_kib"] - notes["refresh_rss_before_kib"]
@@ -793,6 +863,15 @@ def render(rows, notes, d, c):
     lines.append(f"- empty server RSS: {notes['rss_empty_kib'] / 1024:.1f} MiB.")
     lines.append(f"- durable creates (disk store, group commit) are {post_disk['rps'] / post_mem['rps'] * 100:.0f}% of ephemeral ones "
                  f"(memory store), same script and connections (target >= 25%).")
+    if "realworld_rounds" in notes:
+        runs = (f"median of {notes['realworld_rounds']} alternating runs of {notes['realworld_seconds']} s each"
+                if notes["realworld_rounds"] > 1 else f"one run of {notes['realworld_seconds']} s each (--quick)")
+        lines.append(f"- (c) RealWorld adapter (issue 13): the 1k-post server of the rows above; GET /api/articles?limit=20 "
+                     f"({notes['realworld_articles']} articles a page) and GET /api/v1/posts?limit=20, anonymous and with an "
+                     f"access token of the same account (`Token` from POST /api/users/login, `Bearer` from "
+                     f"POST /api/v1/auth/login), the four measured in turn, {runs}.")
+    elif "realworld_error" in notes:
+        lines.append(f"- (c) RealWorld adapter (issue 13): not measured: {notes['realworld_error']}.")
     if "beside_writers" in notes:
         lines.append(f"- GET one post beside a writer: the same server (disk store) and post, alone and then while a second wrk "
                      f"({notes['beside_writers']} connections, 1 thread) creates posts as fast as the journal takes them; the "

@@ -54,6 +54,7 @@ call 422 POST "$API/auth/signup" "${JSON[@]}" \
 call 201 POST "$API/auth/signup" "${JSON[@]}" \
   -d "{\"username\":\"bob\",\"email\":\"bob@example.com\",\"password\":\"$PASSWORD\"}"
 BOB=$(json .access_token)
+BOB_ID=$(json .user.id)
 
 call 200 POST "$API/auth/login" "${JSON[@]}" -d "{\"email\":\"alice@example.com\",\"password\":\"$PASSWORD\"}"
 TOKEN=$(json .access_token)
@@ -104,6 +105,29 @@ call 200 GET "$API/posts/$DRAFT_ID"
 call 201 POST "$API/posts" "${AUTH[@]}" "${JSON[@]}" \
   -d '{"title":"Monday news","content":"...","published_at":"2999-12-07T08:00:00Z"}'
 call 404 GET "$API/posts/$(json .id)"
+
+echo "== comments, favorites, follows and tags"
+BOB_AUTH=(-H "authorization: Bearer $BOB")
+call 201 POST "$API/posts/$POST_ID/comments" "${BOB_AUTH[@]}" "${JSON[@]}" -d '{"body":"Thanks, this helped."}'
+COMMENT_ID=$(json .id)
+call 200 GET "$API/posts/$POST_ID/comments?limit=20"
+[ "$(json '.comments | length')" = 1 ] || { echo "FAIL  the comment is not listed" >&2; exit 1; }
+call 401 POST "$API/posts/$POST_ID/comments" "${JSON[@]}" -d '{"body":"No token"}'
+call 422 POST "$API/posts/$POST_ID/comments" "${BOB_AUTH[@]}" "${JSON[@]}" -d '{"body":"  "}'
+call 204 DELETE "$API/posts/$POST_ID/comments/$COMMENT_ID" "${BOB_AUTH[@]}"
+call 404 DELETE "$API/posts/$POST_ID/comments/$COMMENT_ID" "${BOB_AUTH[@]}"
+call 200 PUT "$API/posts/$POST_ID/favorite" "${BOB_AUTH[@]}"
+[ "$(json .favorites_count)" = 1 ] || { echo "FAIL  the favorite is not counted" >&2; exit 1; }
+call 200 DELETE "$API/posts/$POST_ID/favorite" "${BOB_AUTH[@]}"
+call 200 PUT "$API/users/$ALICE_ID/follow" "${BOB_AUTH[@]}"
+call 422 PUT "$API/users/$BOB_ID/follow" "${BOB_AUTH[@]}"
+call 200 GET "$API/users/me/feed?limit=20" "${BOB_AUTH[@]}"
+[ "$(json '.data | length')" -ge 1 ] || { echo "FAIL  alice's posts are not in bob's feed" >&2; exit 1; }
+call 200 DELETE "$API/users/$ALICE_ID/follow" "${BOB_AUTH[@]}"
+call 200 PATCH "$API/users/me" "${AUTH[@]}" "${JSON[@]}" \
+  -d '{"bio":"I write about Rust.","image":"https://example.com/alice.png"}'
+call 409 PATCH "$API/users/me" "${AUTH[@]}" "${JSON[@]}" -d '{"username":"bob"}'
+call 200 GET "$API/tags?limit=10"
 
 echo "== search and feed"
 call 200 GET "$API/posts?q=second"

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{auth, clients, feed, health, posts, users, well_known};
+use crate::routes::{auth, clients, comments, feed, health, posts, tags, users, well_known};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -17,7 +17,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 #[openapi(
     info(
         title = "blog-api",
-        description = "A blog backend: posts CRUD, accounts and JWT bearer authentication.\n\n\
+        description = "A blog backend: posts, comments, favorites, follows, accounts and JWT \
+            bearer authentication.\n\n\
             Click **Authorize**, enter your username (or email) and password under \
             `oauth2_password`, then try the protected operations.",
     ),
@@ -27,14 +28,18 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         clients::create, clients::list, clients::revoke,
         users::me, users::update_me, users::delete_me, users::change_password, users::profile,
         users::sessions, users::end_session, users::list, users::delete_user,
+        users::follow, users::unfollow, users::feed,
         posts::list, posts::create, posts::get, posts::replace, posts::update, posts::delete,
+        posts::favorite, posts::unfavorite,
+        comments::list, comments::create, comments::delete,
+        tags::list,
     ),
     components(schemas(crate::error::Problem, posts::TagName)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Signup and login"),
-        (name = "users", description = "Accounts and profiles"),
-        (name = "posts", description = "Blog posts"),
+        (name = "users", description = "Accounts, profiles, follows and the feed"),
+        (name = "posts", description = "Blog posts, their comments and favorites, and tags"),
         (name = "clients", description = "API clients (machine clients, client credentials)"),
         (name = "service", description = "Index and health"),
     )

@@ -223,7 +223,10 @@ impl Bio {
     /// `Ok(None)` for an empty or blank bio: a frontend clearing the field sends `""`.
     pub fn parse(input: &str) -> Result<Option<Self>, String> {
         if input.chars().count() > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters long", Self::MAX_CHARS));
+            return Err(format!(
+                "must be at most {} characters long",
+                Self::MAX_CHARS
+            ));
         }
         let bio = input.trim();
         Ok((!bio.is_empty()).then(|| Self(bio.to_owned())))
@@ -250,7 +253,10 @@ impl ImageUrl {
             return Ok(None);
         }
         if input.chars().count() > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters long", Self::MAX_CHARS));
+            return Err(format!(
+                "must be at most {} characters long",
+                Self::MAX_CHARS
+            ));
         }
         let refused = || "must be an http or https URL".to_owned();
         let url = url::Url::parse(input).map_err(|_| refused())?;

@@ -252,7 +252,10 @@ fn bearer_token(header: &HeaderValue) -> Result<&str, AuthFailure> {
 
 /// The token of an `Authorization: <scheme> <token>` header whose scheme is one of `schemes`
 /// (lower-case), matched case-insensitively.
-fn credential_token<'h>(header: &'h HeaderValue, schemes: &[&[u8]]) -> Result<&'h str, AuthFailure> {
+fn credential_token<'h>(
+    header: &'h HeaderValue,
+    schemes: &[&[u8]],
+) -> Result<&'h str, AuthFailure> {
     // Bytes, not `HeaderValue::to_str`: that is a second pass over every byte of every token,
     // and the table below already refuses anything that is not a visible ASCII token character.
     let value = header.as_bytes().trim_ascii();
@@ -260,7 +263,10 @@ fn credential_token<'h>(header: &'h HeaderValue, schemes: &[&[u8]]) -> Result<&'
         Some(at) => (&value[..at], &value[at + 1..]),
         None => (value, &[][..]),
     };
-    if !schemes.iter().any(|known| scheme.eq_ignore_ascii_case(known)) {
+    if !schemes
+        .iter()
+        .any(|known| scheme.eq_ignore_ascii_case(known))
+    {
         // Another scheme (Basic...) carries no bearer token: RFC 6750 3.1 says answer as if absent.
         return Err(AuthFailure::MissingToken);
     }

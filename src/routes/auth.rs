@@ -105,8 +105,12 @@ pub async fn signup(req: HttpRequest, body: JsonBody<SignupRequest>) -> ApiResul
 
 /// The app data of type `T` (registered at startup).
 pub(crate) fn app_data<T: 'static>(req: &HttpRequest) -> ApiResult<&web::Data<T>> {
-    req.app_data::<web::Data<T>>()
-        .ok_or_else(|| ApiError::internal(format!("{} missing from app data", std::any::type_name::<T>())))
+    req.app_data::<web::Data<T>>().ok_or_else(|| {
+        ApiError::internal(format!(
+            "{} missing from app data",
+            std::any::type_name::<T>()
+        ))
+    })
 }
 
 /// Signup's work, for `/api/v1/auth/signup` and `/api/users` alike: validates every field (422

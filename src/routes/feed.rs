@@ -55,7 +55,7 @@ pub struct FeedParams {
     #[param(pattern = "^[A-Za-z0-9_-]{3,32}$")]
     pub author: Option<String>,
     /// Only posts with this tag.
-    #[param(pattern = "^[A-Za-z0-9-]{1,32}$")]
+    #[param(pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub tag: Option<String>,
 }
 

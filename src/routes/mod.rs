@@ -3,10 +3,12 @@
 
 pub mod auth;
 pub mod clients;
+pub mod comments;
 pub mod feed;
 pub mod health;
 pub mod posts;
 pub mod realworld;
+pub mod tags;
 pub mod users;
 pub mod well_known;
 
@@ -26,7 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &AuthRateLimit) {
                 .configure(|cfg| auth::configure(cfg, rate_limit))
                 .configure(users::configure)
                 .configure(clients::configure)
-                .configure(posts::configure),
+                .configure(posts::configure)
+                .configure(tags::configure),
         )
         .configure(|cfg| realworld::configure(cfg, rate_limit));
 }

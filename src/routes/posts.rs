@@ -8,17 +8,17 @@ use utoipa::{IntoParams, ToSchema};
 use std::sync::Arc;
 
 use crate::domain::{
-    parse_rfc3339, rfc3339_millis, rfc3339_millis_opt, DisplayName, PostContent, PostDescription,
-    PostId, PostStatus, PostTitle, Slug, Tag, Tags, Timestamp, UserId, Username,
+    parse_rfc3339, rfc3339_millis, rfc3339_millis_opt, Bio, DisplayName, ImageUrl, PostContent,
+    PostDescription, PostId, PostStatus, PostTitle, Slug, Tag, Tags, Timestamp, UserId, Username,
 };
 use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
 use crate::http::{
-    etag, expected_versions, BodyLimit, IfMatch, JsonBody, PostsReader, PostsWriter,
+    etag, expected_versions, AuthUser, BodyLimit, IfMatch, JsonBody, PostsReader, PostsWriter,
 };
 use crate::routes::users::present;
 use crate::store::search::{query_words, SearchCursor};
 use crate::store::{
-    Actor, Expected, Listing, NewPost, Post, PostEdit, PostQuery, PostSearch, Store,
+    Actor, Author, Expected, Listing, NewPost, Post, PostEdit, PostQuery, PostSearch, Store,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -32,7 +32,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .put(replace)
                     .patch(update)
                     .delete(delete),
-            ),
+            )
+            .service(
+                super::resource("/{id}/favorite", "PUT, DELETE")
+                    .put(favorite)
+                    .delete(unfavorite),
+            )
+            // `/posts/{id}/comments...`: inside this scope, which does not fall through to
+            // services registered after it.
+            .configure(super::comments::configure),
     );
 }
 
@@ -50,7 +58,7 @@ pub struct ListParams {
     #[param(pattern = "^[A-Za-z0-9_-]{3,32}$")]
     pub author: Option<String>,
     /// Only posts with this tag.
-    #[param(pattern = "^[A-Za-z0-9-]{1,32}$")]
+    #[param(pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub tag: Option<String>,
     /// `published` (default: public posts), `draft` (the caller's drafts) or `scheduled` (the
     /// caller's posts whose `published_at` is still ahead); the last two need a token.
@@ -207,7 +215,7 @@ pub async fn list(
     }))
 }
 
-/// Who wrote a post, as embedded in it.
+/// Who wrote a post or a comment, as embedded in it.
 #[derive(Serialize, ToSchema)]
 pub struct AuthorView {
     #[schema(value_type = String, format = Uuid)]
@@ -216,6 +224,23 @@ pub struct AuthorView {
     pub username: Username,
     #[schema(value_type = Option<String>, example = "Alice Liddell")]
     pub name: Option<DisplayName>,
+    #[schema(value_type = Option<String>, example = "I write about Rust.")]
+    pub bio: Option<Bio>,
+    /// An `http` or `https` URL of the author's picture.
+    #[schema(value_type = Option<String>, example = "https://example.com/alice.png")]
+    pub image: Option<ImageUrl>,
+}
+
+impl From<Author> for AuthorView {
+    fn from(author: Author) -> Self {
+        Self {
+            id: author.id,
+            username: author.username,
+            name: author.name,
+            bio: author.bio,
+            image: author.image,
+        }
+    }
 }
 
 /// A post as clients see it: its fields, and its content rendered as safe HTML.
@@ -251,6 +276,11 @@ pub struct PostView {
     /// Starts at 1 and increments on every change; the `ETag` is derived from it.
     #[schema(example = 1)]
     pub version: u64,
+    /// How many accounts favorited the post.
+    #[schema(example = 3)]
+    pub favorites_count: u64,
+    /// Whether the caller favorited it (`false` without a token).
+    pub favorited: bool,
     /// `content` rendered as CommonMark and sanitised (no scripts, no event handlers, no
     /// `javascript:` or `data:` URLs; links get `rel="nofollow noopener"`).
     #[schema(value_type = String, example = "<h1>Hello</h1>\n<p>My first post.</p>\n")]
@@ -268,14 +298,12 @@ impl PostView {
             tags: post.tags,
             status: post.status,
             published_at: post.published_at,
-            author: AuthorView {
-                id: post.author.id,
-                username: post.author.username,
-                name: post.author.name,
-            },
+            author: AuthorView::from(post.author),
             created_at: post.created_at,
             updated_at: post.updated_at,
             version: post.version,
+            favorites_count: post.favorites,
+            favorited: post.favorited,
             content_html,
         }
     }
@@ -320,7 +348,7 @@ impl RenderedHtml {
 
 /// A tag as clients send it; stored lower-case.
 #[derive(utoipa::ToSchema)]
-#[schema(pattern = "^[A-Za-z0-9-]{1,32}$", example = "rust")]
+#[schema(pattern = "^[A-Za-z0-9_-]{1,32}$", example = "rust")]
 pub struct TagName(pub String);
 
 /// A new post.
@@ -344,7 +372,7 @@ pub struct PostInput {
     /// Up to 500 characters; omitted or blank means none.
     #[schema(max_length = 500)]
     pub description: Option<String>,
-    /// Up to 10 tags of 1-32 letters, digits or `-`; stored lower-case, sorted, unique.
+    /// Up to 10 tags of 1-32 letters, digits, `_` or `-`; stored lower-case, sorted, unique.
     #[serde(default)]
     #[schema(max_items = 10, value_type = Vec<TagName>)]
     pub tags: Vec<String>,
@@ -632,4 +660,46 @@ pub async fn delete(
 ) -> ApiResult<HttpResponse> {
     store.delete_post(*id, &writer.0, &if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Favorites a post for the caller; favoriting it again changes nothing. 200 with the post as
+/// the caller now sees it (`favorited: true`); 404 for a post they cannot see.
+#[utoipa::path(
+    put, path = "/api/v1/posts/{id}/favorite", tag = "posts", operation_id = "favorite_post",
+    params(("id" = String, Path, format = Uuid)),
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The post, favorited by the caller", body = PostView, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
+        crate::problems::AuthProblems, crate::problems::NotFoundProblem,
+    )
+)]
+pub async fn favorite(
+    auth: AuthUser,
+    id: web::Path<PostId>,
+    store: web::Data<Store>,
+    html: web::Data<RenderedHtml>,
+) -> ApiResult<HttpResponse> {
+    let post = store.favorite(&auth.0.actor(), *id).await?;
+    Ok(with_etag(HttpResponse::Ok(), &html, post))
+}
+
+/// Takes the caller's favorite back; doing it again changes nothing. 200 with the post as the
+/// caller now sees it (`favorited: false`); 404 for a post they cannot see.
+#[utoipa::path(
+    delete, path = "/api/v1/posts/{id}/favorite", tag = "posts", operation_id = "unfavorite_post",
+    params(("id" = String, Path, format = Uuid)),
+    security(("oauth2_password" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The post, not favorited by the caller", body = PostView, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
+        crate::problems::AuthProblems, crate::problems::NotFoundProblem,
+    )
+)]
+pub async fn unfavorite(
+    auth: AuthUser,
+    id: web::Path<PostId>,
+    store: web::Data<Store>,
+    html: web::Data<RenderedHtml>,
+) -> ApiResult<HttpResponse> {
+    let post = store.unfavorite(&auth.0.actor(), *id).await?;
+    Ok(with_etag(HttpResponse::Ok(), &html, post))
 }

@@ -322,8 +322,7 @@ pub(super) fn view(state: &State, id: PostId, viewer: Option<UserId>) -> Option<
         updated_at: post.updated_at,
         version: post.version,
         favorites: favorited_by.map_or(0, |users| users.len() as u64),
-        favorited: viewer.is_some_and(|viewer| {
-            favorited_by.is_some_and(|users| users.contains(&viewer))
-        }),
+        favorited: viewer
+            .is_some_and(|viewer| favorited_by.is_some_and(|users| users.contains(&viewer))),
     })
 }

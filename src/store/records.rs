@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Bio, ClientId, CommentBody, CommentId, DisplayName, Email, ImageUrl, PostContent, PostDescription, PostId, PostStatus, PostTitle,
-    Role, Scopes, SessionId, Slug, Tags, Timestamp, UserId, Username,
+    Bio, ClientId, CommentBody, CommentId, DisplayName, Email, ImageUrl, PostContent,
+    PostDescription, PostId, PostStatus, PostTitle, Role, Scopes, SessionId, Slug, Tags, Timestamp,
+    UserId, Username,
 };
 
 /// A stored account, password hash included. Never leaves the store: see [`User`].
@@ -150,6 +151,9 @@ pub struct Author {
 pub struct CommentRecord {
     pub id: CommentId,
     pub post: PostId,
+    /// Its place among the post's comments: one more than the last one's when written, so
+    /// comments of the same millisecond keep their order.
+    pub seq: u64,
     pub author: UserId,
     pub body: CommentBody,
     pub created_at: Timestamp,

@@ -9,8 +9,8 @@ use imbl::OrdSet;
 use uuid::Uuid;
 
 use crate::domain::{
-    now, Bio, CommentBody, CommentId, DisplayName, Email, ImageUrl, PostId, SessionId, Tag,
-    Timestamp, UserId, Username,
+    now, Bio, CommentBody, CommentId, DisplayName, Email, ImageUrl, PostId, SessionId, Tag, UserId,
+    Username,
 };
 
 use super::cursor::Cursor;
@@ -72,7 +72,9 @@ impl Store {
     /// The account with this username (any case).
     pub async fn user_by_username(&self, username: &str) -> Option<User> {
         let state = self.read();
-        let id = state.users_by_username.get(&username.trim().to_lowercase())?;
+        let id = state
+            .users_by_username
+            .get(&username.trim().to_lowercase())?;
         state.users.get(id).map(|user| User::from(&**user))
     }
 
@@ -84,7 +86,11 @@ impl Store {
     /// Applies `edit`; a new username or email must be free (409 otherwise).
     pub async fn update_profile(&self, id: UserId, edit: ProfileEdit) -> Result<User, StoreError> {
         self.write(move |tx| {
-            let current = tx.state.users.get(&id).ok_or(StoreError::NotFound("user"))?;
+            let current = tx
+                .state
+                .users
+                .get(&id)
+                .ok_or(StoreError::NotFound("user"))?;
             if let Some(email) = &edit.email {
                 if tx
                     .state
@@ -222,9 +228,16 @@ impl Store {
                 .find(|id| !tx.state.comments.contains_key(id))
                 .expect("an endless supply of random ids finds a free one");
             let created_at = now();
+            let seq = tx
+                .state
+                .comments_by_post
+                .get(&post)
+                .and_then(|keys| keys.get_max())
+                .map_or(1, |(seq, _)| seq + 1);
             let record = CommentRecord {
                 id,
                 post,
+                seq,
                 author: actor.user_id,
                 body,
                 created_at,
@@ -249,27 +262,33 @@ impl Store {
         visible_view(&state, post, viewer)?;
         let empty = OrdSet::new();
         let index = state.comments_by_post.get(&post).unwrap_or(&empty);
-        let keys: Box<dyn Iterator<Item = &(Timestamp, CommentId)>> = match after {
+        let keys: Box<dyn Iterator<Item = &(u64, CommentId)>> = match after {
             Some(cursor) => {
-                let (at, id) = cursor.key::<Uuid>();
-                let from = (at, CommentId::from_u128(id.as_u128()));
+                let (_, key) = cursor.key::<Uuid>();
+                let key = key.as_u128();
+                let from = ((key >> 64) as u64, CommentId::from_u128(key));
                 Box::new(index.range((Bound::Excluded(from), Bound::Unbounded)))
             }
             None => Box::new(index.iter()),
         };
         let viewer = viewer.map(|v| v.user_id);
-        let mut comments: Vec<Comment> = keys
-            .take(limit + 1)
+        let mut keys: Vec<(u64, CommentId)> = keys.take(limit + 1).copied().collect();
+        let more = keys.len() > limit;
+        keys.truncate(limit);
+        let comments: Vec<Comment> = keys
+            .iter()
             .filter_map(|(_, id)| comment_view(&state, *id, viewer))
             .collect();
-        let next = if comments.len() > limit {
-            comments.truncate(limit);
-            comments.last().map(|comment| {
-                Cursor::new(comment.created_at, Uuid::from_u128(comment.id.get().into()))
-            })
-        } else {
-            None
-        };
+        // The cursor carries the last comment's place (high 64 bits) and id (low 64 bits).
+        let next = more.then(|| keys.last()).flatten().map(|(seq, id)| {
+            let at = comments
+                .last()
+                .map_or_else(now, |comment| comment.created_at);
+            Cursor::new(
+                at,
+                Uuid::from_u128((u128::from(*seq) << 64) | u128::from(id.get())),
+            )
+        });
         Some(CommentPage { comments, next })
     }
 
@@ -283,16 +302,15 @@ impl Store {
     ) -> Result<(), StoreError> {
         let actor = *actor;
         self.write(move |tx| {
-            let post = visible_view(tx.state, post, Some(&actor))
-                .ok_or(StoreError::NotFound("post"))?;
+            let post =
+                visible_view(tx.state, post, Some(&actor)).ok_or(StoreError::NotFound("post"))?;
             let record = tx
                 .state
                 .comments
                 .get(&comment)
                 .filter(|record| record.post == post.id)
                 .ok_or(StoreError::NotFound("comment"))?;
-            if !(actor.admin || record.author == actor.user_id || post.author.id == actor.user_id)
-            {
+            if !(actor.admin || record.author == actor.user_id || post.author.id == actor.user_id) {
                 return Err(StoreError::NotAuthor);
             }
             tx.commit(Change::DeleteComment { id: comment });
@@ -355,9 +373,9 @@ impl Store {
             .collect();
         let next = if posts.len() > query.limit {
             posts.truncate(query.limit);
-            posts.last().map(|post| {
-                Cursor::new(post.published_at.unwrap_or(post.created_at), post.id)
-            })
+            posts
+                .last()
+                .map(|post| Cursor::new(post.published_at.unwrap_or(post.created_at), post.id))
         } else {
             None
         };
@@ -453,15 +471,11 @@ impl<'a> Selection<'a> {
         let keys: Keys<'_> = match &self.source {
             Source::Index(index) => walk(index),
             Source::Merge(indexes) => Box::new(merge(indexes.iter().map(|i| walk(i)).collect())),
-            Source::Sorted(keys) => Box::new(
-                keys.iter()
-                    .copied()
-                    .filter(move |key| match upper {
-                        Bound::Excluded(b) => *key < b,
-                        Bound::Included(b) => *key <= b,
-                        Bound::Unbounded => true,
-                    }),
-            ),
+            Source::Sorted(keys) => Box::new(keys.iter().copied().filter(move |key| match upper {
+                Bound::Excluded(b) => *key < b,
+                Bound::Included(b) => *key <= b,
+                Bound::Unbounded => true,
+            })),
         };
         let state = self.state;
         let (tag, author, now) = (self.tag, self.author, self.until.0);
@@ -490,7 +504,8 @@ impl<'a> Selection<'a> {
 /// Merges iterators that each yield keys newest first into one, newest first. Picks the
 /// newest head each step: O(sources) per key, and a reader follows a few hundred at most.
 fn merge<'a>(sources: Vec<Keys<'a>>) -> impl Iterator<Item = PostKey> + 'a {
-    let mut sources: Vec<Peekable<Keys<'a>>> = sources.into_iter().map(Iterator::peekable).collect();
+    let mut sources: Vec<Peekable<Keys<'a>>> =
+        sources.into_iter().map(Iterator::peekable).collect();
     std::iter::from_fn(move || {
         let (_, newest) = sources
             .iter_mut()

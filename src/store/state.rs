@@ -146,8 +146,8 @@ pub struct State {
     /// Account -> the posts it favorited.
     pub(super) favorites_of: HashMap<UserId, HashSet<PostId>>,
     pub(super) comments: HashMap<CommentId, Arc<CommentRecord>>,
-    /// Each post's comments, oldest first.
-    pub(super) comments_by_post: HashMap<PostId, OrdSet<(Timestamp, CommentId)>>,
+    /// Each post's comments, oldest first (by their `seq`).
+    pub(super) comments_by_post: HashMap<PostId, OrdSet<(u64, CommentId)>>,
     /// Each account's comments (so that deleting an account deletes them).
     pub(super) comments_by_author: HashMap<UserId, HashSet<CommentId>>,
     /// While a snapshot loads, the search index is built apart (on the decoding thread, in one
@@ -392,7 +392,7 @@ impl State {
             }
             Change::PutComment(comment) => {
                 if let Some(old) = self.comments.get(&comment.id) {
-                    let key = (old.created_at, old.id);
+                    let key = (old.seq, old.id);
                     if let Some(keys) = self.comments_by_post.get_mut(&old.post) {
                         keys.remove(&key);
                     }
@@ -400,7 +400,7 @@ impl State {
                 self.comments_by_post
                     .entry(comment.post)
                     .or_default()
-                    .insert((comment.created_at, comment.id));
+                    .insert((comment.seq, comment.id));
                 self.comments_by_author
                     .entry(comment.author)
                     .or_default()
@@ -434,7 +434,7 @@ impl State {
         };
         remove_from_set(&mut self.comments_by_author, &comment.author, &id);
         if let Some(keys) = self.comments_by_post.get_mut(&comment.post) {
-            keys.remove(&(comment.created_at, id));
+            keys.remove(&(comment.seq, id));
             if keys.is_empty() {
                 self.comments_by_post.remove(&comment.post);
             }

@@ -61,6 +61,7 @@ fn query(author: Option<&str>, tag: Option<&str>, limit: usize) -> PostQuery {
         after: None,
         limit,
         listing: Listing::Public,
+        viewer: None,
     }
 }
 
@@ -759,6 +760,7 @@ mod durability {
                 tag: None,
                 after: None,
                 limit: 10,
+                viewer: None,
             };
             let mut titles: Vec<String> = store
                 .search_posts(&query)
@@ -995,4 +997,275 @@ fn accounts_journaled_before_external_identities_still_read() {
     assert_eq!(record.email.unwrap().as_str(), "alice@example.com");
     assert_eq!(record.password_hash.as_deref(), Some("$argon2id$fake"));
     assert_eq!(record.external, None);
+}
+
+mod social {
+    use super::*;
+    use crate::domain::{Bio, CommentBody, ImageUrl, PostId};
+
+    fn comment(text: &str) -> CommentBody {
+        CommentBody::parse(text).unwrap()
+    }
+
+    /// Alice writes a post; Bob follows her, favorites it and comments; Carol comments too.
+    async fn scene(store: &Store) -> (Principal, Principal, Principal, Post) {
+        let alice = user(store, "alice").await;
+        let bob = user(store, "bob").await;
+        let carol = user(store, "carol").await;
+        let post = store
+            .create_post(alice.user_id, new_post("Hello", &["greeting"]))
+            .await
+            .unwrap();
+        store.follow(bob.user_id, alice.user_id).await.unwrap();
+        store.favorite(&bob.actor(), post.id).await.unwrap();
+        store
+            .add_comment(&bob.actor(), post.id, comment("first"))
+            .await
+            .unwrap();
+        store
+            .add_comment(&carol.actor(), post.id, comment("second"))
+            .await
+            .unwrap();
+        (alice, bob, carol, post)
+    }
+
+    async fn bodies(store: &Store, post: PostId) -> Vec<String> {
+        store
+            .comments(post, None, None, 100)
+            .await
+            .map(|page| {
+                page.comments
+                    .iter()
+                    .map(|c| c.body.as_str().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[actix_web::test]
+    async fn favorites_count_per_post_and_show_per_viewer() {
+        let store = Store::ephemeral();
+        let (alice, bob, _, post) = scene(&store).await;
+        let seen_by_bob = store.post(post.id, Some(&bob.actor())).await.unwrap();
+        assert_eq!((seen_by_bob.favorites, seen_by_bob.favorited), (1, true));
+        let seen_by_alice = store.post(post.id, Some(&alice.actor())).await.unwrap();
+        assert_eq!(
+            (seen_by_alice.favorites, seen_by_alice.favorited),
+            (1, false)
+        );
+        // Idempotent both ways.
+        store.favorite(&bob.actor(), post.id).await.unwrap();
+        assert_eq!(store.post(post.id, None).await.unwrap().favorites, 1);
+        store.unfavorite(&bob.actor(), post.id).await.unwrap();
+        store.unfavorite(&bob.actor(), post.id).await.unwrap();
+        assert_eq!(store.post(post.id, None).await.unwrap().favorites, 0);
+    }
+
+    #[actix_web::test]
+    async fn the_feed_merges_followed_authors_newest_first_and_counts_them() {
+        let store = Store::ephemeral();
+        let (alice, bob, carol, _) = scene(&store).await;
+        store.follow(bob.user_id, carol.user_id).await.unwrap();
+        for (who, title) in [
+            (&carol, "c1"),
+            (&alice, "a1"),
+            (&carol, "c2"),
+            (&bob, "own"),
+        ] {
+            store
+                .create_post(who.user_id, new_post(title, &[]))
+                .await
+                .unwrap();
+        }
+        let feed = |offset, limit| ArticleQuery {
+            feed_of: Some(bob.user_id),
+            offset,
+            limit,
+            viewer: Some(bob.user_id),
+            ..ArticleQuery::default()
+        };
+        let page = store.articles(&feed(0, 10)).await;
+        let titles: Vec<&str> = page.posts.iter().map(|p| p.title.as_str()).collect();
+        assert_eq!(titles, ["c2", "a1", "c1", "Hello"]);
+        assert_eq!(page.total, 4, "his own post is not in his feed");
+        assert!(page.posts.iter().all(|p| p.author.following));
+        let slice = store.articles(&feed(1, 2)).await;
+        let titles: Vec<&str> = slice.posts.iter().map(|p| p.title.as_str()).collect();
+        assert_eq!((titles, slice.total), (vec!["a1", "c1"], 4));
+        // Cursor pages walk the same list.
+        let mut query = feed(0, 3);
+        let first = store.article_page(&query).await;
+        query.after = first.next;
+        let second = store.article_page(&query).await;
+        let all: Vec<&str> = first
+            .posts
+            .iter()
+            .chain(&second.posts)
+            .map(|p| p.title.as_str())
+            .collect();
+        assert_eq!(all, ["c2", "a1", "c1", "Hello"]);
+        assert!(second.next.is_none());
+        store.unfollow(bob.user_id, carol.user_id).await.unwrap();
+        assert_eq!(store.articles(&feed(0, 10)).await.total, 2);
+        assert_eq!(
+            store.follow(bob.user_id, bob.user_id).await.unwrap_err(),
+            StoreError::FollowSelf
+        );
+    }
+
+    #[actix_web::test]
+    async fn comments_may_be_deleted_by_their_author_the_post_author_or_an_admin() {
+        let store = Store::ephemeral();
+        let (alice, bob, carol, post) = scene(&store).await;
+        let page = store.comments(post.id, None, None, 100).await.unwrap();
+        let (bobs, carols) = (page.comments[0].id, page.comments[1].id);
+        assert_eq!(
+            store
+                .delete_comment(&carol.actor(), post.id, bobs)
+                .await
+                .unwrap_err(),
+            StoreError::NotAuthor
+        );
+        store
+            .delete_comment(&bob.actor(), post.id, bobs)
+            .await
+            .unwrap();
+        store
+            .delete_comment(&alice.actor(), post.id, carols)
+            .await
+            .unwrap();
+        assert!(bodies(&store, post.id).await.is_empty());
+        assert_eq!(
+            store
+                .delete_comment(&alice.actor(), post.id, carols)
+                .await
+                .unwrap_err(),
+            StoreError::NotFound("comment")
+        );
+    }
+
+    #[actix_web::test]
+    async fn comment_pages_walk_oldest_first() {
+        let store = Store::ephemeral();
+        let (alice, _, _, post) = scene(&store).await;
+        for i in 0..5 {
+            store
+                .add_comment(&alice.actor(), post.id, comment(&format!("c{i}")))
+                .await
+                .unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.comments(post.id, None, after, 2).await.unwrap();
+            seen.extend(page.comments.iter().map(|c| c.body.as_str().to_owned()));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["first", "second", "c0", "c1", "c2", "c3", "c4"]);
+    }
+
+    #[actix_web::test]
+    async fn deleting_a_post_or_an_account_takes_its_comments_favorites_and_follows() {
+        let store = Store::ephemeral();
+        let (alice, bob, carol, post) = scene(&store).await;
+        store.delete_user(bob.user_id).await.unwrap();
+        assert_eq!(bodies(&store, post.id).await, ["second"]);
+        assert_eq!(store.post(post.id, None).await.unwrap().favorites, 0);
+        let state = store.read();
+        assert!(state.followers.get(&alice.user_id).is_none());
+        assert!(state.favorites_of.get(&bob.user_id).is_none());
+        drop(state);
+        store
+            .delete_post(post.id, &alice.actor(), &Expected::Any)
+            .await
+            .unwrap();
+        let state = store.read();
+        assert!(state.comments.is_empty() && state.comments_by_post.is_empty());
+        assert!(state.comments_by_author.get(&carol.user_id).is_none());
+    }
+
+    #[actix_web::test]
+    async fn profiles_change_and_names_stay_unique() {
+        let store = Store::ephemeral();
+        let (alice, bob, _, _) = scene(&store).await;
+        let edit = ProfileEdit {
+            username: Some(Username::parse("alicia").unwrap()),
+            email: Some(Email::parse("alicia@example.com").unwrap()),
+            bio: Some(Bio::parse("Writes").unwrap()),
+            image: Some(ImageUrl::parse("https://example.com/a.png").unwrap()),
+            ..ProfileEdit::default()
+        };
+        let user = store.update_profile(alice.user_id, edit).await.unwrap();
+        assert_eq!(user.username.as_str(), "alicia");
+        assert_eq!(user.bio.as_ref().unwrap().as_str(), "Writes");
+        assert!(store
+            .credentials(LoginName::Email("alice@example.com"))
+            .await
+            .is_none());
+        assert!(store
+            .credentials(LoginName::Email("alicia@example.com"))
+            .await
+            .is_some());
+        assert!(store.user_by_username("alice").await.is_none());
+        let taken = ProfileEdit {
+            username: Some(Username::parse("alicia").unwrap()),
+            ..ProfileEdit::default()
+        };
+        assert_eq!(
+            store.update_profile(bob.user_id, taken).await.unwrap_err(),
+            StoreError::UsernameTaken
+        );
+        let clear = ProfileEdit {
+            bio: Some(None),
+            ..ProfileEdit::default()
+        };
+        let user = store.update_profile(alice.user_id, clear).await.unwrap();
+        assert_eq!((user.bio, user.image.is_some()), (None, true));
+    }
+
+    #[actix_web::test]
+    async fn tags_in_use_come_most_used_first() {
+        let store = Store::ephemeral();
+        let alice = user(&store, "alice").await;
+        for tags in [&["b", "a"][..], &["b"], &["c", "b"], &["a"]] {
+            store
+                .create_post(alice.user_id, new_post("t", tags))
+                .await
+                .unwrap();
+        }
+        let tags: Vec<(String, usize)> = store
+            .tags(10)
+            .await
+            .into_iter()
+            .map(|(tag, count)| (tag.as_str().to_owned(), count))
+            .collect();
+        assert_eq!(tags, [("b".into(), 3), ("a".into(), 2), ("c".into(), 1)]);
+        assert_eq!(store.tags(1).await.len(), 1);
+    }
+
+    #[actix_web::test]
+    async fn follows_favorites_and_comments_survive_a_snapshot_and_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (post, bob) = {
+            let store = Store::open(dir.path(), 1 << 30).unwrap();
+            let (_, bob, _, post) = scene(&store).await;
+            (post, bob)
+        };
+        let check = |store: Store| async move {
+            let seen = store.post(post.id, Some(&bob.actor())).await.unwrap();
+            assert_eq!((seen.favorites, seen.favorited), (1, true));
+            assert!(seen.author.following);
+            assert_eq!(bodies(&store, post.id).await, ["first", "second"]);
+        };
+        // Replayed from the journal.
+        let store = Store::open(dir.path(), 1 << 30).unwrap();
+        // ... and from a snapshot of it.
+        let copy = tempfile::tempdir().unwrap();
+        store.export_snapshot(&copy.path().join("data")).unwrap();
+        check(store).await;
+        check(Store::open(&copy.path().join("data"), 1 << 30).unwrap()).await;
+    }
 }

@@ -49,7 +49,7 @@ async fn create_returns_201_with_location_etag_and_the_post() {
     assert_eq!(post["version"], 1);
     assert_eq!(
         post["author"],
-        json!({"id": alice.id, "username": "alice", "name": null})
+        json!({"id": alice.id, "username": "alice", "name": null, "bio": null, "image": null})
     );
     assert_eq!(post["created_at"], post["updated_at"]);
     let created = post["created_at"].as_str().unwrap();

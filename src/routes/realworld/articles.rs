@@ -90,7 +90,11 @@ impl ArticleView {
                 .map(|d| d.as_str().to_owned())
                 .unwrap_or_default(),
             body: with_body.then(|| post.content.as_str().to_owned()),
-            tag_list: post.tags.iter().map(|tag| tag.as_str().to_owned()).collect(),
+            tag_list: post
+                .tags
+                .iter()
+                .map(|tag| tag.as_str().to_owned())
+                .collect(),
             created_at: Time(post.created_at),
             updated_at: Time(post.updated_at),
             favorited: post.favorited,
@@ -288,7 +292,9 @@ async fn update(
     let content = content.map(|c| required(Some(&c)).and_then(PostContent::parse));
     let tags = match tag_list {
         None => None,
-        Some(None) => Some(Err("must be a list (send [] to remove every tag)".to_owned())),
+        Some(None) => Some(Err(
+            "must be a list (send [] to remove every tag)".to_owned()
+        )),
         Some(Some(list)) => Some(Tags::parse(&list)),
     };
     let mut check = |name: &str, message: Option<String>| {
@@ -296,13 +302,22 @@ async fn update(
             errors.add(name, message);
         }
     };
-    check("title", title.as_ref().and_then(|r| r.as_ref().err().cloned()));
+    check(
+        "title",
+        title.as_ref().and_then(|r| r.as_ref().err().cloned()),
+    );
     check(
         "description",
         description.as_ref().and_then(|r| r.as_ref().err().cloned()),
     );
-    check("body", content.as_ref().and_then(|r| r.as_ref().err().cloned()));
-    check("tagList", tags.as_ref().and_then(|r| r.as_ref().err().cloned()));
+    check(
+        "body",
+        content.as_ref().and_then(|r| r.as_ref().err().cloned()),
+    );
+    check(
+        "tagList",
+        tags.as_ref().and_then(|r| r.as_ref().err().cloned()),
+    );
     errors.into_result()?;
     let edit = PostEdit {
         title: title.and_then(Result::ok),

@@ -15,9 +15,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(list)
             .post(create),
     )
-    .service(
-        crate::routes::resource("/articles/{slug}/comments/{id}", "DELETE").delete(delete),
-    );
+    .service(crate::routes::resource("/articles/{slug}/comments/{id}", "DELETE").delete(delete));
 }
 
 #[derive(Deserialize)]
@@ -100,8 +98,7 @@ async fn create(
             StoreError::NotFound(_) => article_not_found(),
             other => other.into(),
         })?;
-    Ok(HttpResponse::Created()
-        .json(serde_json::json!({ "comment": CommentView::from(&comment) })))
+    Ok(HttpResponse::Created().json(serde_json::json!({ "comment": CommentView::from(&comment) })))
 }
 
 /// Deletes a comment: its author's, the article author's or an admin's to delete; 403

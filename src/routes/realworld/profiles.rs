@@ -29,7 +29,10 @@ async fn profile(
     store: web::Data<Store>,
     username: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let user = store.user_by_username(&username).await.ok_or_else(not_found)?;
+    let user = store
+        .user_by_username(&username)
+        .await
+        .ok_or_else(not_found)?;
     let author = store
         .profile(user.id, viewer.user_id())
         .await
@@ -59,7 +62,10 @@ async fn set_following(
     username: web::Path<String>,
     follow: bool,
 ) -> ApiResult<HttpResponse> {
-    let user = store.user_by_username(&username).await.ok_or_else(not_found)?;
+    let user = store
+        .user_by_username(&username)
+        .await
+        .ok_or_else(not_found)?;
     let me = auth.principal.user_id;
     let result = if follow {
         store.follow(me, user.id).await

@@ -210,7 +210,10 @@ async fn update(
                     let context: Vec<&str> = current
                         .iter()
                         .flat_map(|user| {
-                            [Some(user.username.as_str()), user.email.as_ref().map(Email::as_str)]
+                            [
+                                Some(user.username.as_str()),
+                                user.email.as_ref().map(Email::as_str),
+                            ]
                         })
                         .flatten()
                         .collect();
