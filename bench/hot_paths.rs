@@ -9,7 +9,7 @@ use blog_api::auth::TokenKeys;
 use blog_api::config::JwtAlgorithm;
 use blog_api::domain::{Email, PostContent, PostStatus, PostTitle, Role, Tags, Username};
 use blog_api::http::AuthUser;
-use blog_api::store::{Listing, NewPost, NewSession, NewUser, PostQuery, Store};
+use blog_api::store::{Embedded as Store, Listing, NewPost, NewSession, NewUser, PostQuery};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";

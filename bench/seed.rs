@@ -8,7 +8,7 @@ use std::time::Instant;
 use argon2::password_hash::PasswordHasher as _;
 use argon2::{Algorithm, Argon2, Params, Version};
 use blog_api::domain::{Email, PostContent, PostStatus, PostTitle, Role, Tags, Username};
-use blog_api::store::{NewPost, NewSession, NewUser, Store};
+use blog_api::store::{Embedded as Store, NewPost, NewSession, NewUser};
 
 const WORDS: &[&str] = &[
     "rust", "actix", "server", "latency", "journal", "snapshot", "blog", "token", "argon2",

@@ -42,6 +42,11 @@ pub struct Settings {
     pub refresh_token_ttl: Duration,
     /// Lifetime of the tokens `/api` (RealWorld) issues: its frontends never refresh.
     pub realworld_token_ttl: Duration,
+    /// `BLOG_DATABASE_URL`: PostgreSQL instead of the embedded store. A secret: it may hold a
+    /// password.
+    pub database_url: Option<SecretString>,
+    /// `BLOG_DATABASE_POOL_SIZE`: connections per server at most.
+    pub database_pool_size: u32,
     /// `BLOG_PASSWORD_MIN_SCORE`: how strong a new password must be.
     pub password_policy: crate::domain::PasswordPolicy,
     /// Origins allowed by CORS; `*` allows any.
@@ -71,6 +76,8 @@ pub struct Settings {
 pub enum Storage {
     Disk,
     Memory,
+    /// PostgreSQL at `BLOG_DATABASE_URL`.
+    Postgres,
 }
 
 /// `BLOG_JWT_ALGORITHM`: how our own access tokens are signed.
@@ -186,6 +193,9 @@ struct RawSettings {
     realworld_token_ttl: u64,
     #[serde(default = "defaults::password_min_score")]
     password_min_score: u8,
+    database_url: Option<String>,
+    #[serde(default = "defaults::database_pool_size")]
+    database_pool_size: u32,
     #[serde(default)]
     cors_origins: String,
     public_url: Option<String>,
@@ -248,6 +258,9 @@ mod defaults {
     }
     pub fn realworld_token_ttl() -> u64 {
         7 * 24 * 60 * 60
+    }
+    pub fn database_pool_size() -> u32 {
+        16
     }
     pub fn password_min_score() -> u8 {
         crate::domain::PasswordPolicy::default().min_score
@@ -351,6 +364,13 @@ impl RawSettings {
         let admin = self.admin()?;
         let limits = self.limits()?;
         let storage = self.storage()?;
+        if storage.storage == Storage::Postgres && key.secret.is_none() && key.key_file.is_none() {
+            return Err(ConfigError::new(
+                "BLOG_JWT_SECRET",
+                "is required with BLOG_DATABASE_URL (or BLOG_JWT_KEY_FILE): every server on the \
+                 database must sign and check tokens with the same key",
+            ));
+        }
         let oidc = self.oidc(&tokens.issuer)?;
         Ok(Settings {
             listen,
@@ -366,6 +386,8 @@ impl RawSettings {
             refresh_token_ttl: tokens.refresh_token_ttl,
             realworld_token_ttl: tokens.realworld_token_ttl,
             password_policy: self.password_policy()?,
+            database_url: storage.database_url,
+            database_pool_size: storage.database_pool_size,
             cors_origins,
             log: self.log,
             workers,
@@ -585,7 +607,7 @@ impl RawSettings {
                 "must be at least 4096",
             ));
         }
-        let storage = match self.storage.as_str() {
+        let mut storage = match self.storage.as_str() {
             "disk" => Storage::Disk,
             "memory" => Storage::Memory,
             other => {
@@ -595,8 +617,30 @@ impl RawSettings {
                 ))
             }
         };
+        let database_url = self
+            .database_url
+            .take()
+            .filter(|url| !url.trim().is_empty());
+        if let Some(url) = &database_url {
+            let url = url.trim();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError::new(
+                    "BLOG_DATABASE_URL",
+                    "must be a postgres:// URL, e.g. postgres://blog@127.0.0.1:5432/blog",
+                ));
+            }
+            storage = Storage::Postgres;
+        }
+        if !(1..=1000).contains(&self.database_pool_size) {
+            return Err(ConfigError::new(
+                "BLOG_DATABASE_POOL_SIZE",
+                "must be between 1 and 1000",
+            ));
+        }
         Ok(StorageSettings {
             storage,
+            database_url: database_url.map(|url| SecretString::from(url.trim().to_owned())),
+            database_pool_size: self.database_pool_size,
             data_dir: std::mem::take(&mut self.data_dir),
             journal_compact_bytes: self.journal_compact_bytes,
             sessions_per_account: usize::try_from(self.sessions_per_account).unwrap_or(usize::MAX),
@@ -669,6 +713,8 @@ struct Tokens {
 /// Where the store keeps its data, as [`RawSettings::storage`] validated it.
 struct StorageSettings {
     storage: Storage,
+    database_url: Option<SecretString>,
+    database_pool_size: u32,
     data_dir: PathBuf,
     journal_compact_bytes: u64,
     sessions_per_account: usize,

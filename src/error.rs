@@ -130,6 +130,10 @@ pub enum ApiError {
     /// 503: every password-hashing slot is busy and the queue is full.
     #[error("the server is busy; retry shortly")]
     Overloaded,
+    /// 503: the database did not answer in time (no connection within the pool's timeout, or
+    /// the connection broke). Nothing was changed, or the change is unknown: retry.
+    #[error("the database is unavailable; retry shortly")]
+    StoreUnavailable,
     /// 422: the body parsed but its values are invalid.
     #[error("the request has invalid fields")]
     Validation(FieldErrors),
@@ -204,6 +208,7 @@ impl ApiError {
             Self::Unauthorized(AuthFailure::InvalidClient) => "invalid_client",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::Overloaded => "overloaded",
+            Self::StoreUnavailable => "store_unavailable",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -285,7 +290,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) | Self::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Overloaded | Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -311,6 +316,9 @@ impl ResponseError for ApiError {
             }
             Self::Overloaded => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            Self::StoreUnavailable => {
+                response.insert_header((header::RETRY_AFTER, "2"));
             }
             // The rest of the body may still be on its way: this connection is done.
             Self::RequestTimeout(_) => {

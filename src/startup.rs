@@ -42,6 +42,8 @@ pub enum StartupError {
     },
     #[error("BLOG_ADMIN_{field}: {reason}")]
     Admin { field: &'static str, reason: String },
+    #[error("BLOG_DATABASE_URL: {0}")]
+    Database(String),
 }
 
 /// A bound, ready-to-run server.
@@ -81,6 +83,7 @@ impl Application {
         let store = match settings.storage {
             Storage::Memory => Store::ephemeral(),
             Storage::Disk => Store::open(&settings.data_dir, settings.journal_compact_bytes)?,
+            Storage::Postgres => connect_postgres(&settings).await?,
         };
         let store = web::Data::new(store.with_session_cap(settings.sessions_per_account));
         if let Some(admin) = &settings.admin {
@@ -205,13 +208,42 @@ fn spawn_sweeper(store: web::Data<Store>, throttle: web::Data<LoginThrottle>, in
         ticks.tick().await;
         loop {
             ticks.tick().await;
-            let sessions = store.sweep_sessions().await;
+            // A database that does not answer now is asked again at the next tick.
+            let sessions = store.sweep_sessions().await.unwrap_or(0);
             let throttled = throttle.sweep();
             if sessions + throttled > 0 {
                 tracing::info!(sessions, throttled, "swept expired entries");
             }
         }
     });
+}
+
+/// The PostgreSQL engine of `BLOG_DATABASE_URL`: connected, its schema applied, or one clear
+/// error within the connect timeout (never a hang).
+async fn connect_postgres(settings: &Settings) -> Result<Store, StartupError> {
+    use secrecy::ExposeSecret as _;
+    let url = settings
+        .database_url
+        .as_ref()
+        .ok_or_else(|| StartupError::Database("not set".into()))?;
+    let options = crate::store::postgres::PgOptions {
+        pool_size: settings.database_pool_size,
+        ..Default::default()
+    };
+    let timeout = options.acquire_timeout + Duration::from_secs(3);
+    match actix_web::rt::time::timeout(
+        timeout,
+        crate::store::postgres::Postgres::connect(url.expose_secret(), &options),
+    )
+    .await
+    {
+        Ok(Ok(store)) => Ok(store.into()),
+        Ok(Err(error)) => Err(StartupError::Database(error.to_string())),
+        Err(_) => Err(StartupError::Database(format!(
+            "no answer within {} s",
+            timeout.as_secs()
+        ))),
+    }
 }
 
 async fn ensure_admin(store: &Store, admin: &AdminAccount) -> Result<(), StartupError> {
@@ -228,7 +260,11 @@ async fn ensure_admin(store: &Store, admin: &AdminAccount) -> Result<(), Startup
         role: Role::Admin,
         password_hash,
     };
-    if store.ensure_user(user).await {
+    let created = store
+        .ensure_user(user)
+        .await
+        .map_err(|error| StartupError::Database(error.to_string()))?;
+    if created {
         tracing::info!(username = %admin.username, "created the admin account");
     } else {
         tracing::info!(username = %admin.username, "the admin account's username or email exists; left as it is");

@@ -27,6 +27,9 @@ pub struct AccessClaims {
     /// The session (refresh-token family) this token belongs to.
     pub sid: SessionId,
     pub role: Role,
+    /// Issued by the RealWorld API (`/api`): long-lived, so accepted only there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub realworld: bool,
 }
 
 /// The claims of an API client's access token (RFC 9068): no session, no role; `scope` instead.
@@ -53,6 +56,8 @@ pub enum Subject {
         id: UserId,
         session: SessionId,
         role: Role,
+        /// A token of the RealWorld API (`/api`), which only it accepts.
+        realworld: bool,
     },
     /// An API client with its granted scopes.
     Client { id: ClientId, scopes: Scopes },

@@ -54,6 +54,8 @@ struct AnyClaims {
     role: Option<Role>,
     client_id: Option<ClientId>,
     scope: Option<String>,
+    #[serde(default)]
+    realworld: bool,
 }
 
 /// A freshly signed access token.
@@ -196,7 +198,9 @@ impl TokenKeys {
                     .map_err(|e| format!("BLOG_JWT_KEY_FILE {}: {e}", path.display()))?;
                 let retired = match settings.storage {
                     // Nothing on disk: nothing to remember, and no account outlives the process.
-                    Storage::Memory => Vec::new(),
+                    // With PostgreSQL, servers share no directory: a retired key is not
+                    // remembered (docs/operations.md: rotate on every server together).
+                    Storage::Memory | Storage::Postgres => Vec::new(),
                     Storage::Disk => {
                         // Tokens of `/api` live longer than ours: a key retires after the longest.
                         let longest = settings.access_token_ttl.max(settings.realworld_token_ttl);
@@ -276,17 +280,29 @@ impl TokenKeys {
         session: SessionId,
         role: Role,
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
-        self.issue_for(user, session, role, self.ttl)
+        self.sign_access(user, session, role, self.ttl, false)
     }
 
-    /// Signs an access token for a session that lives `ttl` (the `/api` tokens, which their
-    /// frontends never refresh). Bound to the session like any other: it dies with it.
-    pub fn issue_for(
+    /// Signs a token of the RealWorld API (`/api`): it lives `ttl` (its frontends never
+    /// refresh), is bound to the session like any other (it dies with it), and is marked so
+    /// that only `/api` accepts it: a days-long token never reaches `/api/v1`'s admin powers.
+    pub fn issue_realworld(
         &self,
         user: UserId,
         session: SessionId,
         role: Role,
         ttl: Duration,
+    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+        self.sign_access(user, session, role, ttl, true)
+    }
+
+    fn sign_access(
+        &self,
+        user: UserId,
+        session: SessionId,
+        role: Role,
+        ttl: Duration,
+        realworld: bool,
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let ttl = ttl.as_secs();
@@ -300,6 +316,7 @@ impl TokenKeys {
             jti: Uuid::now_v7(),
             sid: session,
             role,
+            realworld,
         };
         let token = jsonwebtoken::encode(&self.header, &claims, &self.encoding)?;
         Ok(IssuedToken {
@@ -408,12 +425,18 @@ impl TokenKeys {
                 client_id: None,
                 scope: None,
                 sub,
+                realworld,
                 ..
             } => {
                 let id = sub
                     .parse()
                     .map_err(|_| TokenError::Invalid("the access token is malformed"))?;
-                Ok(Subject::User { id, session, role })
+                Ok(Subject::User {
+                    id,
+                    session,
+                    role,
+                    realworld,
+                })
             }
             AnyClaims {
                 sid: None,
@@ -599,7 +622,8 @@ mod tests {
             Subject::User {
                 id: user,
                 session,
-                role: Role::Admin
+                role: Role::Admin,
+                realworld: false,
             }
         );
         assert_eq!(issued.expires_in, 900);

@@ -170,27 +170,36 @@ impl FromRequest for PostsReader {
 
 /// `Ok(None)` when there is no `Authorization` header; the caller otherwise.
 async fn authenticate(req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
-    authenticate_with(req, &[b"bearer"]).await
+    match authenticate_with(req, &[b"bearer"]).await? {
+        Some((_, true)) => Err(ApiError::Unauthorized(AuthFailure::InvalidToken(
+            "a token of the RealWorld API (/api) is accepted only there: log in on /api/v1",
+        ))),
+        other => Ok(other.map(|(caller, _)| caller)),
+    }
 }
 
 /// The account calling with `Authorization: Token <jwt>` or `Bearer <jwt>` (the RealWorld API's
 /// scheme, and the one some of its frontends send instead); `Ok(None)` without the header.
-/// Only people: an API client's token has no account to act as here.
-pub async fn token_or_bearer_user(req: &HttpRequest) -> Result<Option<Principal>, ApiError> {
+/// Only people: an API client's token has no account to act as here. With the principal,
+/// whether the token is one `/api` issued.
+pub async fn token_or_bearer_user(
+    req: &HttpRequest,
+) -> Result<Option<(Principal, bool)>, ApiError> {
     match authenticate_with(req, &[b"token", b"bearer"]).await? {
-        Some(Caller::User(principal)) => Ok(Some(principal)),
-        Some(Caller::Client { .. }) => Err(ApiError::Unauthorized(AuthFailure::InvalidToken(
+        Some((Caller::User(principal), realworld)) => Ok(Some((principal, realworld))),
+        Some((Caller::Client { .. }, _)) => Err(ApiError::Unauthorized(AuthFailure::InvalidToken(
             "an API client's token does not act as an account here",
         ))),
         None => Ok(None),
     }
 }
 
-/// [`authenticate`] accepting the `schemes` given (lower-case).
+/// [`authenticate`] accepting the `schemes` given (lower-case); with the caller, whether the
+/// token is a RealWorld (`/api`) one.
 async fn authenticate_with(
     req: &HttpRequest,
     schemes: &[&[u8]],
-) -> Result<Option<Caller>, ApiError> {
+) -> Result<Option<(Caller, bool)>, ApiError> {
     let Some(header) = req.headers().get(AUTHORIZATION) else {
         return Ok(None);
     };
@@ -207,24 +216,31 @@ async fn authenticate_with(
             TokenError::Invalid(why) => AuthFailure::InvalidToken(why),
         })
     })?;
+    let realworld = matches!(
+        subject,
+        Subject::User {
+            realworld: true,
+            ..
+        }
+    );
     let caller = match subject {
         Subject::User { id, session, .. } => store
             .principal(id, session)
-            .await
+            .await?
             .map(Caller::User)
-            .ok_or(ApiError::Unauthorized(
-            AuthFailure::InvalidToken("the session has ended or the account no longer exists"),
-        ))?,
+            .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken(
+                "the session has ended or the account no longer exists",
+            )))?,
         Subject::Client { id, scopes } => store
             .client_actor(id)
-            .await
+            .await?
             .map(|actor| Caller::Client { actor, scopes })
             .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken(
                 "the client has been revoked",
             )))?,
         Subject::External(identity) => Caller::User(store.external_principal(&identity).await?),
     };
-    Ok(Some(caller))
+    Ok(Some((caller, realworld)))
 }
 
 /// RFC 6750 section 2.1 `b64token` characters (a JWT is three base64url parts joined by `.`).

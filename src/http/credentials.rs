@@ -195,7 +195,7 @@ impl FromRequest for AuthenticatedClient {
             let known = match client_id.parse::<ClientId>() {
                 Ok(id) => store
                     .client_credentials(id)
-                    .await
+                    .await?
                     .map(|(hash, scopes)| (id, hash, scopes)),
                 Err(_) => None,
             };

@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
 use crate::http::credentials::{ClientCredentialsGrant, LoginRequest, PasswordGrant};
 use crate::http::{AuthenticatedClient, BodyLimit, Credentials, JsonBody, SessionUser};
 use crate::routes::users::UserView;
-use crate::store::{NewSession, NewUser, PresentedRefresh, RefreshError, Store, User};
+use crate::store::{NewSession, NewUser, PresentedRefresh, RefreshError, Store, StoreError, User};
 
 /// Every route under `/auth` shares one per-client-IP token bucket, applied before any body is
 /// read or password hashed.
@@ -206,7 +206,7 @@ pub(crate) async fn log_in(
     let throttle = app_data::<LoginThrottle>(req)?;
     let trusted_proxies = app_data::<TrustedProxies>(req)?;
     let session_policy = app_data::<SessionPolicy>(req)?;
-    let account = store.credentials(name.as_login()).await;
+    let account = store.credentials(name.as_login()).await?;
     // Failures count per account, by username or email alike; for a name no account has, per
     // name, under the same rules (see throttle.rs).
     let target = match &account {
@@ -234,7 +234,10 @@ pub(crate) async fn log_in(
     let (user, session) = store
         .start_session(user_id, new_session)
         .await
-        .map_err(|_| invalid())?;
+        .map_err(|error| match error {
+            StoreError::NotFound(_) => invalid(),
+            other => other.into(),
+        })?;
     Ok((user, session, refresh))
 }
 
@@ -296,7 +299,7 @@ pub async fn refresh(
     // naming a real session, is just unknown.
     let family_key = store
         .refresh_family_key(presented.session)
-        .await
+        .await?
         .filter(|key| *key != [0; 32] && presented.issued_with(key))
         .ok_or_else(invalid)?;
     let next = RefreshToken::issue(presented.session, presented.generation + 1, &family_key);
@@ -309,11 +312,13 @@ pub async fn refresh(
     let (user, session) = store
         .rotate_refresh(attempt, next.hash(), expires_at)
         .await
-        .map_err(|error| {
-            if error == RefreshError::Reused {
+        .map_err(|error| match error {
+            RefreshError::Unavailable => ApiError::StoreUnavailable,
+            RefreshError::Reused => {
                 tracing::warn!("a used refresh token was presented again; its session is revoked");
+                invalid()
             }
-            invalid()
+            RefreshError::Unknown | RefreshError::Expired => invalid(),
         })?;
     Ok(no_store(HttpResponse::Ok()).json(token_response(&keys, &user, session, next)?))
 }
@@ -329,9 +334,9 @@ pub async fn refresh(
         crate::problems::ExternalAccountProblem,
     )
 )]
-pub async fn logout(auth: SessionUser, store: web::Data<Store>) -> HttpResponse {
-    store.end_session(auth.session).await;
-    HttpResponse::NoContent().finish()
+pub async fn logout(auth: SessionUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
+    store.end_session(auth.session).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// A new session and its first refresh token (generation 0).

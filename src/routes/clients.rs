@@ -123,9 +123,9 @@ pub async fn create(
         crate::problems::AuthProblems,
     )
 )]
-pub async fn list(_admin: AdminUser, store: web::Data<Store>) -> HttpResponse {
-    let clients: Vec<ClientView> = store.clients().await.into_iter().map(Into::into).collect();
-    HttpResponse::Ok().json(clients)
+pub async fn list(_admin: AdminUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
+    let clients: Vec<ClientView> = store.clients().await?.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(clients))
 }
 
 /// Revokes a client (admins only): its tokens stop working on their next request. 204.

@@ -98,7 +98,7 @@ pub async fn list(
     let (limit, after) = params.page()?;
     let page = store
         .comments(*id, viewer.0.as_ref(), after, limit)
-        .await
+        .await?
         .ok_or(ApiError::NotFound("post"))?;
     Ok(HttpResponse::Ok().json(CommentList {
         comments: page.comments.into_iter().map(CommentView::from).collect(),

@@ -101,7 +101,7 @@ pub async fn feed(
             listing: Listing::Public,
             viewer: None,
         })
-        .await;
+        .await?;
     let entries: Vec<FeedEntry> = page
         .posts
         .into_iter()

@@ -44,26 +44,40 @@ pub struct Health {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StoreHealth {
-    /// `disk` (journaled) or `memory` (`BLOG_STORAGE`).
+    /// `disk` (journaled) or `memory` (`BLOG_STORAGE`), or `postgres` (`BLOG_DATABASE_URL`).
     #[schema(example = "disk")]
     pub backend: &'static str,
+    /// `ok`, or `unavailable` when the database does not answer.
     #[schema(example = "ok")]
     pub status: &'static str,
+    /// Absent when the store does not answer.
     #[schema(example = 42)]
-    pub posts: usize,
+    pub posts: Option<usize>,
 }
 
-/// 200 while the service can answer, with the store it runs on and its size.
-#[utoipa::path(get, path = "/health", tag = "service", responses((status = 200, description = "The service answers; the store it runs on and its size", body = Health)))]
+/// 200 while the service and its store answer, with the store's engine and size; 503 (same
+/// body, `status: unavailable`) while the database does not, so a load balancer takes the
+/// server out of rotation.
+#[utoipa::path(get, path = "/health", tag = "service", responses(
+    (status = 200, description = "The service answers; the store it runs on and its size", body = Health),
+    (status = 503, description = "The store (database) does not answer", body = Health),
+))]
 pub async fn health(store: web::Data<Store>) -> HttpResponse {
-    let stats = store.stats().await;
-    HttpResponse::Ok().json(Health {
-        status: "ok",
+    let stats = store.stats().await.ok();
+    let status = if stats.is_some() { "ok" } else { "unavailable" };
+    let body = Health {
+        status,
         version: env!("CARGO_PKG_VERSION"),
         store: StoreHealth {
-            backend: if store.is_durable() { "disk" } else { "memory" },
-            status: "ok",
-            posts: stats.posts,
+            backend: store.engine_name(),
+            status,
+            posts: stats.map(|stats| stats.posts),
         },
-    })
+    };
+    match stats {
+        Some(_) => HttpResponse::Ok().json(body),
+        None => HttpResponse::ServiceUnavailable()
+            .insert_header((actix_web::http::header::RETRY_AFTER, "2"))
+            .json(body),
+    }
 }

@@ -59,6 +59,7 @@ impl From<StoreError> for ApiError {
             StoreError::DraftWithPublishTime => ApiError::Validation(
                 FieldErrors::new().with("published_at", Some(error.to_string())),
             ),
+            StoreError::Unavailable => ApiError::StoreUnavailable,
             StoreError::FollowSelf => {
                 ApiError::Validation(FieldErrors::new().with("id", Some(error.to_string())))
             }

@@ -201,11 +201,11 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     let (posts, next_cursor) = match params.into_inner().into_request(viewer.0.as_ref())? {
         ListRequest::Page(query) => {
-            let page = store.list_posts(&query).await;
+            let page = store.list_posts(&query).await?;
             (page.posts, page.next.map(|cursor| cursor.encode()))
         }
         ListRequest::Search(search) => {
-            let found = store.search_posts(&search).await;
+            let found = store.search_posts(&search).await?;
             (found.posts, found.next.map(|cursor| cursor.encode()))
         }
     };
@@ -569,8 +569,8 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     let viewer = viewer.0;
     let post = match id.parse::<PostId>() {
-        Ok(id) => store.post(id, viewer.as_ref()).await,
-        Err(_) => store.post_by_slug(&id, viewer.as_ref()).await,
+        Ok(id) => store.post(id, viewer.as_ref()).await?,
+        Err(_) => store.post_by_slug(&id, viewer.as_ref()).await?,
     }
     .ok_or(ApiError::NotFound("post"))?;
     if let Expected::OneOf(versions) = expected_versions(&req, IF_NONE_MATCH) {

@@ -66,7 +66,7 @@ pub async fn list(
     };
     let tags = store
         .tags(limit)
-        .await
+        .await?
         .into_iter()
         .map(|(tag, count)| TagCount { tag, count })
         .collect();

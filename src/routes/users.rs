@@ -126,7 +126,7 @@ impl UserView {
 pub async fn me(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
     let user = store
         .user(auth.0.user_id)
-        .await
+        .await?
         .ok_or(ApiError::NotFound("user"))?;
     Ok(HttpResponse::Ok().json(UserView::private(&user)))
 }
@@ -256,7 +256,7 @@ pub async fn update_me(
     let user = match body.0.parse(auth.0.is_admin())? {
         None => store
             .user(auth.0.user_id)
-            .await
+            .await?
             .ok_or(ApiError::NotFound("user"))?,
         Some(edit) => store.update_profile(auth.0.user_id, edit).await?,
     };
@@ -314,7 +314,7 @@ pub async fn change_password(
 ) -> ApiResult<HttpResponse> {
     let user = store
         .user(auth.principal.user_id)
-        .await
+        .await?
         .ok_or(ApiError::NotFound("user"))?;
     let new_password = Password::parse_with(
         body.0.new_password,
@@ -324,7 +324,7 @@ pub async fn change_password(
         ],
         *policy.get_ref(),
     );
-    let stored = store.password_hash(user.id).await;
+    let stored = store.password_hash(user.id).await?;
     if !hasher.verify(body.0.current_password, stored).await? {
         return Err(ApiError::Validation(
             FieldErrors::new()
@@ -359,11 +359,11 @@ pub async fn profile(
     viewer: MaybeAuthUser,
     store: web::Data<Store>,
 ) -> ApiResult<HttpResponse> {
-    let user = store.user(*id).await.ok_or(ApiError::NotFound("user"))?;
+    let user = store.user(*id).await?.ok_or(ApiError::NotFound("user"))?;
     let following = match viewer.0 {
         Some(viewer) => store
             .profile(user.id, Some(viewer.user_id))
-            .await
+            .await?
             .is_some_and(|profile| profile.following),
         None => false,
     };
@@ -417,7 +417,7 @@ pub async fn unfollow(
 async fn profile_of(store: &Store, viewer: &Principal, author: Author) -> ApiResult<HttpResponse> {
     let user = store
         .user(author.id)
-        .await
+        .await?
         .ok_or(ApiError::NotFound("user"))?;
     Ok(HttpResponse::Ok().json(UserView::profile(&user, Some(viewer), author.following)))
 }
@@ -450,7 +450,7 @@ pub async fn feed(
             viewer: Some(me),
             ..ArticleQuery::default()
         })
-        .await;
+        .await?;
     Ok(HttpResponse::Ok().json(PostPage {
         data: page.posts.into_iter().map(|post| html.view(post)).collect(),
         next_cursor: page.next.map(|cursor| cursor.encode()),
@@ -483,7 +483,7 @@ pub struct SessionView {
         crate::problems::AuthProblems,
     )
 )]
-pub async fn sessions(auth: AuthUser, store: web::Data<Store>) -> HttpResponse {
+pub async fn sessions(auth: AuthUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
     let view = |session: SessionInfo| SessionView {
         current: Some(session.id) == auth.0.session_id,
         id: session.id,
@@ -493,11 +493,11 @@ pub async fn sessions(auth: AuthUser, store: web::Data<Store>) -> HttpResponse {
     };
     let sessions: Vec<SessionView> = store
         .sessions(auth.0.user_id)
-        .await
+        .await?
         .into_iter()
         .map(view)
         .collect();
-    HttpResponse::Ok().json(sessions)
+    Ok(HttpResponse::Ok().json(sessions))
 }
 
 /// Ends one of the caller's sessions (e.g. a lost phone). 204; 404 if it is not the caller's.
@@ -566,7 +566,7 @@ pub async fn list(
     params: web::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let (limit, after) = params.page()?;
-    let (users, next) = store.list_users(after, limit).await;
+    let (users, next) = store.list_users(after, limit).await?;
     Ok(HttpResponse::Ok().json(UserPage {
         data: users.iter().map(UserView::private).collect(),
         next_cursor: next.map(|cursor: Cursor| cursor.encode()),

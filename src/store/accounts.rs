@@ -10,11 +10,11 @@ use super::cursor::Cursor;
 use super::records::{ExternalAccount, Principal, User, UserRecord};
 use super::sessions::new_session_record;
 use super::state::{Change, State};
-use super::{LoginName, NewSession, NewUser, Store, StoreError, Tx};
+use super::{Embedded, LoginName, NewSession, NewUser, StoreError, Tx};
 
 impl NewUser {
     /// The stored account: a new id, and the password this service checks.
-    fn into_record(self, created_at: Timestamp) -> UserRecord {
+    pub(super) fn into_record(self, created_at: Timestamp) -> UserRecord {
         UserRecord {
             id: UserId::new(),
             username: self.username,
@@ -30,7 +30,7 @@ impl NewUser {
     }
 }
 
-impl Store {
+impl Embedded {
     /// Fails fast when the username or email is taken, so signup can skip the password hash.
     /// [`Store::create_user`] checks again on the working version.
     pub async fn check_available(
@@ -254,31 +254,35 @@ pub(super) fn username_from_hint(hint: &str) -> Option<Username> {
     Username::parse_new(name.trim_matches('-')).ok()
 }
 
-/// A free username for an external identity: its hint if valid and free, else `ext-` and a
-/// digest of the identity (longer if that is taken, which takes a collision or a squatter).
+/// A free username for an external identity: the first of [`external_usernames`] not taken.
 fn external_username(state: &State, identity: &ExternalIdentity) -> Username {
     let free = |name: &Username| !state.users_by_username.contains_key(name.as_str());
-    if let Some(hint) = identity
+    external_usernames(identity)
+        .find(free)
+        .expect("the candidates end in a random one")
+}
+
+/// The usernames an external identity may get, best first: its hint if valid, else `ext-` and
+/// a digest of the identity (longer ones next, in case of a collision or a squatter), and last
+/// a random one.
+pub(super) fn external_usernames(identity: &ExternalIdentity) -> impl Iterator<Item = Username> {
+    let hint = identity
         .username_hint
         .as_deref()
-        .and_then(username_from_hint)
-        .filter(free)
-    {
-        return hint;
-    }
+        .and_then(username_from_hint);
     let digest: String =
         sha2::Sha256::digest(format!("{}\n{}", identity.issuer, identity.subject).as_bytes())
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect();
-    (12..=28)
+    let digests = (12..=28)
         .step_by(4)
-        .filter_map(|len| Username::parse(&format!("ext-{}", &digest[..len])).ok())
-        .find(free)
-        .unwrap_or_else(|| {
-            let random = UserId::new().to_string().replace('-', "");
-            Username::parse(&format!("ext-{}", &random[..28])).expect("a valid username")
-        })
+        .filter_map(move |len| Username::parse(&format!("ext-{}", &digest[..len])).ok());
+    let random = std::iter::repeat_with(|| {
+        let random = UserId::new().to_string().replace('-', "");
+        Username::parse(&format!("ext-{}", &random[..28])).expect("a valid username")
+    });
+    hint.into_iter().chain(digests).chain(random)
 }
 
 fn check_available(state: &State, username: &Username, email: &Email) -> Result<(), StoreError> {

@@ -4,9 +4,9 @@ use crate::domain::{now, ClientId, DisplayName, Scopes, UserId};
 
 use super::records::{Actor, Client, ClientRecord};
 use super::state::Change;
-use super::{Store, StoreError};
+use super::{Embedded, StoreError};
 
-impl Store {
+impl Embedded {
     /// Registers a client for `owner` (an admin).
     pub async fn create_client(
         &self,

@@ -24,7 +24,9 @@ mod accounts;
 mod clients;
 mod committer;
 mod cursor;
+mod engine;
 mod journal;
+pub mod postgres;
 mod posts;
 mod records;
 pub mod search;
@@ -44,6 +46,7 @@ use crate::domain::{
 
 use committer::Committer;
 pub use cursor::Cursor;
+pub use engine::Store;
 use journal::Batch;
 pub use journal::JournalError;
 pub use records::{
@@ -70,6 +73,9 @@ pub enum StoreError {
     DraftWithPublishTime,
     #[error("an account cannot follow itself")]
     FollowSelf,
+    /// The database did not answer (no connection in time, or it broke): retry later.
+    #[error("the store is unavailable")]
+    Unavailable,
 }
 
 /// Why a refresh token was refused.
@@ -82,6 +88,9 @@ pub enum RefreshError {
     /// An already-used token came back: its session has been revoked.
     #[error("refresh token reused; session revoked")]
     Reused,
+    /// The store could not be asked.
+    #[error("the store is unavailable")]
+    Unavailable,
 }
 
 /// A new account, validated.
@@ -233,8 +242,8 @@ pub struct Stats {
 /// the least recently used one.
 pub const DEFAULT_SESSION_CAP: usize = 100;
 
-/// The store, shared by all workers.
-pub struct Store {
+/// The embedded engine, shared by all workers.
+pub struct Embedded {
     /// The newest published version. Held only to clone or replace the `Arc`.
     published: Arc<Mutex<Arc<State>>>,
     /// The writer thread, with the journal when the store is durable.
@@ -243,9 +252,9 @@ pub struct Store {
     session_cap: usize,
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for Embedded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
+        f.debug_struct("Embedded")
             .field("durable", &self.is_durable())
             .finish_non_exhaustive()
     }
@@ -278,7 +287,7 @@ fn publish(published: &Mutex<Arc<State>>, working: &State) {
     drop(previous);
 }
 
-impl Store {
+impl Embedded {
     /// An empty store that keeps nothing on disk.
     pub fn ephemeral() -> Self {
         Self::with_writer(None, State::default())

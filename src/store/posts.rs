@@ -8,11 +8,11 @@ use super::cursor::Cursor;
 use super::records::{Actor, Author, Post, PostRecord};
 use super::state::{Change, PostKey, State};
 use super::{
-    Expected, Listing, NewPost, Page, PostEdit, PostQuery, PostSearch, SearchResults, Store,
+    Embedded, Expected, Listing, NewPost, Page, PostEdit, PostQuery, PostSearch, SearchResults,
     StoreError,
 };
 
-impl Store {
+impl Embedded {
     pub async fn create_post(&self, author: UserId, post: NewPost) -> Result<Post, StoreError> {
         self.write(move |tx| {
             if !tx.state.users.contains_key(&author) {
@@ -20,13 +20,7 @@ impl Store {
             }
             let id = PostId::new();
             let created_at = now();
-            let published_at = match post.status {
-                PostStatus::Published => Some(post.published_at.unwrap_or(created_at)),
-                PostStatus::Draft if post.published_at.is_some() => {
-                    return Err(StoreError::DraftWithPublishTime)
-                }
-                PostStatus::Draft => None,
-            };
+            let published_at = publication(&post, created_at)?;
             let record = PostRecord {
                 id,
                 author,
@@ -76,37 +70,8 @@ impl Store {
                 return Err(StoreError::NotAuthor);
             }
             expected.check(current.version)?;
-            let mut next = PostRecord::clone(current);
-            let status = edit.status.unwrap_or(current.status);
-            next.status = status;
-            next.published_at = match (status, edit.published_at) {
-                (PostStatus::Draft, Some(_)) => return Err(StoreError::DraftWithPublishTime),
-                (PostStatus::Draft, None) => None,
-                (PostStatus::Published, Some(at)) => Some(at),
-                (PostStatus::Published, None) => current.published_at.or(Some(now())),
-            };
-            if let Some(title) = edit.title {
-                next.title = title;
-            }
-            if let Some(content) = edit.content {
-                next.content = content;
-            }
-            if let Some(description) = edit.description {
-                next.description = description;
-            }
-            if let Some(tags) = edit.tags {
-                next.tags = tags;
-            }
-            let unchanged = next.title == current.title
-                && next.content == current.content
-                && next.description == current.description
-                && next.tags == current.tags
-                && next.status == current.status
-                && next.published_at == current.published_at;
-            if !unchanged {
+            if let Some(mut next) = edited(current, edit)? {
                 next.slug = tx.state.unique_slug(&Slug::from_title(&next.title), id);
-                next.version += 1;
-                next.updated_at = now().max(next.created_at);
                 tx.commit(Change::PutPost(next));
             }
             view(tx.state, id, Some(actor.user_id)).ok_or(StoreError::NotFound("post"))
@@ -224,7 +189,7 @@ impl Store {
     }
 }
 
-impl Store {
+impl Embedded {
     /// Published posts (their time come) holding every word of the search, ranked by where the
     /// words occur (title, then tags, then content) then by recency; narrowed by author and
     /// tag. The cost grows with the posts holding the rarest word, not with all posts.
@@ -266,6 +231,60 @@ impl Store {
                 .collect(),
             next: page.next,
         }
+    }
+}
+
+/// What `current` becomes under `edit`, its version bumped, or `None` when nothing would change
+/// (so retries are idempotent). The slug is the caller's to recompute from the new title.
+pub(super) fn edited(
+    current: &PostRecord,
+    edit: PostEdit,
+) -> Result<Option<PostRecord>, StoreError> {
+    let mut next = PostRecord::clone(current);
+    let status = edit.status.unwrap_or(current.status);
+    next.status = status;
+    next.published_at = match (status, edit.published_at) {
+        (PostStatus::Draft, Some(_)) => return Err(StoreError::DraftWithPublishTime),
+        (PostStatus::Draft, None) => None,
+        (PostStatus::Published, Some(at)) => Some(at),
+        (PostStatus::Published, None) => current.published_at.or(Some(now())),
+    };
+    if let Some(title) = edit.title {
+        next.title = title;
+    }
+    if let Some(content) = edit.content {
+        next.content = content;
+    }
+    if let Some(description) = edit.description {
+        next.description = description;
+    }
+    if let Some(tags) = edit.tags {
+        next.tags = tags;
+    }
+    let unchanged = next.title == current.title
+        && next.content == current.content
+        && next.description == current.description
+        && next.tags == current.tags
+        && next.status == current.status
+        && next.published_at == current.published_at;
+    if unchanged {
+        return Ok(None);
+    }
+    next.version += 1;
+    next.updated_at = now().max(next.created_at);
+    Ok(Some(next))
+}
+
+/// The `published_at` a new post gets: now or the time asked for when published; none for a
+/// draft (which may not ask for one).
+pub(super) fn publication(
+    post: &NewPost,
+    created_at: crate::domain::Timestamp,
+) -> Result<Option<crate::domain::Timestamp>, StoreError> {
+    match post.status {
+        PostStatus::Published => Ok(Some(post.published_at.unwrap_or(created_at))),
+        PostStatus::Draft if post.published_at.is_some() => Err(StoreError::DraftWithPublishTime),
+        PostStatus::Draft => Ok(None),
     }
 }
 

@@ -161,7 +161,11 @@ fn lowercase(word: &str) -> Cow<'_, str> {
 }
 
 /// Each distinct word of a post with the fields it occurs in.
-fn post_words<'t>(title: &'t str, content: &'t str, tags: &'t Tags) -> BTreeMap<Cow<'t, str>, u8> {
+pub(super) fn post_words<'t>(
+    title: &'t str,
+    content: &'t str,
+    tags: &'t Tags,
+) -> BTreeMap<Cow<'t, str>, u8> {
     let mut words = BTreeMap::new();
     let mut note = |text: &'t str, field: u8| {
         // Longer words are not indexed: a query for one finds nothing.

@@ -11,7 +11,7 @@ use crate::domain::{now, SessionId, Timestamp, UserId};
 
 use super::records::{Principal, SessionInfo, SessionRecord, User};
 use super::state::Change;
-use super::{NewSession, PresentedRefresh, RefreshError, Store, StoreError, Tx};
+use super::{Embedded, NewSession, PresentedRefresh, RefreshError, StoreError, Tx};
 
 /// A session's last use is written down at most this often; a request in between writes
 /// nothing.
@@ -35,7 +35,7 @@ pub(super) fn new_session_record(
     }
 }
 
-impl Store {
+impl Embedded {
     /// Starts a session for an existing account (after its password was checked). If the
     /// account already holds as many live sessions as the cap allows, its least recently used
     /// one ends: logging in never fails because of the cap.

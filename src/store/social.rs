@@ -17,7 +17,7 @@ use super::cursor::Cursor;
 use super::posts::{author, view, visible_view};
 use super::records::{Actor, Author, Comment, CommentRecord, Post, User};
 use super::state::{Change, PostKey, State};
-use super::{Page, Store, StoreError};
+use super::{Embedded, Page, StoreError};
 
 /// Changes to an account's profile and sign-in names; `None` leaves a field as it is.
 #[derive(Debug, Default)]
@@ -68,7 +68,7 @@ pub struct CommentPage {
 
 type Keys<'a> = Box<dyn Iterator<Item = PostKey> + 'a>;
 
-impl Store {
+impl Embedded {
     /// The account with this username (any case).
     pub async fn user_by_username(&self, username: &str) -> Option<User> {
         let state = self.read();

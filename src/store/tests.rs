@@ -1,4 +1,6 @@
 use super::*;
+// The embedded engine itself: these tests reach into its state (the API suite runs on both engines).
+use super::Embedded as Store;
 use crate::domain::{
     now, ExternalIdentity, PostContent, PostStatus, PostTitle, Role, SessionId, Slug, Tag, Tags,
     Timestamp, UserId,

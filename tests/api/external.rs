@@ -345,6 +345,9 @@ async fn an_issuer_that_is_down_does_not_stop_the_service() {
 
 #[tokio::test]
 async fn the_local_account_of_an_external_user_survives_a_restart() {
+    if crate::helpers::on_postgres("the_local_account_of_an_external_user_survives_a_restart") {
+        return;
+    }
     let rsa = TestKey::rsa();
     let issuer = Issuer::start(&[&rsa]);
     let dir = tempfile::tempdir().unwrap();

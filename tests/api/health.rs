@@ -21,8 +21,13 @@ async fn health_reports_the_store() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ok");
     assert_eq!(body["store"]["status"], "ok");
-    // Test servers keep their data on disk, as a user's server does.
-    assert_eq!(body["store"]["backend"], "disk");
+    // Test servers keep their data on disk, as a user's server does, or in the test's
+    // PostgreSQL database.
+    let expected = match crate::helpers::test_database_url() {
+        Some(_) => "postgres",
+        None => "disk",
+    };
+    assert_eq!(body["store"]["backend"], expected);
     let memory = crate::helpers::spawn_app_with(|s| {
         s.storage = blog_api::config::Storage::Memory;
     })

@@ -8,6 +8,7 @@ use blog_api::startup::Application;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
+use sqlx::Connection as _;
 
 /// The HS256 secret every test server signs with, so tests can forge tokens with it.
 pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
@@ -29,12 +30,85 @@ pub struct TestApp {
     thread: Option<std::thread::JoinHandle<()>>,
     data_dir: std::path::PathBuf,
     _data_dir: Option<tempfile::TempDir>,
+    /// The test's own database, when the suite runs on PostgreSQL.
+    pub database: Option<TestDatabase>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         // `stop` sends the command at once; the server's own thread carries it out.
         drop(self.handle.stop(false));
+    }
+}
+
+/// The PostgreSQL server the suite runs on (`BLOG_TEST_DATABASE_URL`, e.g.
+/// `postgres://postgres@127.0.0.1:5432/postgres`); without it, the embedded engine.
+pub fn test_database_url() -> Option<String> {
+    std::env::var("BLOG_TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// Whether this run is on PostgreSQL. Tests of the embedded engine's data directory return
+/// early then, saying so.
+pub fn on_postgres(test: &str) -> bool {
+    let on = test_database_url().is_some();
+    if on {
+        println!("{test}: about the embedded engine's data directory; skipped on PostgreSQL");
+    }
+    on
+}
+
+/// A database of one test's own on the test server: created empty, dropped with the test.
+pub struct TestDatabase {
+    server: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create(server: &str) -> Self {
+        let name = format!("blog_test_{}", uuid::Uuid::new_v4().simple());
+        let mut connection = sqlx::postgres::PgConnection::connect(server)
+            .await
+            .expect("BLOG_TEST_DATABASE_URL accepts connections");
+        sqlx::Executor::execute(&mut connection, format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("a test database can be created");
+        let (base, _) = server
+            .rsplit_once('/')
+            .expect("BLOG_TEST_DATABASE_URL ends in /<database>");
+        Self {
+            server: server.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        // On a thread of its own with a runtime of its own: drop may run inside a runtime.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(async move {
+                    let mut connection = sqlx::postgres::PgConnection::connect(&server).await?;
+                    sqlx::Executor::execute(
+                        &mut connection,
+                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
+                    )
+                    .await
+                    .map(|_| ())
+                })
+        })
+        .join();
+        if let Ok(Err(error)) = dropped {
+            eprintln!("could not drop test database {}: {error}", self.name);
+        }
     }
 }
 
@@ -62,6 +136,15 @@ pub async fn spawn_app_in(dir: &std::path::Path, configure: impl FnOnce(&mut Set
     // Suites sign up and log in far faster than any person; the limits get tests of their own.
     settings.limits.auth_burst = 100_000;
     settings.limits.auth_rate_per_minute = 1_000_000;
+    let database = match test_database_url() {
+        Some(server) => {
+            let database = TestDatabase::create(&server).await;
+            settings.storage = blog_api::config::Storage::Postgres;
+            settings.database_url = Some(SecretString::from(database.url.clone()));
+            Some(database)
+        }
+        None => None,
+    };
     configure(&mut settings);
 
     let data_dir = dir.to_owned();
@@ -91,6 +174,7 @@ pub async fn spawn_app_in(dir: &std::path::Path, configure: impl FnOnce(&mut Set
         thread: Some(thread),
         data_dir,
         _data_dir: None,
+        database,
     }
 }
 

@@ -12,6 +12,7 @@ mod helpers;
 mod idp;
 mod limits;
 mod openapi;
+mod postgres;
 mod posts;
 mod publishing;
 mod realworld;

@@ -180,16 +180,32 @@ async fn a_password_change_on_api_ends_the_other_sessions_and_keeps_this_one() {
     assert_eq!(relogin.status(), StatusCode::OK);
 }
 
+/// Logs `username` in on /api/v1; returns its access token.
+async fn v1_login(app: &TestApp, username: &str) -> String {
+    let response = app
+        .login(&json!({"email": format!("{username}@example.com"), "password": PASSWORD}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[actix_web::test]
-async fn logout_and_account_deletion_on_v1_end_the_api_token_at_once() {
+async fn ending_the_session_or_the_account_on_v1_ends_the_api_token_at_once() {
     let app = spawn_app().await;
     let token = register(&app, "erin").await;
-    assert_eq!(
-        app.send_as(Method::POST, "/api/v1/auth/logout", &token)
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
+    let v1 = v1_login(&app, "erin").await;
+    let sid = claims(&token)["sid"].as_str().unwrap().to_owned();
+    let ended = app
+        .send_as(
+            Method::DELETE,
+            &format!("/api/v1/users/me/sessions/{sid}"),
+            &v1,
+        )
+        .await;
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
     let errors = errors(
         send_token(&app, Method::GET, "/api/user", &token, None).await,
         StatusCode::UNAUTHORIZED,
@@ -198,8 +214,9 @@ async fn logout_and_account_deletion_on_v1_end_the_api_token_at_once() {
     assert_eq!(errors, json!({"token": ["is invalid"]}));
 
     let token = register(&app, "frank").await;
+    let v1 = v1_login(&app, "frank").await;
     assert_eq!(
-        app.send_as(Method::DELETE, "/api/v1/users/me", &token)
+        app.send_as(Method::DELETE, "/api/v1/users/me", &v1)
             .await
             .status(),
         StatusCode::NO_CONTENT
@@ -210,6 +227,33 @@ async fn logout_and_account_deletion_on_v1_end_the_api_token_at_once() {
             .status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[actix_web::test]
+async fn api_tokens_stay_on_api_and_v1_tokens_cannot_change_a_password_there() {
+    let app = spawn_app().await;
+    let token = register(&app, "greta").await;
+    let refused = app.get_as("/api/v1/users/me", &token).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let v1 = v1_login(&app, "greta").await;
+    let change = app
+        .request(Method::PUT, "/api/user")
+        .bearer_auth(&v1)
+        .json(&json!({"user": {"password": "a brand new passphrase"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        errors(change, StatusCode::FORBIDDEN).await,
+        json!({"password": ["forbidden"]})
+    );
+    let old_still_works = app
+        .post_json(
+            "/api/users/login",
+            &json!({"user": {"email": "greta@example.com", "password": PASSWORD}}),
+        )
+        .await;
+    assert_eq!(old_still_works.status(), StatusCode::OK);
 }
 
 /// The payload of a JWT, unverified (the test only reads its times).

@@ -130,6 +130,9 @@ async fn our_public_key_as_an_hmac_secret_is_refused() {
 
 #[tokio::test]
 async fn a_rotated_key_keeps_verifying_the_tokens_it_signed() {
+    if crate::helpers::on_postgres("a_rotated_key_keeps_verifying_the_tokens_it_signed") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
 

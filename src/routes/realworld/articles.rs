@@ -44,8 +44,9 @@ struct NewArticle {
     title: Option<String>,
     description: Option<String>,
     body: Option<String>,
+    /// Absent or `null`: no tags.
     #[serde(default)]
-    tag_list: Vec<String>,
+    tag_list: Option<Vec<String>>,
 }
 
 /// Each field absent (unchanged) or a value; `null` is refused (422).
@@ -126,9 +127,10 @@ fn slice(params: &ListParams) -> ApiResult<(usize, usize)> {
     let mut errors = FieldErrors::new();
     let limit = match params.limit.as_deref().map(str::parse::<usize>) {
         None => DEFAULT_LIMIT,
-        Some(Ok(limit)) if (1..=MAX_LIMIT).contains(&limit) => limit,
+        // The spec sets no maximum: a larger page is served at the largest we serve.
+        Some(Ok(limit)) if limit >= 1 => limit.min(MAX_LIMIT),
         Some(_) => {
-            errors.add("limit", format!("must be an integer from 1 to {MAX_LIMIT}"));
+            errors.add("limit", "must be a positive integer");
             DEFAULT_LIMIT
         }
     };
@@ -144,17 +146,17 @@ fn slice(params: &ListParams) -> ApiResult<(usize, usize)> {
     Ok((limit, offset))
 }
 
-async fn articles(store: &Store, query: ArticleQuery) -> HttpResponse {
-    let page = store.articles(&query).await;
+async fn articles(store: &Store, query: ArticleQuery) -> ApiResult<HttpResponse> {
+    let page = store.articles(&query).await?;
     let articles: Vec<ArticleView> = page
         .posts
         .iter()
         .map(|post| ArticleView::new(post, false))
         .collect();
-    HttpResponse::Ok().json(serde_json::json!({
+    Ok(HttpResponse::Ok().json(serde_json::json!({
         "articles": articles,
         "articlesCount": page.total,
-    }))
+    })))
 }
 
 /// Published articles, newest first, by `tag`, `author` and `favorited` (a username); a tag
@@ -184,7 +186,7 @@ async fn list(
         viewer: viewer.user_id(),
         ..ArticleQuery::default()
     };
-    Ok(articles(&store, query).await)
+    articles(&store, query).await
 }
 
 /// Articles by the accounts the caller follows, newest first.
@@ -202,14 +204,14 @@ async fn feed(
         viewer: Some(me),
         ..ArticleQuery::default()
     };
-    Ok(articles(&store, query).await)
+    articles(&store, query).await
 }
 
 /// The post at `slug` if `viewer` may see it; 404 `article: not found` otherwise.
 async fn by_slug(store: &Store, slug: &str, viewer: Option<&Actor>) -> ApiResult<Post> {
     store
         .post_by_slug(slug, viewer)
-        .await
+        .await?
         .ok_or(ApiError::NotFound("article"))
 }
 
@@ -237,7 +239,7 @@ async fn create(
     let title = required(title.as_deref()).and_then(PostTitle::parse);
     let description = required(description.as_deref()).and_then(PostDescription::parse);
     let content = required(body.as_deref()).and_then(PostContent::parse);
-    let tags = Tags::parse(&tag_list);
+    let tags = Tags::parse(&tag_list.unwrap_or_default());
     let (title, description, content, tags) = match (title, description, content, tags) {
         (Ok(title), Ok(description), Ok(content), Ok(tags)) => (title, description, content, tags),
         (title, description, content, tags) => {
@@ -382,12 +384,12 @@ async fn set_favorite(
 /// The tags in use, most used first: at most this many.
 const MAX_TAGS: usize = 500;
 
-async fn tags(store: web::Data<Store>) -> HttpResponse {
+async fn tags(store: web::Data<Store>) -> ApiResult<HttpResponse> {
     let tags: Vec<String> = store
         .tags(MAX_TAGS)
-        .await
+        .await?
         .into_iter()
         .map(|(tag, _)| tag.as_str().to_owned())
         .collect();
-    HttpResponse::Ok().json(serde_json::json!({ "tags": tags }))
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "tags": tags })))
 }

@@ -67,11 +67,11 @@ async fn list(
     let actor = viewer.actor();
     let post = store
         .post_by_slug(&slug, actor.as_ref())
-        .await
+        .await?
         .ok_or_else(article_not_found)?;
     let page = store
         .comments(post.id, actor.as_ref(), None, MAX_COMMENTS)
-        .await
+        .await?
         .ok_or_else(article_not_found)?;
     let comments: Vec<CommentView> = page.comments.iter().map(CommentView::from).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "comments": comments })))
@@ -89,7 +89,7 @@ async fn create(
     let actor = auth.principal.actor();
     let post = store
         .post_by_slug(&slug, Some(&actor))
-        .await
+        .await?
         .ok_or_else(article_not_found)?;
     let comment = store
         .add_comment(&actor, post.id, body)
@@ -112,7 +112,7 @@ async fn delete(
     let actor = auth.principal.actor();
     let post = store
         .post_by_slug(&slug, Some(&actor))
-        .await
+        .await?
         .ok_or_else(article_not_found)?;
     let id: CommentId = id.parse().map_err(|()| ApiError::NotFound("comment"))?;
     store

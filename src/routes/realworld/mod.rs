@@ -133,6 +133,8 @@ async fn realworld_errors(
 pub struct TokenUser {
     pub principal: Principal,
     pub token: String,
+    /// Whether `/api` issued the token (rather than `/api/v1`).
+    pub own_token: bool,
 }
 
 impl FromRequest for TokenUser {
@@ -142,7 +144,7 @@ impl FromRequest for TokenUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let principal = token_or_bearer_user(&req)
+            let (principal, own_token) = token_or_bearer_user(&req)
                 .await?
                 .ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))?;
             // Checked and ASCII by now: the token is the header's last word.
@@ -153,7 +155,11 @@ impl FromRequest for TokenUser {
                 .and_then(|value| value.split_whitespace().last())
                 .unwrap_or_default()
                 .to_owned();
-            Ok(Self { principal, token })
+            Ok(Self {
+                principal,
+                token,
+                own_token,
+            })
         })
     }
 }
@@ -167,7 +173,10 @@ impl FromRequest for Viewer {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { Ok(Self(token_or_bearer_user(&req).await?)) })
+        Box::pin(async move {
+            let caller = token_or_bearer_user(&req).await?;
+            Ok(Self(caller.map(|(principal, _)| principal)))
+        })
     }
 }
 

@@ -31,11 +31,11 @@ async fn profile(
 ) -> ApiResult<HttpResponse> {
     let user = store
         .user_by_username(&username)
-        .await
+        .await?
         .ok_or_else(not_found)?;
     let author = store
         .profile(user.id, viewer.user_id())
-        .await
+        .await?
         .ok_or_else(not_found)?;
     Ok(profile_response(&author))
 }
@@ -64,7 +64,7 @@ async fn set_following(
 ) -> ApiResult<HttpResponse> {
     let user = store
         .user_by_username(&username)
-        .await
+        .await?
         .ok_or_else(not_found)?;
     let me = auth.principal.user_id;
     let result = if follow {

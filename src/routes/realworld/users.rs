@@ -87,6 +87,18 @@ struct UserView {
     image: Option<String>,
 }
 
+/// A response carrying a token (and the account's email): never cached (RFC 6749 5.1).
+fn token_answer(
+    mut builder: actix_web::HttpResponseBuilder,
+    user: &User,
+    token: String,
+) -> HttpResponse {
+    builder
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header((actix_web::http::header::PRAGMA, "no-cache"))
+        .json(user_response(user, token))
+}
+
 fn user_response(user: &User, token: String) -> serde_json::Value {
     serde_json::json!({
         "user": UserView {
@@ -104,7 +116,7 @@ fn user_response(user: &User, token: String) -> serde_json::Value {
 fn token_for(req: &HttpRequest, user: &User, session: SessionId) -> ApiResult<String> {
     let keys = app_data::<TokenKeys>(req)?;
     let lifetime = app_data::<TokenLifetime>(req)?;
-    keys.issue_for(user.id, session, user.role, lifetime.0)
+    keys.issue_realworld(user.id, session, user.role, lifetime.0)
         .map(|issued| issued.token)
         .map_err(ApiError::internal)
 }
@@ -137,7 +149,7 @@ async fn signup(
     };
     let (user, session, _refresh) = register(&req, request).await?;
     let token = token_for(&req, &user, session)?;
-    Ok(HttpResponse::Created().json(user_response(&user, token)))
+    Ok(token_answer(HttpResponse::Created(), &user, token))
 }
 
 /// Login by email. 200 with the account and a token; 401 `credentials: invalid` for an unknown
@@ -161,16 +173,16 @@ async fn login(
     };
     let (user, session, _refresh) = log_in(&req, credentials).await?;
     let token = token_for(&req, &user, session)?;
-    Ok(HttpResponse::Ok().json(user_response(&user, token)))
+    Ok(token_answer(HttpResponse::Ok(), &user, token))
 }
 
 /// The caller's account, with the token it called with.
 async fn current(auth: TokenUser, store: web::Data<Store>) -> ApiResult<HttpResponse> {
     let user = store
         .user(auth.principal.user_id)
-        .await
+        .await?
         .ok_or(ApiError::NotFound("user"))?;
-    Ok(HttpResponse::Ok().json(user_response(&user, auth.token)))
+    Ok(token_answer(HttpResponse::Ok(), &user, auth.token))
 }
 
 /// Changes the caller's email, username, password, bio or image. `""` or `null` clears bio
@@ -192,36 +204,62 @@ async fn update(
         _token,
     } = body.0.user;
     let mut errors = FieldErrors::new();
+    let current = store
+        .user(auth.principal.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
     let email = present(&mut errors, "email", email, Email::parse);
-    let username = present(&mut errors, "username", username, Username::parse_new);
+    // A frontend sends its whole settings form back: the name the account has is kept as it
+    // is (an admin's may be a reserved one); a new one follows signup's rules.
+    let username = present(
+        &mut errors,
+        "username",
+        username,
+        |name| match Username::parse(name) {
+            Ok(same) if same == current.username => Ok(same),
+            _ => Username::parse_new(name),
+        },
+    );
     let bio = clearable(&mut errors, "bio", bio, Bio::parse);
     let image = clearable(&mut errors, "image", image, ImageUrl::parse);
+    // An external identity provider's account has no password here, and its email is the
+    // provider's to vouch for (as on /api/v1).
+    if auth.principal.session_id.is_none() {
+        for (field, given) in [("password", password.is_some()), ("email", email.is_some())] {
+            if given {
+                errors.add(field, "is managed by your identity provider");
+            }
+        }
+    }
+    // RealWorld changes a password without the current one. A 15-minute /api/v1 token must
+    // not get around /api/v1's rule that asks for it: only /api's own tokens may.
+    if password.is_some() && !auth.own_token {
+        return Err(ApiError::forbidden(
+            "password",
+            "change the password with PUT /api/v1/users/me/password, or with a token from /api",
+        ));
+    }
     let password = match password {
         None => None,
-        Some(password) => {
-            let password = password.filter(|p| !p.expose_secret().is_empty());
-            match password {
-                None => {
-                    errors.add("password", BLANK);
-                    None
-                }
-                Some(password) => {
-                    let current = store.user(auth.principal.user_id).await;
-                    let context: Vec<&str> = current
-                        .iter()
-                        .flat_map(|user| {
-                            [
-                                Some(user.username.as_str()),
-                                user.email.as_ref().map(Email::as_str),
-                            ]
-                        })
-                        .flatten()
-                        .collect();
-                    Password::parse_with(password, &context, *policy.get_ref())
-                        .map_err(|e| errors.add("password", e))
-                        .ok()
-                }
-            }
+        Some(None) => {
+            errors.add("password", BLANK);
+            None
+        }
+        Some(Some(password)) if password.expose_secret().is_empty() => {
+            errors.add("password", BLANK);
+            None
+        }
+        Some(Some(password)) => {
+            // Checked against the names the account will have after this change.
+            let username = username.as_ref().unwrap_or(&current.username);
+            let email = email.as_ref().or(current.email.as_ref());
+            let context: Vec<&str> = [Some(username.as_str()), email.map(Email::as_str)]
+                .into_iter()
+                .flatten()
+                .collect();
+            Password::parse_with(password, &context, *policy.get_ref())
+                .map_err(|e| errors.add("password", e))
+                .ok()
         }
     };
     errors.into_result()?;
@@ -239,7 +277,7 @@ async fn update(
         keep: auth.principal.session_id,
     };
     let user = store.update_profile(auth.principal.user_id, edit).await?;
-    Ok(HttpResponse::Ok().json(user_response(&user, auth.token)))
+    Ok(token_answer(HttpResponse::Ok(), &user, auth.token))
 }
 
 /// A field that, when present, must hold a value: parsed with the rules signup uses.

@@ -1,0 +1,231 @@
+//! Several servers on one PostgreSQL database. Run with `BLOG_TEST_DATABASE_URL` set (as
+//! `.ci/run` does); without it each test prints one line and passes.
+
+use std::collections::HashMap;
+
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use crate::helpers::{post_body, spawn_app, spawn_app_with, test_database_url, TestApp, PASSWORD};
+
+/// `Some(server A, server B)` on one database, or `None` (printed) without PostgreSQL.
+async fn two_servers(test: &str) -> Option<(TestApp, TestApp)> {
+    if test_database_url().is_none() {
+        println!("{test}: skipped, BLOG_TEST_DATABASE_URL is not set");
+        return None;
+    }
+    let a = spawn_app().await;
+    let url = a.database.as_ref().expect("a test database").url.clone();
+    let b = spawn_app_with(move |settings| {
+        settings.storage = blog_api::config::Storage::Postgres;
+        settings.database_url = Some(SecretString::from(url));
+    })
+    .await;
+    Some((a, b))
+}
+
+#[actix_web::test]
+async fn a_post_made_on_one_server_is_read_and_listed_on_the_other() {
+    let Some((a, b)) = two_servers("a_post_made_on_one_server...").await else {
+        return;
+    };
+    let alice = a.signup("alice").await;
+    let post = a.create_post(&alice.token, &post_body("Made on A")).await;
+    let id = post["id"].as_str().unwrap();
+    let read: Value = b
+        .get(&format!("/api/v1/posts/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["title"], "Made on A");
+    let listed: Value = b.get("/api/v1/posts").await.json().await.unwrap();
+    assert_eq!(listed["data"][0]["id"], id);
+    // The token A issued works on B: one secret, one store.
+    assert_eq!(
+        b.get_as("/api/v1/users/me", &alice.token).await.status(),
+        StatusCode::OK
+    );
+    let health: Value = b.get("/health").await.json().await.unwrap();
+    assert_eq!(health["store"]["backend"], "postgres");
+}
+
+#[actix_web::test]
+async fn logout_password_change_and_deletion_on_a_refuse_the_token_on_b_at_once() {
+    let Some((a, b)) = two_servers("logout_password_change_and_deletion...").await else {
+        return;
+    };
+    let bob = a.signup("bob").await;
+    assert_eq!(
+        a.send_as(Method::POST, "/api/v1/auth/logout", &bob.token)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        b.get_as("/api/v1/users/me", &bob.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let carol = a.signup("carol").await;
+    let other = b
+        .login(&json!({"email": carol.email, "password": PASSWORD}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let changed = a
+        .send_json(
+            Method::PUT,
+            "/api/v1/users/me/password",
+            Some(&carol.token),
+            &json!({"current_password": PASSWORD, "new_password": "another long passphrase"}),
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        b.get_as("/api/v1/users/me", &other).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the other session ended everywhere"
+    );
+
+    let dave = a.signup("dave").await;
+    assert_eq!(
+        a.send_as(Method::DELETE, "/api/v1/users/me", &dave.token)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        b.get_as("/api/v1/users/me", &dave.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[actix_web::test]
+async fn of_twelve_concurrent_refreshes_over_two_servers_exactly_one_wins() {
+    let Some((a, b)) = two_servers("of_twelve_concurrent_refreshes...").await else {
+        return;
+    };
+    let erin = a.signup("erin").await;
+    let requests = (0..12).map(|i| {
+        let server = if i % 2 == 0 { &a } else { &b };
+        server.send_json(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": erin.refresh_token}),
+        )
+    });
+    let statuses: Vec<StatusCode> = futures_statuses(requests).await;
+    let mut counts: HashMap<u16, usize> = HashMap::new();
+    for status in statuses {
+        *counts.entry(status.as_u16()).or_default() += 1;
+    }
+    assert_eq!(counts.get(&200), Some(&1), "{counts:?}");
+    assert_eq!(counts.get(&401), Some(&11), "{counts:?}");
+}
+
+async fn futures_statuses(
+    requests: impl Iterator<Item = impl std::future::Future<Output = reqwest::Response> + 'static>,
+) -> Vec<StatusCode> {
+    let tasks: Vec<_> = requests.map(actix_web::rt::spawn).collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap().status());
+    }
+    statuses
+}
+
+#[actix_web::test]
+async fn if_match_edits_on_both_servers_one_wins_one_gets_412() {
+    let Some((a, b)) = two_servers("if_match_edits_on_both_servers...").await else {
+        return;
+    };
+    let frank = a.signup("frank").await;
+    let post = a.create_post(&frank.token, &post_body("Contended")).await;
+    let path = format!("/api/v1/posts/{}", post["id"].as_str().unwrap());
+    let edit = |server: &TestApp, title: &str| {
+        server
+            .request(Method::PATCH, &path)
+            .bearer_auth(&frank.token)
+            .header("If-Match", "\"1\"")
+            .json(&json!({"title": title}))
+            .send()
+    };
+    let (first, second) = futures_join(edit(&a, "From A"), edit(&b, "From B")).await;
+    let mut statuses = [
+        first.unwrap().status().as_u16(),
+        second.unwrap().status().as_u16(),
+    ];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 412]);
+}
+
+async fn futures_join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
+    tokio::join!(a, b)
+}
+
+#[actix_web::test]
+async fn b_serves_on_when_a_stops() {
+    let Some((a, b)) = two_servers("b_serves_on_when_a_stops").await else {
+        return;
+    };
+    let gina = a.signup("gina").await;
+    a.create_post(&gina.token, &post_body("Survives A")).await;
+    // The database outlives A: keep it while A stops.
+    let mut a = a;
+    let database = a.database.take();
+    a.stop().await;
+    let listed: Value = b.get("/api/v1/posts").await.json().await.unwrap();
+    assert_eq!(listed["data"][0]["title"], "Survives A");
+    assert_eq!(
+        b.get_as("/api/v1/users/me", &gina.token).await.status(),
+        StatusCode::OK
+    );
+    drop(database);
+}
+
+#[actix_web::test]
+async fn usernames_and_slugs_taken_at_once_on_two_servers_end_in_409_or_a_suffix() {
+    let Some((a, b)) = two_servers("usernames_and_slugs_taken_at_once...").await else {
+        return;
+    };
+    let signup = |server: &TestApp| {
+        server.send_json(
+            Method::POST,
+            "/api/v1/auth/signup",
+            None,
+            &json!({"username": "henry", "email": "henry@example.com", "password": PASSWORD}),
+        )
+    };
+    let (first, second) = futures_join(signup(&a), signup(&b)).await;
+    let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409]);
+
+    let ivy = a.signup("ivy").await;
+    let create = |server: &TestApp| {
+        server.send_json(
+            Method::POST,
+            "/api/v1/posts",
+            Some(&ivy.token),
+            &post_body("Same title"),
+        )
+    };
+    let (first, second) = futures_join(create(&a), create(&b)).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert_eq!(second.status(), StatusCode::CREATED);
+    let slugs = [
+        first.json::<Value>().await.unwrap()["slug"].clone(),
+        second.json::<Value>().await.unwrap()["slug"].clone(),
+    ];
+    assert_ne!(slugs[0], slugs[1]);
+}
