@@ -67,6 +67,8 @@ pub struct Settings {
     pub admin: Option<AdminAccount>,
     /// Abuse limits.
     pub limits: Limits,
+    /// `BLOG_METRICS`: serve `GET /metrics` (Prometheus text format); off, it is a 404.
+    pub metrics: bool,
 }
 
 /// `BLOG_STORAGE`: `disk` (default) journals every write in `BLOG_DATA_DIR`; `memory` keeps
@@ -189,8 +191,7 @@ struct RawSettings {
     access_token_ttl: u64,
     #[serde(default = "defaults::refresh_token_ttl")]
     refresh_token_ttl: u64,
-    #[serde(default = "defaults::realworld_token_ttl")]
-    realworld_token_ttl: u64,
+    realworld_token_ttl: Option<u64>,
     #[serde(default = "defaults::password_min_score")]
     password_min_score: u8,
     database_url: Option<String>,
@@ -230,6 +231,8 @@ struct RawSettings {
     trusted_proxies: String,
     #[serde(default = "defaults::body_timeout_seconds")]
     body_timeout_seconds: u64,
+    #[serde(default)]
+    metrics: bool,
 }
 
 mod defaults {
@@ -397,6 +400,7 @@ impl RawSettings {
             sweep_interval: storage.sweep_interval,
             admin,
             limits,
+            metrics: self.metrics,
         })
     }
 
@@ -510,7 +514,11 @@ impl RawSettings {
                 "must be at least BLOG_ACCESS_TOKEN_TTL",
             ));
         }
-        if !(60..=self.refresh_token_ttl).contains(&self.realworld_token_ttl) {
+        // Unset: 7 days, or the session's lifetime when that is shorter.
+        let realworld_token_ttl = self
+            .realworld_token_ttl
+            .unwrap_or_else(|| defaults::realworld_token_ttl().min(self.refresh_token_ttl));
+        if !(60..=self.refresh_token_ttl).contains(&realworld_token_ttl) {
             return Err(ConfigError::new(
                 "BLOG_REALWORLD_TOKEN_TTL",
                 "must be between 60 seconds and BLOG_REFRESH_TOKEN_TTL (its session must outlive it)",
@@ -521,7 +529,7 @@ impl RawSettings {
             audience: std::mem::take(&mut self.audience),
             access_token_ttl: Duration::from_secs(self.access_token_ttl),
             refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl),
-            realworld_token_ttl: Duration::from_secs(self.realworld_token_ttl),
+            realworld_token_ttl: Duration::from_secs(realworld_token_ttl),
         })
     }
 
@@ -798,12 +806,30 @@ mod tests {
     }
 
     #[test]
+    fn realworld_tokens_never_outlive_their_session() {
+        let day = 24 * 60 * 60;
+        let default = settings(&[]).unwrap();
+        assert_eq!(default.realworld_token_ttl, Duration::from_secs(7 * day));
+        let short = settings(&[("BLOG_REFRESH_TOKEN_TTL", "3600")]).unwrap();
+        assert_eq!(short.realworld_token_ttl, Duration::from_secs(3600));
+        let too_long = settings(&[
+            ("BLOG_REFRESH_TOKEN_TTL", "3600"),
+            ("BLOG_REALWORLD_TOKEN_TTL", "7200"),
+        ]);
+        assert_eq!(too_long.unwrap_err().variable, "BLOG_REALWORLD_TOKEN_TTL");
+        let score = settings(&[("BLOG_PASSWORD_MIN_SCORE", "5")]);
+        assert_eq!(score.unwrap_err().variable, "BLOG_PASSWORD_MIN_SCORE");
+        assert_eq!(settings(&[]).unwrap().password_policy.min_score, 2);
+    }
+
+    #[test]
     fn defaults_serve_on_loopback() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.listen, "127.0.0.1:8080");
         assert_eq!(s.data_dir, PathBuf::from("./data"));
         assert_eq!(s.access_token_ttl, Duration::from_secs(900));
         assert!(s.jwt_secret.is_none());
+        assert!(!s.metrics, "/metrics is off unless asked for");
     }
 
     #[test]

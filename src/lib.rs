@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 mod fetch_url;
 pub mod http;
+pub mod metrics;
 pub mod openapi;
 pub mod problems;
 pub mod render;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::{header, Method};
-use actix_web::middleware::{from_fn, Compress};
+use actix_web::middleware::{from_fn, Compress, Condition};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tracing_actix_web::TracingLogger;
 
@@ -94,11 +94,16 @@ impl Application {
             limits.hash_concurrency,
             limits.hash_queue,
         ));
-        let throttle = web::Data::new(LoginThrottle::new(
+        let throttle = LoginThrottle::new(
             limits.login_failure_limit,
             limits.login_lockout,
             limits.login_account_failures_per_hour,
-        ));
+        );
+        // Several servers on one database count failed logins together.
+        let throttle = web::Data::new(match store.postgres() {
+            Some(postgres) => throttle.in_database(postgres.pool().clone()),
+            None => throttle,
+        });
         let rate_limit = auth_rate_limit(limits);
         let html = web::Data::new(crate::routes::posts::RenderedHtml::default());
         spawn_sweeper(store.clone(), throttle.clone(), settings.sweep_interval);
@@ -130,6 +135,7 @@ impl Application {
         let realworld = web::Data::new(crate::routes::realworld::TokenLifetime(
             settings.realworld_token_ttl,
         ));
+        let metrics = settings.metrics;
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(Compress::default())
@@ -137,6 +143,11 @@ impl Application {
                 .wrap(from_fn(cors_refusal_as_problem))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .wrap(from_fn(security_headers))
+                // Counts and times every answer; with `BLOG_METRICS` off it only passes through.
+                .wrap(Condition::new(
+                    metrics,
+                    from_fn(crate::metrics::record_request),
+                ))
                 // Outermost, so that no answer (not even a refused preflight) leaves an unread
                 // body draining for as long as its client trickles it.
                 .wrap(from_fn(close_after_unread_body))
@@ -163,6 +174,11 @@ impl Application {
                 // (it showed in a profile of GET /api/v1/posts/{id}).
                 .configure(crate::openapi::configure_document)
                 .configure(|cfg| crate::routes::configure(cfg, &rate_limit))
+                .configure(|cfg| {
+                    if metrics {
+                        crate::metrics::configure(cfg);
+                    }
+                })
                 .configure(crate::openapi::configure)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::NotFound("route"))
@@ -210,7 +226,7 @@ fn spawn_sweeper(store: web::Data<Store>, throttle: web::Data<LoginThrottle>, in
             ticks.tick().await;
             // A database that does not answer now is asked again at the next tick.
             let sessions = store.sweep_sessions().await.unwrap_or(0);
-            let throttled = throttle.sweep();
+            let throttled = throttle.sweep().await;
             if sessions + throttled > 0 {
                 tracing::info!(sessions, throttled, "swept expired entries");
             }

@@ -34,5 +34,5 @@ pub use oidc::ExternalIssuer;
 pub use password::PasswordHasher;
 pub use rate_limit::{auth_rate_limit, AuthRateLimit};
 pub use refresh::{family_key, opaque_secret, secret_hash, RefreshToken, SessionPolicy};
-pub use throttle::{LoginTarget, LoginThrottle, Throttled};
+pub use throttle::{LoginTarget, LoginThrottle, Refused, Throttled};
 pub use tokens::{IssuedToken, RetiredKey, TokenKeys};

@@ -79,13 +79,32 @@ struct Ledger {
     recent: HashMap<LoginTarget, VecDeque<Instant>>,
 }
 
-/// The failed-login ledger.
+/// The failed-login ledger: in this process (the embedded engine: one process is the whole
+/// service), or in PostgreSQL (several servers count together).
 #[derive(Debug)]
 pub struct LoginThrottle {
     limit: u32,
     base: Duration,
     ceiling: usize,
     ledger: Mutex<Ledger>,
+    shared: Option<sqlx::PgPool>,
+}
+
+/// Why an attempt is not let through: throttled, or the shared ledger cannot be asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    Throttled(Throttled),
+    Unavailable,
+}
+
+impl LoginTarget {
+    /// The target as the shared ledger keys it.
+    fn key(&self) -> String {
+        match self {
+            Self::Account(id) => format!("a:{id}"),
+            Self::Unknown(name) => format!("n:{name}"),
+        }
+    }
 }
 
 impl LoginThrottle {
@@ -97,12 +116,43 @@ impl LoginThrottle {
             base,
             ceiling: (ceiling as usize).max(1),
             ledger: Mutex::new(Ledger::default()),
+            shared: None,
+        }
+    }
+
+    /// The same rules, counted in the PostgreSQL database of `pool` (shared by every server).
+    pub fn in_database(mut self, pool: sqlx::PgPool) -> Self {
+        self.shared = Some(pool);
+        self
+    }
+
+    fn rules(&self) -> crate::store::postgres::throttle::Rules {
+        crate::store::postgres::throttle::Rules {
+            limit: self.limit,
+            base: self.base,
+            ceiling: self.ceiling,
+            max_window: MAX_WINDOW,
+            span: CEILING_SPAN,
         }
     }
 
     /// `Err` while `target` may not be tried from `client`.
-    pub fn check(&self, target: &LoginTarget, client: IpAddr) -> Result<(), Throttled> {
-        self.check_at(target, client, Instant::now())
+    pub async fn check(&self, target: &LoginTarget, client: IpAddr) -> Result<(), Refused> {
+        use crate::store::postgres::throttle::{self, Refusal};
+        let Some(pool) = &self.shared else {
+            return self
+                .check_at(target, client, Instant::now())
+                .map_err(Refused::Throttled);
+        };
+        let network = network(client).to_string();
+        match throttle::check(pool, &self.rules(), &target.key(), &network).await {
+            Ok(None) => Ok(()),
+            Ok(Some(Refusal::FromAddress(wait))) => {
+                Err(Refused::Throttled(Throttled::FromAddress(wait)))
+            }
+            Ok(Some(Refusal::Account(wait))) => Err(Refused::Throttled(Throttled::Account(wait))),
+            Err(_) => Err(Refused::Unavailable),
+        }
     }
 
     fn check_at(
@@ -136,8 +186,28 @@ impl LoginThrottle {
     }
 
     /// Records a failed attempt on `target` from `client`.
-    pub fn failed(&self, target: &LoginTarget, client: IpAddr) {
-        self.failed_at(target, client, Instant::now());
+    /// Records a failed attempt.
+    pub async fn failed(
+        &self,
+        target: &LoginTarget,
+        client: IpAddr,
+    ) -> Result<(), crate::store::StoreError> {
+        match &self.shared {
+            None => {
+                self.failed_at(target, client, Instant::now());
+                Ok(())
+            }
+            Some(pool) => {
+                let network = network(client).to_string();
+                crate::store::postgres::throttle::failed(
+                    pool,
+                    &self.rules(),
+                    &target.key(),
+                    &network,
+                )
+                .await
+            }
+        }
     }
 
     fn failed_at(&self, target: &LoginTarget, client: IpAddr, now: Instant) {
@@ -186,8 +256,14 @@ impl LoginThrottle {
     /// Forgets what no longer matters: pairs with no block in force and no failure in the last
     /// hour, and accounts with no failure in the last hour. So names and addresses that never
     /// come back do not stay in memory. Returns how many entries went. Run from a timer.
-    pub fn sweep(&self) -> usize {
-        self.sweep_at(Instant::now())
+    /// Forgets entries that no longer count; how many went.
+    pub async fn sweep(&self) -> usize {
+        match &self.shared {
+            None => self.sweep_at(Instant::now()),
+            Some(pool) => crate::store::postgres::throttle::sweep(pool, &self.rules())
+                .await
+                .unwrap_or(0),
+        }
     }
 
     fn sweep_at(&self, now: Instant) -> usize {
@@ -207,7 +283,31 @@ impl LoginThrottle {
 
     /// A successful login clears the record of `client`'s failures for `target`. Failures from
     /// other addresses still count towards the account's ceiling.
-    pub fn succeeded(&self, target: &LoginTarget, client: IpAddr) {
+    /// A success from `client` resets its count for `target`.
+    pub async fn succeeded(
+        &self,
+        target: &LoginTarget,
+        client: IpAddr,
+    ) -> Result<(), crate::store::StoreError> {
+        match &self.shared {
+            None => {
+                self.forget(target, client);
+                Ok(())
+            }
+            Some(pool) => {
+                let network = network(client).to_string();
+                crate::store::postgres::throttle::succeeded(pool, &target.key(), &network).await
+            }
+        }
+    }
+}
+
+/// The network a client is counted by: an IPv4 address (also one mapped into IPv6) by itself,
+/// an IPv6 address by its /64, since one subscriber usually holds a whole /64 and could
+/// otherwise try from 2^64 addresses.
+impl LoginThrottle {
+    /// The in-process ledger's part of a success.
+    fn forget(&self, target: &LoginTarget, client: IpAddr) {
         self.ledger
             .lock()
             .pairs
@@ -215,9 +315,6 @@ impl LoginThrottle {
     }
 }
 
-/// The network a client is counted by: an IPv4 address (also one mapped into IPv6) by itself,
-/// an IPv6 address by its /64, since one subscriber usually holds a whole /64 and could
-/// otherwise try from 2^64 addresses.
 fn network(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
@@ -277,7 +374,7 @@ mod tests {
             throttle.check_at(&bob, here, later).is_ok(),
             "other accounts are unaffected"
         );
-        throttle.succeeded(&alice, here);
+        throttle.forget(&alice, here);
         assert!(throttle.check_at(&alice, here, later).is_ok());
     }
 
@@ -345,7 +442,7 @@ mod tests {
         throttle.failed_at(&LoginTarget::unknown("Nobody"), here, Instant::now());
         throttle.failed_at(&LoginTarget::unknown(" nobody "), here, Instant::now());
         assert!(throttle
-            .check(&LoginTarget::unknown("NOBODY"), here)
+            .check_at(&LoginTarget::unknown("NOBODY"), here, Instant::now())
             .is_err());
     }
 
@@ -359,8 +456,13 @@ mod tests {
         assert_eq!(network(ip("198.51.100.7")), ip("198.51.100.7"));
         let throttle = LoginThrottle::new(1, Duration::from_secs(60), 100);
         let alice = LoginTarget::Account(UserId::new());
-        throttle.failed(&alice, ip("2001:db8:1:2::1"));
-        assert!(throttle.check(&alice, ip("2001:db8:1:2::ffff")).is_err());
-        assert!(throttle.check(&alice, ip("2001:db8:1:3::1")).is_ok());
+        let now = Instant::now();
+        throttle.failed_at(&alice, ip("2001:db8:1:2::1"), now);
+        assert!(throttle
+            .check_at(&alice, ip("2001:db8:1:2::ffff"), now)
+            .is_err());
+        assert!(throttle
+            .check_at(&alice, ip("2001:db8:1:3::1"), now)
+            .is_ok());
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{
-    family_key, AuthRateLimit, LoginTarget, LoginThrottle, PasswordHasher, RefreshToken,
+    family_key, AuthRateLimit, LoginTarget, LoginThrottle, PasswordHasher, RefreshToken, Refused,
     SessionPolicy, Throttled, TokenKeys, TrustedProxies,
 };
 use crate::domain::{DisplayName, Email, Password, PasswordPolicy, Role, Scopes, Username};
@@ -217,7 +217,13 @@ pub(crate) async fn log_in(
         .client_ip(req.peer_addr().map(|addr| addr.ip()), req.headers())
         .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
     // Before any hashing: a throttled attempt costs nothing to refuse.
-    throttle.check(&target, client).map_err(too_many_failures)?;
+    throttle
+        .check(&target, client)
+        .await
+        .map_err(|refused| match refused {
+            Refused::Throttled(throttled) => too_many_failures(throttled),
+            Refused::Unavailable => ApiError::StoreUnavailable,
+        })?;
     let (user_id, stored_hash) = match account {
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
@@ -225,10 +231,11 @@ pub(crate) async fn log_in(
     let verified = hasher.verify(password, stored_hash).await?;
     let invalid = || ApiError::Unauthorized(AuthFailure::InvalidCredentials);
     let Some(user_id) = user_id.filter(|_| verified) else {
-        throttle.failed(&target, client);
+        throttle.failed(&target, client).await?;
+        crate::metrics::failed_login();
         return Err(invalid());
     };
-    throttle.succeeded(&target, client);
+    throttle.succeeded(&target, client).await?;
     let (new_session, refresh) = new_session(req, session_policy);
     // The account may have been deleted while its password was being checked.
     let (user, session) = store

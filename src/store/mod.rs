@@ -395,6 +395,15 @@ impl Embedded {
             sessions: state.sessions.len(),
         }
     }
+
+    /// Whether `dir` holds a store's data (a journal, or a snapshot such as
+    /// [`Embedded::export_snapshot`] writes). For tools that read a data directory
+    /// (`copy-store`): [`Embedded::open`] would make a mistyped path a new, empty one, and
+    /// make an existing directory private (0700) on the way.
+    pub fn holds_data(dir: &Path) -> bool {
+        // "snapshot" is the journal module's `SNAPSHOT`.
+        journal::has_journal(dir) || dir.join("snapshot").is_file()
+    }
 }
 
 #[cfg(test)]

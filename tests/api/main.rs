@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod clients;
+mod copy_store;
 mod crash;
 mod errors;
 mod external;
@@ -11,6 +12,7 @@ mod health;
 mod helpers;
 mod idp;
 mod limits;
+mod metrics;
 mod openapi;
 mod postgres;
 mod posts;

@@ -25,6 +25,17 @@ async fn two_servers(test: &str) -> Option<(TestApp, TestApp)> {
     Some((a, b))
 }
 
+/// CI sets `BLOG_REQUIRE_POSTGRES`: there, a run that would skip these tests fails instead.
+#[test]
+fn postgres_is_there_when_required() {
+    if std::env::var_os("BLOG_REQUIRE_POSTGRES").is_some() {
+        assert!(
+            test_database_url().is_some(),
+            "BLOG_REQUIRE_POSTGRES is set but BLOG_TEST_DATABASE_URL is not"
+        );
+    }
+}
+
 #[actix_web::test]
 async fn a_post_made_on_one_server_is_read_and_listed_on_the_other() {
     let Some((a, b)) = two_servers("a_post_made_on_one_server...").await else {
@@ -228,4 +239,198 @@ async fn usernames_and_slugs_taken_at_once_on_two_servers_end_in_409_or_a_suffix
         second.json::<Value>().await.unwrap()["slug"].clone(),
     ];
     assert_ne!(slugs[0], slugs[1]);
+}
+
+#[actix_web::test]
+async fn an_unreachable_database_stops_startup_with_one_line_naming_the_variable() {
+    let mut settings = blog_api::config::Settings::defaults();
+    settings.listen = "127.0.0.1:0".into();
+    settings.jwt_secret = Some(SecretString::from(crate::helpers::TEST_SECRET));
+    settings.storage = blog_api::config::Storage::Postgres;
+    // Nothing listens on port 1.
+    settings.database_url = Some(SecretString::from(
+        "postgres://postgres@127.0.0.1:1/blog".to_owned(),
+    ));
+    let started = std::time::Instant::now();
+    let error = match blog_api::startup::Application::build(settings).await {
+        Ok(_) => panic!("started without a database"),
+        Err(error) => error.to_string(),
+    };
+    assert!(error.starts_with("BLOG_DATABASE_URL: "), "{error}");
+    assert!(!error.contains('\n'), "one line: {error}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    let bad = blog_api::config::Settings::from_vars([
+        (
+            "BLOG_DATABASE_URL".to_owned(),
+            "mysql://root@localhost/blog".to_owned(),
+        ),
+        (
+            "BLOG_JWT_SECRET".to_owned(),
+            crate::helpers::TEST_SECRET.to_owned(),
+        ),
+    ])
+    .unwrap_err();
+    assert_eq!(bad.variable, "BLOG_DATABASE_URL");
+    let no_secret = blog_api::config::Settings::from_vars([(
+        "BLOG_DATABASE_URL".to_owned(),
+        "postgres://blog@localhost/blog".to_owned(),
+    )])
+    .unwrap_err();
+    assert_eq!(no_secret.variable, "BLOG_JWT_SECRET");
+}
+
+#[actix_web::test]
+async fn servers_starting_together_share_one_schema_and_a_newer_one_is_refused() {
+    let Some(server) = test_database_url() else {
+        println!("servers_starting_together...: skipped, BLOG_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let database = crate::helpers::TestDatabase::create(&server).await;
+    let options = blog_api::store::postgres::PgOptions::default();
+    let connect = || blog_api::store::postgres::Postgres::connect(&database.url, &options);
+    let (first, second, third) = tokio::join!(connect(), connect(), connect());
+    for started in [first, second, third] {
+        started.expect("every server applies or finds the schema");
+    }
+    let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
+        .await
+        .unwrap();
+    sqlx::Executor::execute(
+        &mut connection,
+        "UPDATE blog_schema SET version = version + 1",
+    )
+    .await
+    .unwrap();
+    let refused = connect().await.unwrap_err().to_string();
+    assert!(refused.contains("newer"), "{refused}");
+}
+
+/// A TCP proxy to the test's PostgreSQL, to cut the database off and bring it back.
+struct Proxy {
+    port: u16,
+    upstream: String,
+    tasks: std::sync::Arc<parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: &str, port: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("the proxy binds");
+        let port = listener.local_addr().unwrap().port();
+        let tasks = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let (upstream, connections) = (upstream.to_owned(), std::sync::Arc::clone(&tasks));
+        let target = upstream.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let target = target.clone();
+                let connection = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                connections.lock().push(connection);
+            }
+        });
+        tasks.lock().push(accept);
+        Self {
+            port,
+            upstream,
+            tasks,
+        }
+    }
+
+    /// Closes the listener and every connection through it.
+    fn cut(&self) {
+        for task in self.tasks.lock().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_database_a_server_answers_503_then_serves_again_when_it_is_back() {
+    let Some(server) = test_database_url() else {
+        println!("without_its_database...: skipped, BLOG_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let database = crate::helpers::TestDatabase::create(&server).await;
+    let upstream = {
+        let rest = database.url.split_once('@').unwrap().1;
+        rest.split('/').next().unwrap().to_owned()
+    };
+    let proxy = Proxy::start(&upstream, 0).await;
+    let proxied = database
+        .url
+        .replacen(&upstream, &format!("127.0.0.1:{}", proxy.port), 1);
+    let app = spawn_app_with(move |settings| {
+        settings.storage = blog_api::config::Storage::Postgres;
+        settings.database_url = Some(SecretString::from(proxied));
+    })
+    .await;
+    let jane = app.signup("jane").await;
+    assert_eq!(app.get("/api/v1/posts").await.status(), StatusCode::OK);
+
+    proxy.cut();
+    let started = std::time::Instant::now();
+    let response = app.get_as("/api/v1/users/me", &jane.token).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "store_unavailable");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "503 within the pool's timeout, not a hang: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        app.get("/health").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    let _back = Proxy::start(&proxy.upstream, proxy.port).await;
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        status = app.get_as("/api/v1/users/me", &jane.token).await.status();
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, StatusCode::OK, "serves again without a restart");
+    drop(app);
+}
+
+#[actix_web::test]
+async fn failed_logins_on_two_servers_count_together() {
+    if test_database_url().is_none() {
+        println!("failed_logins_on_two_servers_count_together: skipped, BLOG_TEST_DATABASE_URL is not set");
+        return;
+    }
+    let limit = |settings: &mut blog_api::config::Settings| {
+        settings.limits.login_failure_limit = 3;
+    };
+    let a = spawn_app_with(limit).await;
+    let url = a.database.as_ref().expect("a test database").url.clone();
+    let b = spawn_app_with(move |settings| {
+        limit(settings);
+        settings.storage = blog_api::config::Storage::Postgres;
+        settings.database_url = Some(SecretString::from(url));
+    })
+    .await;
+    let kim = a.signup("kim").await;
+    let wrong = json!({"email": kim.email, "password": "not the password at all"});
+    for server in [&a, &b, &a] {
+        assert_eq!(
+            server.login(&wrong).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Three failures in a row from this address, over both servers: both refuse now.
+    for server in [&b, &a] {
+        let refused = server.login(&wrong).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(refused.headers().contains_key("retry-after"));
+    }
 }

@@ -15,9 +15,11 @@
 
 mod accounts;
 mod clients;
+mod import;
 mod posts;
 mod sessions;
 mod social;
+pub mod throttle;
 
 use std::time::Duration;
 
@@ -142,6 +144,19 @@ CREATE TABLE IF NOT EXISTS comments (
 );
 CREATE INDEX IF NOT EXISTS comments_by_post ON comments (post, seq, id);
 CREATE INDEX IF NOT EXISTS comments_by_author ON comments (author);
+CREATE TABLE IF NOT EXISTS login_failures (
+    target text NOT NULL,
+    network text NOT NULL,
+    count integer NOT NULL,
+    blocked_until timestamptz,
+    last timestamptz NOT NULL,
+    PRIMARY KEY (target, network)
+);
+CREATE TABLE IF NOT EXISTS login_failure_times (
+    target text NOT NULL,
+    at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failure_times_by_target ON login_failure_times (target, at);
 "#;
 
 /// How the engine connects.

@@ -506,7 +506,7 @@ async fn insert_post(conn: &mut PgConnection, record: &PostRecord) -> Result<(),
 /// (Re)writes the `post_tags` and `post_words` rows of a post: none for a draft; for a
 /// published post (scheduled ones too) its tags at its `published_at` and its words with the
 /// fields they occur in. `replace` first removes what the post had.
-async fn index_post(
+pub(super) async fn index_post(
     conn: &mut PgConnection,
     record: &PostRecord,
     replace: bool,
