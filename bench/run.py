@@ -18,6 +18,13 @@ issue 16 (resident memory across 20,000 refreshes of one session; 10,000 session
 and swept), and writes a "Targets" table saying which are met. It never asserts a target: it
 reports.
 
+Issue 12's PostgreSQL engine is measured in the same run, on the local PostgreSQL (127.0.0.1:5432,
+user postgres, trust auth): for 1k and (without --quick) 1M posts, a fresh database `blog_bench`
+(dropped again at the end), posts bulk-loaded by SQL, then a page of 20, an authenticated GET of
+one post and authenticated creates, beside the embedded engine's same rows (--pg-pool-size sets
+BLOG_DATABASE_POOL_SIZE, 16 by default). Where PostgreSQL does not answer (pg_isready), those
+rows are skipped with a note.
+
 Issue 16's expiry test logs in 10,000 times (1,000 with --quick) right after the argon2
 measurement, with a refresh TTL just longer than those logins take, and reads the resident memory
 after the sweep at the very end of the run, so that the wait for expiry overlaps the other rows.
@@ -515,12 +522,151 @@ def realworld_pages(srv, scripts, d, c, rounds, notes, row):
     notes.update({"realworld_rounds": rounds, "realworld_seconds": seconds, "realworld_articles": articles})
 
 
+# Issue 12: the PostgreSQL engine, on the local server (trust auth, user postgres). Its bench
+# database is dropped and made anew for each store size, and dropped at the end.
+PG_HOST, PG_PORT, PG_USER = "127.0.0.1", "5432", "postgres"
+PG_DB = "blog_bench"
+PG_JWT_SECRET = "bench-only-secret-for-the-postgres-engine-rows"  # BLOG_JWT_SECRET: >= 32 bytes
+SEED_WORDS = ["rust", "actix", "server", "latency", "journal", "snapshot", "blog", "token", "argon2",
+              "index", "cursor", "page", "memory", "store", "thread", "async", "tracing", "request",
+              "response", "tests"]  # bench/seed.rs's WORDS: the same titles, contents and tags
+
+
+def psql(db, sql):
+    """Runs `sql` (a script: statements outside BEGIN/COMMIT each commit alone) on database `db`;
+    returns what it printed, unaligned, one row a line."""
+    return subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", PG_HOST, "-p", PG_PORT,
+                           "-U", PG_USER, "-d", db, "-f", "-"], input=sql, text=True, capture_output=True,
+                          check=True).stdout.strip()
+
+
+def pg_unreachable():
+    """Why the PostgreSQL rows cannot run here, or None when they can."""
+    missing = [tool for tool in ("pg_isready", "psql") if not shutil.which(tool)]
+    if missing:
+        return f"{' and '.join(missing)} not installed"
+    try:
+        ready = subprocess.run(["pg_isready", "-h", PG_HOST, "-p", PG_PORT, "-t", "3"], capture_output=True, text=True)
+    except OSError as error:
+        return f"pg_isready failed: {error}"
+    if ready.returncode != 0:
+        return f"PostgreSQL not accepting connections on {PG_HOST}:{PG_PORT} (pg_isready: {(ready.stdout or ready.stderr).strip()})"
+    try:
+        psql("postgres", "SELECT 1")
+    except subprocess.CalledProcessError as error:
+        return f"cannot connect as {PG_USER} without a password: {error.stderr.strip()}"
+    return None
+
+
+def pg_bulk_sql(n, author):
+    """`n` published posts by `author`, as bench/seed.rs writes them (the same 20 titles and
+    contents of 150 words, titles numbered, two tags), published a minute apart up to a minute
+    ago (milliseconds, as the store writes times), each with its `post_tags` rows. No
+    `post_words`: search is not measured on PostgreSQL."""
+    words = "ARRAY[" + ", ".join(f"'{w}'" for w in SEED_WORDS) + "]"
+    k = len(SEED_WORDS)
+    return f"""
+SET synchronous_commit = off;
+BEGIN;
+CREATE TEMP TABLE bench_texts ON COMMIT DROP AS
+  SELECT k,
+         array_to_string(ARRAY(SELECT w[(k * 7 + j * 13) % {k} + 1] FROM generate_series(0, 4) j ORDER BY j), ' ') AS title,
+         array_to_string(ARRAY(SELECT w[(k * 7 + j * 13) % {k} + 1] FROM generate_series(0, 149) j ORDER BY j), ' ') AS content
+  FROM generate_series(0, {k - 1}) k, (SELECT {words} AS w) words;
+INSERT INTO posts (id, author, slug, title, description, content, tags, status, published_at, created_at, updated_at, version)
+SELECT gen_random_uuid(), '{author}'::uuid, replace(t.title, ' ', '-') || '-' || i, t.title || ' ' || i, NULL, t.content,
+       CASE WHEN w[i % {k} + 1] = w[(i / 3) % {k} + 1] THEN ARRAY[w[i % {k} + 1]]
+            ELSE ARRAY[w[i % {k} + 1], w[(i / 3) % {k} + 1]] END,
+       'published', at, at, at, 1
+FROM generate_series(0, {n - 1}) i
+  CROSS JOIN LATERAL (SELECT date_trunc('milliseconds', now() - make_interval(mins => {n} - i)) AS at) ts
+  JOIN bench_texts t ON t.k = i % {k}
+  CROSS JOIN (SELECT {words} AS w) words;
+INSERT INTO post_tags (tag, published_at, post) SELECT unnest(tags), published_at, id FROM posts WHERE status = 'published';
+COMMIT;
+VACUUM (ANALYZE) posts, post_tags;
+"""
+
+
+def pg_drop():
+    psql("postgres", f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+
+
+def postgres_rows(work, sizes, pool_size, scripts, d, c, embedded, notes, row, servers):
+    """Issue 12: the PostgreSQL engine, for each store size on a fresh database: a server on it
+    (pool of `pool_size`), an author signed up through the API, `n` posts bulk-loaded by SQL,
+    then a page of 20, an authenticated GET of one post, (at the first size) GET /users/me, and
+    authenticated creates last (they add posts). `embedded` holds the embedded engine's rows to
+    compare with: {"page": r, "get": {n: r}, "me": r, "create": r}."""
+    pg = notes["pg"] = {"pool": pool_size, "sizes": {}}
+    srv = None
+    try:
+        info = psql("postgres", "SELECT current_setting('server_version'), current_setting('fsync'), "
+                                "current_setting('synchronous_commit'), current_setting('shared_buffers')").split("|")
+        pg.update({"version": info[0], "fsync": info[1], "synchronous_commit": info[2], "shared_buffers": info[3]})
+        for n in sizes:
+            label = f"{size_label(n)} posts"
+            pg_drop()
+            psql("postgres", f"CREATE DATABASE {PG_DB}")
+            srv = Server([str(BIN)], {
+                "BLOG_DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}",
+                "BLOG_DATABASE_POOL_SIZE": str(pool_size),
+                "BLOG_JWT_SECRET": PG_JWT_SECRET,
+                "BLOG_DATA_DIR": str(work / f"pg-unused-{n}"),
+            }, log=work / f"pg{n}.log")
+            servers.append(srv)
+            http("POST", srv.base + "/api/v1/auth/signup", {"username": "bench", "email": "bench@example.com", "password": PASSWORD})
+            author = psql(PG_DB, "SELECT id FROM users WHERE username = 'bench'")
+            started = time.time()
+            psql(PG_DB, pg_bulk_sql(n, author))
+            loaded = time.time() - started
+            db_bytes = int(psql("postgres", f"SELECT pg_database_size('{PG_DB}')"))
+            print(f"postgres: {n:,} posts bulk-loaded in {loaded:.1f} s, database {db_bytes / 2**20:.0f} MiB", flush=True)
+            # A token taken after the load, so that it outlives the rows (access tokens last 15 min).
+            token = http("POST", srv.base + "/api/v1/auth/login", {"username": "bench", "password": PASSWORD})["access_token"]
+            post_id = http("GET", srv.base + "/api/v1/posts?limit=1")["data"][0]["id"]
+            env = {"TOKEN": token, "POST_ID": post_id}
+            first = n == sizes[0]
+            result = {"load_s": loaded, "db_bytes": db_bytes}
+
+            page = wrk(srv.base + V1_PAGE, d, c)
+            if first:
+                row(f"PostgreSQL: GET a page of 20 posts ({label}), vs embedded", page, embedded.get("page"))
+            else:
+                row(f"PostgreSQL: GET a page of 20 posts ({label}), vs PostgreSQL at {sizes[0] // 1000}k", page,
+                    pg["sizes"][sizes[0]]["page"])
+            get = wrk(srv.base, d, c, scripts["get_auth"], {**env, "PATH_TO": f"/api/v1/posts/{post_id}"})
+            row(f"PostgreSQL: authenticated GET one post ({label}), vs embedded", get, embedded["get"].get(n))
+            if first:
+                me = wrk(srv.base, d, c, scripts["get_auth"], {**env, "PATH_TO": "/api/v1/users/me"})
+                row("PostgreSQL: authenticated GET /api/v1/users/me (JWT + session query), vs embedded", me, embedded.get("me"))
+            create = wrk(srv.base, d, c, scripts["post"], {"TOKEN": token})
+            row(f"PostgreSQL: authenticated POST /api/v1/posts ({label} before), vs embedded disk store", create,
+                embedded.get("create"))
+            result.update({"page": page, "get": get, "create": create, "get_embedded": embedded["get"].get(n)})
+            pg["sizes"][n] = result
+            srv.stop()
+    except (subprocess.CalledProcessError, RuntimeError, OSError, KeyError, IndexError, ValueError, TypeError) as error:
+        detail = error.stderr.strip() if isinstance(error, subprocess.CalledProcessError) and error.stderr else ""
+        pg["error"] = f"{type(error).__name__}: {error}" + (f" ({detail})" if detail else "")
+        print(f"postgres: stopped: {pg['error']}", file=sys.stderr, flush=True)
+    finally:
+        if srv is not None and srv.proc.poll() is None:
+            srv.stop()
+        try:
+            pg_drop()
+        except (subprocess.CalledProcessError, OSError):
+            pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=8)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--pg-pool-size", type=int, default=16,
+                    help="BLOG_DATABASE_POOL_SIZE of the PostgreSQL rows (the server's default: 16)")
     opts = ap.parse_args()
     d, c = opts.duration, opts.connections
 
@@ -584,10 +730,11 @@ def main():
         page_1k = wrk(small.base + "/api/v1/posts?limit=20", d, c)
         row("GET a page of 20 posts (1k posts)", page_1k, base)
         row("GET one post (public)", wrk(f"{small.base}/api/v1/posts/{post_id}", d, c), base)
-        row("authenticated GET /api/v1/users/me (JWT + session check)",
-            wrk(small.base, d, c, scripts["get_auth"], {**env, "PATH_TO": "/api/v1/users/me"}), base)
-        row("authenticated GET one post (token sent, ignored: public route)",
-            wrk(small.base, d, c, scripts["get_auth"], {**env, "PATH_TO": f"/api/v1/posts/{post_id}"}), base)
+        me_1k = wrk(small.base, d, c, scripts["get_auth"], {**env, "PATH_TO": "/api/v1/users/me"})
+        row("authenticated GET /api/v1/users/me (JWT + session check)", me_1k, base)
+        get_1k = wrk(small.base, d, c, scripts["get_auth"], {**env, "PATH_TO": f"/api/v1/posts/{post_id}"})
+        row("authenticated GET one post (token sent, ignored: public route)", get_1k, base)
+        embedded = {"page": page_1k, "me": me_1k, "get": {1_000: get_1k}}  # issue 12 compares with these
         idle_read = wrk(small.base + "/api/v1/posts?limit=20", d, 8)
         row("GET a page, 8 connections, idle server", idle_read)
         # Issue 13: the RealWorld adapter against the page read it adapts, on this server and store.
@@ -634,6 +781,15 @@ def main():
         for n, srv in by_size.items():
             if n != sizes[-1]:
                 srv.stop()
+
+        # Issue 12: the embedded engine's authenticated GET of one post at 1M posts, beside which
+        # the PostgreSQL engine's is put (before the snapshots below, so on an idle store).
+        if 1_000_000 in by_size:
+            srv = by_size[1_000_000]
+            tok = http("POST", srv.base + "/api/v1/auth/login", {"username": "author1", "password": PASSWORD})["access_token"]
+            pid = http("GET", srv.base + "/api/v1/posts?limit=1")["data"][0]["id"]
+            embedded["get"][1_000_000] = wrk(srv.base, d, c, scripts["get_auth"], {"TOKEN": tok, "PATH_TO": f"/api/v1/posts/{pid}"})
+            row("authenticated GET one post (1M posts, disk store)", embedded["get"][1_000_000], base)
 
         # Issue 11: read p99 while snapshots of the largest store are written, against idle.
         compaction_reads(by_size[sizes[-1]], work / f"seed{sizes[-1]}", sizes[-1], d, notes, row)
@@ -699,6 +855,17 @@ def main():
                 row("mixed: 90% reads, 8% creates, 2% logins (disk store)", wrk(srv.base, d, c, scripts["mixed"], {"TOKEN": tok, "POST_ID": pid}), base)
             srv.stop()
 
+        # Issue 12: the PostgreSQL engine, at 1k and (without --quick) 1M posts, beside the
+        # embedded engine's rows above; skipped with a note where no PostgreSQL answers.
+        embedded["create"] = creates["disk"]
+        unreachable = pg_unreachable()
+        if unreachable:
+            notes["pg_skipped"] = unreachable
+            print(f"postgres: rows skipped: {unreachable}", flush=True)
+        else:
+            postgres_rows(work, [1_000] + ([] if opts.quick else [1_000_000]), opts.pg_pool_size, scripts, d, c,
+                          embedded, notes, row, servers)
+
         # Issue 16: resident memory across refreshes of one session.
         if opts.quick:
             refresh_chain(servers, 500, 5_000, notes, row)
@@ -725,6 +892,10 @@ def find(rows, prefix):
 
 def find_opt(rows, prefix):
     return next((r for name, r, _ in rows if name.startswith(prefix)), None)
+
+
+def size_label(n):
+    return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k"
 
 
 def kib(value):
@@ -812,6 +983,36 @@ def render(rows, notes, d, c):
         target(11, "1M posts ready in <= 5 s", f"not run (--quick); 100k: {notes['load_100000_s']:.1f} s", None)
         target(11, "1M posts held in <= 1,800 B per post, text included", f"not run (--quick); 100k: {per_post:.0f} B", None)
 
+    # Issue 12: the PostgreSQL engine against the embedded one, and against itself at 1k.
+    pg = notes.get("pg")
+    name_get = "PostgreSQL authenticated GET one post >= 40% of the embedded engine's"
+    name_page = "PostgreSQL page of 20 at 1M >= 80% of at 1k"
+    if "pg_skipped" in notes:
+        target(12, name_get, f"not measured: {notes['pg_skipped']}", None)
+        target(12, name_page, "not measured (--quick)" if notes.get("quick") else f"not measured: {notes['pg_skipped']}", None)
+    elif pg is not None:
+        failed = "error" in pg
+        stopped = f"; stopped: {pg['error']}" if failed else ""
+        parts, met = [], []
+        for n, r in pg["sizes"].items():
+            emb = r.get("get_embedded")
+            if emb and emb["rps"]:
+                ratio = r["get"]["rps"] / emb["rps"]
+                met.append(ratio >= 0.4)
+                parts.append(f"{pct(ratio)} at {size_label(n)} ({r['get']['rps']:.0f} vs {emb['rps']:.0f}/s; "
+                             f"p99 {r['get']['p99']:.2f} vs {emb['p99']:.2f} ms)")
+        target(12, name_get, "; ".join(parts or ["not measured"]) + f"; pool {pg['pool']}{stopped}",
+               False if failed else all(met) if met else None)
+        small, large = pg["sizes"].get(1_000), pg["sizes"].get(1_000_000)
+        if small and large and small["page"]["rps"]:
+            ratio = large["page"]["rps"] / small["page"]["rps"]
+            target(12, name_page, f"{pct(ratio)} ({large['page']['rps']:.0f} vs {small['page']['rps']:.0f}/s; p99 "
+                                  f"{large['page']['p99']:.2f} vs {small['page']['p99']:.2f} ms); pool {pg['pool']}", ratio >= 0.8)
+        elif notes.get("quick"):
+            target(12, name_page, "not measured (--quick)" + stopped, False if failed else None)
+        else:
+            target(12, name_page, "not measured" + stopped, False if failed else None)
+
     # Issue 13: the RealWorld adapter costs <= 20% of throughput (anonymous pages; the token pair
     # is reported beside it). Non-2xx answers in any of the four rows void the comparison.
     rw, v1 = find_opt(rows, "(c) GET /api/articles?limit=20 (1k posts), anonymous"), find_opt(rows, "(c) GET /api/v1/posts?limit=20 (1k posts), anonymous")
@@ -872,6 +1073,25 @@ def render(rows, notes, d, c):
                      f"POST /api/v1/auth/login), the four measured in turn, {runs}.")
     elif "realworld_error" in notes:
         lines.append(f"- (c) RealWorld adapter (issue 13): not measured: {notes['realworld_error']}.")
+    if "pg_skipped" in notes:
+        lines.append(f"- PostgreSQL engine (issue 12): not measured: {notes['pg_skipped']}.")
+    elif "pg" in notes:
+        pg = notes["pg"]
+        loads = ", ".join(f"{size_label(n)} in {r['load_s']:.1f} s ({r['db_bytes'] / 2**20:.0f} MiB database)"
+                          for n, r in pg["sizes"].items())
+        p99s = "; ".join(f"{size_label(n)}: GET one post {r['get']['p99']:.2f} ms, page of 20 {r['page']['p99']:.2f} ms, "
+                         f"create {r['create']['p99']:.2f} ms" for n, r in pg["sizes"].items())
+        lines.append(f"- PostgreSQL engine (issue 12): PostgreSQL {pg.get('version', '?')} on this machine, over loopback, sharing its "
+                     f"cores with the server and wrk (fsync={pg.get('fsync', '?')}, synchronous_commit={pg.get('synchronous_commit', '?')}, "
+                     f"shared_buffers={pg.get('shared_buffers', '?')}); BLOG_DATABASE_POOL_SIZE={pg['pool']}. For each size a fresh "
+                     f"database `{PG_DB}`: the server creates the schema, one author signs up through the API, then the posts are "
+                     f"bulk-loaded by SQL (INSERT ... SELECT FROM generate_series: bench/seed.rs's titles, contents and tags, one "
+                     f"author, published a minute apart, with their `post_tags` rows; no `post_words`, so search is not measured on "
+                     f"PostgreSQL) and vacuumed: {loads or 'none loaded'}. The GET rows are compared with the embedded engine's "
+                     f"authenticated GET of one post on its disk store of the same size, measured earlier in this run (not "
+                     f"alternated); creates with the embedded disk store's (group commit, from an empty store), the creates run "
+                     f"last, on the loaded database. p99s: {p99s or 'none'}."
+                     + (f" Stopped early: {pg['error']}." if "error" in pg else ""))
     if "beside_writers" in notes:
         lines.append(f"- GET one post beside a writer: the same server (disk store) and post, alone and then while a second wrk "
                      f"({notes['beside_writers']} connections, 1 thread) creates posts as fast as the journal takes them; the "

@@ -2,7 +2,7 @@
 //! email), follows and the feed of followed authors, favorites, comments, tags in use, and the
 //! offset pages with a total count that the RealWorld API lists articles in.
 
-use std::iter::Peekable;
+use std::collections::BinaryHeap;
 use std::ops::Bound;
 
 use imbl::OrdSet;
@@ -228,12 +228,16 @@ impl Embedded {
                 .find(|id| !tx.state.comments.contains_key(id))
                 .expect("an endless supply of random ids finds a free one");
             let created_at = now();
-            let seq = tx
+            // One more than the last comment's, and never below the clock's milliseconds: a
+            // place freed by deleting the newest comment is not handed out again (a cursor
+            // that ended there would skip its new holder), unless within the same millisecond.
+            let last = tx
                 .state
                 .comments_by_post
                 .get(&post)
                 .and_then(|keys| keys.get_max())
-                .map_or(1, |(seq, _)| seq + 1);
+                .map_or(0, |(seq, _)| *seq);
+            let seq = (last + 1).max(created_at.timestamp_millis().max(0) as u64);
             let record = CommentRecord {
                 id,
                 post,
@@ -501,18 +505,21 @@ impl<'a> Selection<'a> {
     }
 }
 
-/// Merges iterators that each yield keys newest first into one, newest first. Picks the
-/// newest head each step: O(sources) per key, and a reader follows a few hundred at most.
+/// Merges iterators that each yield keys newest first into one, newest first: a heap of the
+/// sources' next keys, so a key costs O(log sources) however many authors a reader follows.
 fn merge<'a>(sources: Vec<Keys<'a>>) -> impl Iterator<Item = PostKey> + 'a {
-    let mut sources: Vec<Peekable<Keys<'a>>> =
-        sources.into_iter().map(Iterator::peekable).collect();
+    let mut sources = sources;
+    let mut heads: BinaryHeap<(PostKey, usize)> = sources
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, source)| source.next().map(|key| (key, i)))
+        .collect();
     std::iter::from_fn(move || {
-        let (_, newest) = sources
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(i, source)| source.peek().map(|key| (*key, i)))
-            .max()?;
-        sources[newest].next()
+        let (key, i) = heads.pop()?;
+        if let Some(next) = sources[i].next() {
+            heads.push((next, i));
+        }
+        Some(key)
     })
 }
 

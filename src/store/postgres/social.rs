@@ -38,10 +38,13 @@ const COMMENT_VIEW: &str = "SELECT c.id, c.post, c.seq, c.author, c.body, c.crea
      FROM comments c JOIN users a ON a.id = c.author";
 
 /// Adds comment `$1` to post `$2` by `$3` with body `$4` at `$5`, numbered one past the post's
-/// last comment; nothing when the id is taken (a fresh one is drawn).
+/// last comment and never below `$5`'s milliseconds (as the embedded engine does: a number
+/// freed by deleting the newest comment is not handed out again); nothing when the id is taken
+/// (a fresh one is drawn).
 const INSERT_COMMENT: &str =
     "INSERT INTO comments (id, post, seq, author, body, created_at, updated_at) \
-     VALUES ($1, $2, COALESCE((SELECT max(c.seq) FROM comments c WHERE c.post = $2), 0) + 1, \
+     VALUES ($1, $2, GREATEST(COALESCE((SELECT max(c.seq) FROM comments c WHERE c.post = $2), 0) + 1, \
+     (extract(epoch FROM $5::timestamptz) * 1000)::bigint), \
      $3, $4, $5, $5) \
      ON CONFLICT (id) DO NOTHING";
 
