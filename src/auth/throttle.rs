@@ -102,7 +102,8 @@ impl LoginTarget {
     fn key(&self) -> String {
         match self {
             Self::Account(id) => format!("a:{id}"),
-            Self::Unknown(name) => format!("n:{name}"),
+            // PostgreSQL refuses NUL in text; no stored name holds one, nor U+FFFD.
+            Self::Unknown(name) => format!("n:{}", name.replace('\0', "\u{FFFD}")),
         }
     }
 }

@@ -26,6 +26,9 @@ fn text(input: &str, max: usize, what: &str) -> Result<String, String> {
     if input.chars().count() > max {
         return Err(format!("{what} must be at most {max} characters long"));
     }
+    if input.contains('\0') {
+        return Err(format!("{what} must not contain NUL characters"));
+    }
     let value = input.trim();
     if value.is_empty() {
         return Err(format!("{what} must not be empty"));
@@ -66,6 +69,9 @@ impl PostContent {
 
     pub fn parse(input: &str) -> Result<Self, String> {
         // Content keeps its inner and trailing whitespace (Markdown cares); it only must not be blank.
+        if input.contains('\0') {
+            return Err("content must not contain NUL characters".into());
+        }
         if input.trim().is_empty() {
             return Err("content must not be empty".into());
         }

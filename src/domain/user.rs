@@ -228,6 +228,9 @@ impl Bio {
                 Self::MAX_CHARS
             ));
         }
+        if input.contains('\0') {
+            return Err("must not contain NUL characters".into());
+        }
         let bio = input.trim();
         Ok((!bio.is_empty()).then(|| Self(bio.to_owned())))
     }

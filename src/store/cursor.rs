@@ -47,10 +47,18 @@ impl Cursor {
         let text = std::str::from_utf8(&bytes).ok()?;
         let (millis, id) = text.split_once('.')?;
         Some(Self {
-            created_at: DateTime::from_timestamp_millis(millis.parse().ok()?)?,
+            created_at: DateTime::from_timestamp_millis(in_range(millis.parse().ok()?)?)?,
             id: id.parse().ok()?,
         })
     }
+}
+
+/// Milliseconds from 1970 to the end of 9999, what both engines can store; a cursor beyond that
+/// was not made here.
+pub(super) fn in_range(millis: i64) -> Option<i64> {
+    (0..=253_402_300_799_999)
+        .contains(&millis)
+        .then_some(millis)
 }
 
 #[cfg(test)]

@@ -206,7 +206,8 @@ impl SearchCursor {
         let text = std::str::from_utf8(&bytes).ok()?;
         let mut parts = text.strip_prefix('s')?.splitn(3, '.');
         let score = parts.next()?.parse().ok()?;
-        let at = DateTime::from_timestamp_millis(parts.next()?.parse().ok()?)?;
+        let at =
+            DateTime::from_timestamp_millis(super::cursor::in_range(parts.next()?.parse().ok()?)?)?;
         let id: PostId = parts.next()?.parse().ok()?;
         Some(Self {
             score,

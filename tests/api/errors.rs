@@ -230,3 +230,38 @@ async fn every_response_says_nosniff_and_allows_nothing_to_load_or_frame_it() {
         );
     }
 }
+
+/// A NUL character is refused in stored text and matches nothing in a lookup, on either engine
+/// (PostgreSQL refuses NUL in text: it must never reach it as an error, a 503).
+#[tokio::test]
+async fn nul_characters_are_refused_in_text_and_match_nothing_in_lookups() {
+    let app = crate::helpers::spawn_app().await;
+    let alice = app.signup("alice").await;
+    let mut body = crate::helpers::post_body("Fine title");
+    body["content"] = serde_json::json!("before\u{0}after");
+    let refused = app
+        .send_json(
+            reqwest::Method::POST,
+            "/api/v1/posts",
+            Some(&alice.token),
+            &body,
+        )
+        .await;
+    assert_problem(refused, 422, "validation_failed").await;
+    assert_eq!(app.get("/api/articles/a%00b").await.status(), 404);
+    assert_eq!(app.get("/api/profiles/a%00b").await.status(), 404);
+    let listed = app.get("/api/articles?author=a%00b").await;
+    assert_eq!(listed.status(), 200);
+    let login = app
+        .login(&serde_json::json!({"username": "ali\u{0}ce", "password": "whatever it is"}))
+        .await;
+    assert_eq!(login.status(), 401);
+    let cursor = base64_cursor("-8000000000000000.00000000-0000-0000-0000-000000000000");
+    let page = app.get(&format!("/api/v1/posts?cursor={cursor}")).await;
+    assert_problem(page, 422, "validation_failed").await;
+}
+
+fn base64_cursor(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}

@@ -99,6 +99,7 @@ impl Postgres {
             LoginName::Email(email) => ("email_key", email.trim().to_lowercase()),
             LoginName::Username(username) => ("username", username.trim().to_lowercase()),
         };
+        let value = super::lookup_text(&value);
         let row = sqlx::query(&format!(
             "SELECT id, password_hash FROM users WHERE {column} = $1"
         ))

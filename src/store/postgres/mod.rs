@@ -157,6 +157,10 @@ CREATE TABLE IF NOT EXISTS login_failure_times (
     at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS login_failure_times_by_target ON login_failure_times (target, at);
+CREATE INDEX IF NOT EXISTS login_failure_times_by_time ON login_failure_times (at);
+CREATE INDEX IF NOT EXISTS login_failures_by_last ON login_failures (last);
+CREATE INDEX IF NOT EXISTS posts_by_author_any ON posts (author);
+CREATE INDEX IF NOT EXISTS clients_by_owner ON clients (owner);
 "#;
 
 /// How the engine connects.
@@ -206,6 +210,12 @@ impl Postgres {
     /// Connects to `url` (within the acquire timeout), applies the schema and checks its
     /// version.
     pub async fn connect(url: &str, options: &PgOptions) -> Result<Self, PgStartError> {
+        // A statement that runs longer than this is cancelled (503), so that one slow query
+        // cannot hold a connection, nor a request, for ever.
+        let connect_options = url
+            .parse::<sqlx::postgres::PgConnectOptions>()
+            .map_err(PgStartError::Connect)?
+            .options([("statement_timeout", "5s")]);
         let pool = PgPoolOptions::new()
             .max_connections(options.pool_size.max(1))
             // No ping before every checkout: it costs a round trip per query (+23% queries/s
@@ -213,7 +223,7 @@ impl Postgres {
             // query once (503) and is discarded; the pool opens fresh ones.
             .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
-            .connect(url)
+            .connect_with(connect_options)
             .await
             .map_err(PgStartError::Connect)?;
         apply_schema(&pool).await?;
@@ -234,16 +244,28 @@ impl Postgres {
         &self.pool
     }
 
+    /// Sizes for `/health`, as PostgreSQL estimates them (`pg_class.reltuples`, kept by
+    /// autovacuum): exact counts would scan a million posts at every load balancer's probe.
+    /// The query also checks that the database answers.
     pub async fn stats(&self) -> Result<Stats, StoreError> {
-        let row = sqlx::query(
-            "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM posts) AS posts,
-                    (SELECT count(*) FROM sessions) AS sessions",
-        )
+        let estimate = |table: &str| {
+            format!(
+                "(SELECT GREATEST(reltuples, 0)::bigint FROM pg_class \
+                  WHERE oid = to_regclass('{table}')) AS {table}"
+            )
+        };
+        let row = sqlx::query(&format!(
+            "SELECT {}, {}, {}",
+            estimate("users"),
+            estimate("posts"),
+            estimate("sessions")
+        ))
         .fetch_one(&self.pool)
         .await
         .map_err(unavailable)?;
         let count = |name: &str| -> Result<usize, StoreError> {
-            Ok(row.try_get::<i64, _>(name).map_err(unavailable)? as usize)
+            let estimate: Option<i64> = row.try_get(name).map_err(unavailable)?;
+            Ok(estimate.unwrap_or(0).max(0) as usize)
         };
         Ok(Stats {
             users: count("users")?,
@@ -261,25 +283,21 @@ async fn apply_schema(pool: &PgPool) -> Result<(), PgStartError> {
         .execute(&mut *tx)
         .await
         .map_err(PgStartError::Schema)?;
-    let found: Option<i32> =
-        match sqlx::query_scalar("SELECT version FROM blog_schema WHERE id = 1")
-            .fetch_optional(&mut *tx)
-            .await
-        {
-            Ok(version) => version,
-            // No table yet: a new database.
-            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P01") => {
-                tx.rollback().await.map_err(PgStartError::Schema)?;
-                tx = pool.begin().await.map_err(PgStartError::Schema)?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(SCHEMA_LOCK)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(PgStartError::Schema)?;
-                None
-            }
-            Err(error) => return Err(PgStartError::Schema(error)),
-        };
+    // The version table first, under the lock, then the version: a newer server that started
+    // at the same moment has either committed its version already or waits for this lock.
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS blog_schema (
+             id integer PRIMARY KEY CHECK (id = 1),
+             version integer NOT NULL
+         )",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(PgStartError::Schema)?;
+    let found: Option<i32> = sqlx::query_scalar("SELECT version FROM blog_schema WHERE id = 1")
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(PgStartError::Schema)?;
     if let Some(found) = found.filter(|found| *found > SCHEMA_VERSION) {
         return Err(PgStartError::NewerSchema { found });
     }
@@ -296,6 +314,12 @@ async fn apply_schema(pool: &PgPool) -> Result<(), PgStartError> {
     .await
     .map_err(PgStartError::Schema)?;
     tx.commit().await.map_err(PgStartError::Schema)
+}
+
+/// Text from a request, to look something up by: PostgreSQL refuses a NUL in text (an error, not
+/// a miss), and nothing stored holds one, so it becomes U+FFFD, which no name or slug holds.
+pub(super) fn lookup_text(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
 }
 
 /// A database error as the store reports it: logged with its cause, answered as unavailable.

@@ -141,7 +141,7 @@ impl Postgres {
         let sql = format!("{POST_VIEW} WHERE p.slug = $2");
         let row = sqlx::query(&sql)
             .bind(viewer_uuid(viewer.map(|viewer| viewer.user_id)))
-            .bind(slug)
+            .bind(super::lookup_text(slug))
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;

@@ -47,7 +47,7 @@ impl Postgres {
     ) -> Result<(User, SessionId), StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1 FOR UPDATE"
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1 FOR NO KEY UPDATE"
         ))
         .bind(user_id.as_uuid())
         .fetch_optional(&mut *tx)
@@ -141,12 +141,16 @@ impl Postgres {
         };
         let now = now();
         let id = presented.session;
-        let rotated: Option<Uuid> = sqlx::query_scalar(
-            "UPDATE sessions SET refresh_hash = $4, generation = generation + 1,
-                 expires_at = $5, last_used_at = $6
-             WHERE id = $1 AND generation = $2 AND refresh_hash = $3 AND expires_at > $6
-             RETURNING user_id",
-        )
+        // The account comes back in the same statement: a rotation that committed is never
+        // answered 503 (whose retry, with the old token, would look like reuse and revoke).
+        let rotated = sqlx::query(&format!(
+            "WITH rotated AS (
+                 UPDATE sessions SET refresh_hash = $4, generation = generation + 1,
+                     expires_at = $5, last_used_at = $6
+                 WHERE id = $1 AND generation = $2 AND refresh_hash = $3 AND expires_at > $6
+                 RETURNING user_id)
+             SELECT {USER_COLUMNS} FROM rotated r JOIN users u ON u.id = r.user_id"
+        ))
         .bind(id.as_uuid())
         .bind(presented.generation as i64)
         .bind(presented.hash.to_vec())
@@ -156,12 +160,8 @@ impl Postgres {
         .fetch_optional(&self.pool)
         .await
         .map_err(store)?;
-        if let Some(user_id) = rotated {
-            let user = self
-                .user(UserId::from(user_id))
-                .await
-                .map_err(|_| RefreshError::Unavailable)?
-                .ok_or(RefreshError::Unknown)?;
+        if let Some(row) = rotated {
+            let user = user_from(&row).map_err(|_| RefreshError::Unavailable)?;
             return Ok((user, id));
         }
         let row =

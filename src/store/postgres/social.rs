@@ -601,7 +601,7 @@ fn actor_binds(actor: Option<&Actor>) -> (Uuid, bool) {
 
 /// A username as stored (trimmed, lower-case), to look an account up by any case.
 fn username_key(name: &str) -> String {
-    name.trim().to_lowercase()
+    super::lookup_text(&name.trim().to_lowercase())
 }
 
 /// A count or limit as SQL takes it.
