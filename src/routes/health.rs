@@ -63,7 +63,7 @@ pub struct StoreHealth {
     (status = 503, description = "The store (database) does not answer", body = Health),
 ))]
 pub async fn health(store: web::Data<Store>) -> HttpResponse {
-    let stats = store.stats().await.ok();
+    let stats = store.health_stats().await.ok();
     let status = if stats.is_some() { "ok" } else { "unavailable" };
     let body = Health {
         status,

@@ -95,6 +95,18 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Sizes for `/health`: exact on the embedded engine (they cost nothing), PostgreSQL's
+    /// estimates there (exact ones would scan every table at every probe). Also proves the
+    /// store answers.
+    pub async fn health_stats(&self) -> Result<Stats, StoreError> {
+        match &self.engine {
+            Engine::Embedded(store) => Ok(store.stats().await),
+            Engine::Postgres(store) => store.estimated_stats().await,
+        }
+    }
+}
+
 impl From<Embedded> for Store {
     fn from(store: Embedded) -> Self {
         Self {
