@@ -14,7 +14,8 @@ use blog_api::store::postgres::{PgOptions, Postgres};
 use blog_api::store::Embedded;
 use blog_api::telemetry;
 
-const COPY_USAGE: &str = "usage: blog-api copy-store --from <data dir> --to <postgres url>";
+const COPY_USAGE: &str = "usage: blog-api copy-store --from <data dir> [--to <postgres url>] \
+     (without --to, BLOG_DATABASE_URL: keeps a password off the command line)";
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -88,7 +89,8 @@ async fn copy_store(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-/// `--from <data dir> --to <postgres url>`, in either order; `None` for `--help`.
+/// `--from <data dir> --to <postgres url>`, in either order (`--to` defaults to
+/// `BLOG_DATABASE_URL`); `None` for `--help`.
 fn copy_args(args: Vec<OsString>) -> Result<Option<(PathBuf, String)>, String> {
     let (mut from, mut to) = (None, None);
     let mut args = args.into_iter();
@@ -97,7 +99,8 @@ fn copy_args(args: Vec<OsString>) -> Result<Option<(PathBuf, String)>, String> {
             Some("--from") => &mut from,
             Some("--to") => &mut to,
             Some("-h" | "--help") => return Ok(None),
-            _ => return Err(format!("unexpected argument {}", arg.to_string_lossy())),
+            // Not echoed: a misplaced URL would put its password in the terminal and the logs.
+            _ => return Err("unexpected argument".to_owned()),
         };
         let name = arg.to_string_lossy();
         let value = args.next().ok_or_else(|| format!("{name} needs a value"))?;
@@ -106,10 +109,15 @@ fn copy_args(args: Vec<OsString>) -> Result<Option<(PathBuf, String)>, String> {
         }
     }
     let from = PathBuf::from(from.ok_or("--from is missing")?);
-    let to = to
-        .ok_or("--to is missing")?
-        .into_string()
-        .map_err(|_| "--to is not valid UTF-8".to_owned())?;
+    let to = match to {
+        Some(to) => to
+            .into_string()
+            .map_err(|_| "--to is not valid UTF-8".to_owned())?,
+        None => std::env::var("BLOG_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.trim().is_empty())
+            .ok_or("--to is missing and BLOG_DATABASE_URL is not set")?,
+    };
     Ok(Some((from, to)))
 }
 

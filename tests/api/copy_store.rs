@@ -300,3 +300,32 @@ async fn a_blog_copied_from_a_data_directory_to_postgres_is_all_there_and_tokens
     drop(app);
     drop(database);
 }
+
+/// A misplaced database URL is refused without echoing it (its password would land in the
+/// terminal and the logs); without `--to` and `BLOG_DATABASE_URL` the usage says what is missing.
+#[test]
+fn copy_store_never_echoes_its_arguments() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_blog-api"))
+        .args([
+            "copy-store",
+            "postgres://blog:s3cret-pw@db/blog",
+            "--from",
+            "/nowhere",
+        ])
+        .env_remove("BLOG_DATABASE_URL")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+    assert!(stderr.contains("unexpected argument"), "{stderr}");
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_blog-api"))
+        .args(["copy-store", "--from", "/nowhere"])
+        .env_remove("BLOG_DATABASE_URL")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("BLOG_DATABASE_URL"), "{stderr}");
+}
