@@ -223,6 +223,29 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
+impl Page {
+    /// The page of `limit` from `posts`, fetched one past it to know whether more follow; the
+    /// cursor is where the last post sits in `listing`'s order (a draft by its creation, any
+    /// other post by its publication). Both engines page this way.
+    pub(crate) fn cut(mut posts: Vec<Post>, limit: usize, listing: Listing) -> Self {
+        let next = if posts.len() > limit {
+            posts.truncate(limit);
+            posts.last().map(|post| {
+                let at = match listing {
+                    Listing::Public | Listing::ScheduledOf(_) => {
+                        post.published_at.unwrap_or(post.created_at)
+                    }
+                    Listing::DraftsOf(_) => post.created_at,
+                };
+                Cursor::new(at, post.id)
+            })
+        } else {
+            None
+        };
+        Self { posts, next }
+    }
+}
+
 /// How to find an account at login.
 #[derive(Debug)]
 pub enum LoginName<'a> {

@@ -165,27 +165,13 @@ impl Embedded {
             };
             tagged && post.is_some_and(|p| query.listing != Listing::Public || p.is_public(now))
         };
-        let mut posts: Vec<Post> = keys
+        let posts: Vec<Post> = keys
             .rev()
             .filter(|(_, id)| wanted(id))
             .take(query.limit + 1)
             .filter_map(|(_, id)| view(&state, *id, query.viewer))
             .collect();
-        let next = if posts.len() > query.limit {
-            posts.truncate(query.limit);
-            posts.last().map(|post| {
-                let at = match query.listing {
-                    Listing::Public | Listing::ScheduledOf(_) => {
-                        post.published_at.unwrap_or(post.created_at)
-                    }
-                    Listing::DraftsOf(_) => post.created_at,
-                };
-                Cursor::new(at, post.id)
-            })
-        } else {
-            None
-        };
-        Page { posts, next }
+        Page::cut(posts, query.limit, query.listing)
     }
 }
 

@@ -17,7 +17,7 @@ use super::cursor::Cursor;
 use super::posts::{author, view, visible_view};
 use super::records::{Actor, Author, Comment, CommentRecord, Post, User};
 use super::state::{Change, PostKey, State};
-use super::{Embedded, Page, StoreError};
+use super::{Embedded, Listing, Page, StoreError};
 
 /// Changes to an account's profile and sign-in names; `None` leaves a field as it is.
 #[derive(Debug, Default)]
@@ -370,20 +370,12 @@ impl Embedded {
                 next: None,
             };
         };
-        let mut posts: Vec<Post> = selection
+        let posts: Vec<Post> = selection
             .keys(query.after.as_ref().map(Cursor::key))
             .take(query.limit + 1)
             .filter_map(|(_, id)| view(&state, id, query.viewer))
             .collect();
-        let next = if posts.len() > query.limit {
-            posts.truncate(query.limit);
-            posts
-                .last()
-                .map(|post| Cursor::new(post.published_at.unwrap_or(post.created_at), post.id))
-        } else {
-            None
-        };
-        Page { posts, next }
+        Page::cut(posts, query.limit, Listing::Public)
     }
 }
 

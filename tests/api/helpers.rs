@@ -8,7 +8,6 @@ use blog_api::startup::Application;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use sqlx::Connection as _;
 
 /// The HS256 secret every test server signs with, so tests can forge tokens with it.
 pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
@@ -41,13 +40,10 @@ impl Drop for TestApp {
     }
 }
 
-/// The PostgreSQL server the suite runs on (`BLOG_TEST_DATABASE_URL`, e.g.
-/// `postgres://postgres@127.0.0.1:5432/postgres`); without it, the embedded engine.
-pub fn test_database_url() -> Option<String> {
-    std::env::var("BLOG_TEST_DATABASE_URL")
-        .ok()
-        .filter(|url| !url.trim().is_empty())
-}
+#[path = "../common/database.rs"]
+mod database;
+
+pub use database::{test_database_url, TestDatabase};
 
 /// Whether this run is on PostgreSQL. Tests of the embedded engine's data directory return
 /// early then, saying so.
@@ -57,59 +53,6 @@ pub fn on_postgres(test: &str) -> bool {
         println!("{test}: about the embedded engine's data directory; skipped on PostgreSQL");
     }
     on
-}
-
-/// A database of one test's own on the test server: created empty, dropped with the test.
-pub struct TestDatabase {
-    server: String,
-    pub name: String,
-    pub url: String,
-}
-
-impl TestDatabase {
-    pub async fn create(server: &str) -> Self {
-        let name = format!("blog_test_{}", uuid::Uuid::new_v4().simple());
-        let mut connection = sqlx::postgres::PgConnection::connect(server)
-            .await
-            .expect("BLOG_TEST_DATABASE_URL accepts connections");
-        sqlx::Executor::execute(&mut connection, format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("a test database can be created");
-        let (base, _) = server
-            .rsplit_once('/')
-            .expect("BLOG_TEST_DATABASE_URL ends in /<database>");
-        Self {
-            server: server.to_owned(),
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let (server, name) = (self.server.clone(), self.name.clone());
-        // On a thread of its own with a runtime of its own: drop may run inside a runtime.
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(async move {
-                    let mut connection = sqlx::postgres::PgConnection::connect(&server).await?;
-                    sqlx::Executor::execute(
-                        &mut connection,
-                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
-                    )
-                    .await
-                    .map(|_| ())
-                })
-        })
-        .join();
-        if let Ok(Err(error)) = dropped {
-            eprintln!("could not drop test database {}: {error}", self.name);
-        }
-    }
 }
 
 pub async fn spawn_app() -> TestApp {

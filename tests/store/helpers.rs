@@ -5,69 +5,12 @@ use blog_api::domain::{
 };
 use blog_api::store::postgres::{PgOptions, Postgres};
 use blog_api::store::{Listing, NewPost, NewSession, NewUser, Post, PostQuery, Principal, Store};
-use sqlx::Connection as _;
 
-/// The PostgreSQL server the second half runs on (`BLOG_TEST_DATABASE_URL`, e.g.
-/// `postgres://postgres@127.0.0.1:5432/postgres`); without it, the embedded engine only.
-pub fn test_database_url() -> Option<String> {
-    std::env::var("BLOG_TEST_DATABASE_URL")
-        .ok()
-        .filter(|url| !url.trim().is_empty())
-}
+#[path = "../common/database.rs"]
+mod database;
 
-/// A database of one test's own on the test server: created empty, dropped with the test
-/// (as the API suite's `TestDatabase`).
-pub struct TestDatabase {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    async fn create(server: &str) -> Self {
-        let name = format!("blog_store_{}", uuid::Uuid::new_v4().simple());
-        let mut connection = sqlx::postgres::PgConnection::connect(server)
-            .await
-            .expect("BLOG_TEST_DATABASE_URL accepts connections");
-        sqlx::Executor::execute(&mut connection, format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("a test database can be created");
-        let (base, _) = server
-            .rsplit_once('/')
-            .expect("BLOG_TEST_DATABASE_URL ends in /<database>");
-        Self {
-            server: server.to_owned(),
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let (server, name) = (self.server.clone(), self.name.clone());
-        // On a thread of its own with a runtime of its own: drop runs inside the test's runtime.
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(async move {
-                    let mut connection = sqlx::postgres::PgConnection::connect(&server).await?;
-                    sqlx::Executor::execute(
-                        &mut connection,
-                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
-                    )
-                    .await
-                    .map(|_| ())
-                })
-        })
-        .join();
-        if let Ok(Err(error)) = dropped {
-            eprintln!("could not drop test database {}: {error}", self.name);
-        }
-    }
-}
+pub use database::test_database_url;
+use database::TestDatabase;
 
 /// One engine a test runs on. Fields drop in order: the store (and its pool) before its
 /// database.

@@ -119,7 +119,6 @@ async fn delete(
         .delete_comment(&actor, post.id, id)
         .await
         .map_err(|error| match error {
-            StoreError::NotFound("post") => article_not_found(),
             StoreError::NotAuthor => ApiError::forbidden("comment", error.to_string()),
             other => other.into(),
         })?;

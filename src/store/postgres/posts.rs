@@ -16,8 +16,7 @@ use super::super::posts::{edited, publication};
 use super::super::records::{Actor, Post, PostRecord};
 use super::super::search::{post_words, SearchCursor};
 use super::super::{
-    Cursor, Expected, Listing, NewPost, Page, PostEdit, PostQuery, PostSearch, SearchResults,
-    StoreError,
+    Expected, Listing, NewPost, Page, PostEdit, PostQuery, PostSearch, SearchResults, StoreError,
 };
 use super::{
     get, now, post_from, record_from, status_text, unavailable, viewer_uuid, violated, Postgres,
@@ -327,22 +326,8 @@ impl Postgres {
             .push(" DESC LIMIT ")
             .bind(Arg::Int(one_more(query.limit)));
         let rows = sql.fetch_all(&self.pool).await?;
-        let mut posts = rows.iter().map(post_from).collect::<Result<Vec<_>, _>>()?;
-        let next = if posts.len() > query.limit {
-            posts.truncate(query.limit);
-            posts.last().map(|post| {
-                let at = match query.listing {
-                    Listing::Public | Listing::ScheduledOf(_) => {
-                        post.published_at.unwrap_or(post.created_at)
-                    }
-                    Listing::DraftsOf(_) => post.created_at,
-                };
-                Cursor::new(at, post.id)
-            })
-        } else {
-            None
-        };
-        Ok(Page { posts, next })
+        let posts = rows.iter().map(post_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::cut(posts, query.limit, query.listing))
     }
 
     /// Published posts (their time come) holding every word of the search, ranked by where the

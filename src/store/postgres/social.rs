@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::domain::{CommentBody, CommentId, PostId, Tag, Timestamp, UserId};
 use crate::store::{
-    Actor, ArticlePage, ArticleQuery, Author, Comment, CommentPage, Cursor, Page, Post,
+    Actor, ArticlePage, ArticleQuery, Author, Comment, CommentPage, Cursor, Listing, Page, Post,
     ProfileEdit, StoreError, User,
 };
 
@@ -232,20 +232,12 @@ impl Postgres {
         post: PostId,
         favorite: bool,
     ) -> Result<Post, StoreError> {
-        let (actor_id, admin) = actor_binds(Some(actor));
+        let actor_id = actor.user_id.as_uuid();
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         // The post, kept from being deleted until the favorite is written.
-        let visible = sqlx::query(&format!("{VISIBLE_POST} FOR KEY SHARE"))
-            .bind(post.as_uuid())
-            .bind(now())
-            .bind(actor_id)
-            .bind(admin)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        if visible.is_none() {
-            return Err(StoreError::NotFound("post"));
-        }
+        visible_author(&mut tx, post, Some(actor), "FOR KEY SHARE")
+            .await?
+            .ok_or(StoreError::NotFound("post"))?;
         let change = if favorite {
             "INSERT INTO favorites (user_id, post) VALUES ($1, $2) ON CONFLICT DO NOTHING"
         } else {
@@ -276,22 +268,14 @@ impl Postgres {
         post: PostId,
         body: CommentBody,
     ) -> Result<Comment, StoreError> {
-        let (actor_id, admin) = actor_binds(Some(actor));
+        let actor_id = actor.user_id.as_uuid();
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         // Locks the post row: comments on one post are numbered one at a time, so concurrent
         // ones get distinct numbers. (`NO KEY`: favorites and other comments' foreign keys,
         // which only share-lock the key, do not wait on it.)
-        let visible = sqlx::query(&format!("{VISIBLE_POST} FOR NO KEY UPDATE"))
-            .bind(post.as_uuid())
-            .bind(now())
-            .bind(actor_id)
-            .bind(admin)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        if visible.is_none() {
-            return Err(StoreError::NotFound("post"));
-        }
+        visible_author(&mut tx, post, Some(actor), "FOR NO KEY UPDATE")
+            .await?
+            .ok_or(StoreError::NotFound("post"))?;
         let created_at = now();
         let mut written = None;
         for _ in 0..COMMENT_ID_DRAWS {
@@ -340,16 +324,12 @@ impl Postgres {
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Option<CommentPage>, StoreError> {
-        let (viewer_id, admin) = actor_binds(viewer);
-        let visible = sqlx::query(VISIBLE_POST)
-            .bind(post.as_uuid())
-            .bind(now())
-            .bind(viewer_id)
-            .bind(admin)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        if visible.is_none() {
+        let (viewer_id, _) = actor_binds(viewer);
+        let mut connection = self.pool.acquire().await.map_err(unavailable)?;
+        if visible_author(&mut connection, post, viewer, "")
+            .await?
+            .is_none()
+        {
             return Ok(None);
         }
         // The cursor carries the last comment's place (high 64 bits) and id (low 64 bits).
@@ -374,7 +354,7 @@ impl Postgres {
         .bind(seq)
         .bind(id)
         .bind(sql_count(limit.saturating_add(1)))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *connection)
         .await
         .map_err(unavailable)?;
         let mut comments = rows
@@ -405,18 +385,11 @@ impl Postgres {
         post: PostId,
         comment: CommentId,
     ) -> Result<(), StoreError> {
-        let (actor_id, admin) = actor_binds(Some(actor));
+        let actor_id = actor.user_id.as_uuid();
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let row = sqlx::query(VISIBLE_POST)
-            .bind(post.as_uuid())
-            .bind(now())
-            .bind(actor_id)
-            .bind(admin)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(unavailable)?
+        let post_author = visible_author(&mut tx, post, Some(actor), "")
+            .await?
             .ok_or(StoreError::NotFound("post"))?;
-        let post_author: Uuid = get(&row, "author")?;
         let row = sqlx::query("SELECT author FROM comments WHERE id = $1 AND post = $2 FOR UPDATE")
             .bind(sql_id(comment.get()))
             .bind(post.as_uuid())
@@ -513,19 +486,11 @@ impl Postgres {
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)?;
-        let mut posts = rows
+        let posts = rows
             .iter()
             .map(post_from)
             .collect::<Result<Vec<Post>, StoreError>>()?;
-        let next = if posts.len() > query.limit {
-            posts.truncate(query.limit);
-            posts
-                .last()
-                .map(|post| Cursor::new(post.published_at.unwrap_or(post.created_at), post.id))
-        } else {
-            None
-        };
-        Ok(Page { posts, next })
+        Ok(Page::cut(posts, query.limit, Listing::Public))
     }
 }
 
@@ -597,6 +562,26 @@ fn actor_binds(actor: Option<&Actor>) -> (Uuid, bool) {
     actor.map_or((Uuid::nil(), false), |actor| {
         (actor.user_id.as_uuid(), actor.admin)
     })
+}
+
+/// The author of `post` if it is there for `actor` now ([`VISIBLE_POST`]), the row locked by
+/// `lock` (a locking clause, or "" for none).
+async fn visible_author(
+    connection: &mut sqlx::PgConnection,
+    post: PostId,
+    actor: Option<&Actor>,
+    lock: &str,
+) -> Result<Option<Uuid>, StoreError> {
+    let (actor_id, admin) = actor_binds(actor);
+    let row = sqlx::query(&format!("{VISIBLE_POST} {lock}"))
+        .bind(post.as_uuid())
+        .bind(now())
+        .bind(actor_id)
+        .bind(admin)
+        .fetch_optional(connection)
+        .await
+        .map_err(unavailable)?;
+    row.map(|row| get::<Uuid>(&row, "author")).transpose()
 }
 
 /// A username as stored (trimmed, lower-case), to look an account up by any case.
