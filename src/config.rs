@@ -47,6 +47,9 @@ pub struct Settings {
     pub database_url: Option<SecretString>,
     /// `BLOG_DATABASE_POOL_SIZE`: connections per server at most.
     pub database_pool_size: u32,
+    /// `BLOG_DATABASE_CACHE_ENTRIES`: sessions and post views the PostgreSQL engine's read
+    /// cache holds, each; 0 turns it off.
+    pub database_cache_entries: usize,
     /// `BLOG_PASSWORD_MIN_SCORE`: how strong a new password must be.
     pub password_policy: crate::domain::PasswordPolicy,
     /// Origins allowed by CORS; `*` allows any.
@@ -197,6 +200,8 @@ struct RawSettings {
     database_url: Option<String>,
     #[serde(default = "defaults::database_pool_size")]
     database_pool_size: u32,
+    #[serde(default = "defaults::database_cache_entries")]
+    database_cache_entries: usize,
     #[serde(default)]
     cors_origins: String,
     public_url: Option<String>,
@@ -264,6 +269,9 @@ mod defaults {
     }
     pub fn database_pool_size() -> u32 {
         16
+    }
+    pub fn database_cache_entries() -> usize {
+        10_000
     }
     pub fn password_min_score() -> u8 {
         crate::domain::PasswordPolicy::default().min_score
@@ -391,6 +399,7 @@ impl RawSettings {
             password_policy: self.password_policy()?,
             database_url: storage.database_url,
             database_pool_size: storage.database_pool_size,
+            database_cache_entries: storage.database_cache_entries,
             cors_origins,
             log: self.log,
             workers,
@@ -645,10 +654,17 @@ impl RawSettings {
                 "must be between 1 and 1000",
             ));
         }
+        if self.database_cache_entries > 10_000_000 {
+            return Err(ConfigError::new(
+                "BLOG_DATABASE_CACHE_ENTRIES",
+                "must be at most 10000000",
+            ));
+        }
         Ok(StorageSettings {
             storage,
             database_url: database_url.map(|url| SecretString::from(url.trim().to_owned())),
             database_pool_size: self.database_pool_size,
+            database_cache_entries: self.database_cache_entries,
             data_dir: std::mem::take(&mut self.data_dir),
             journal_compact_bytes: self.journal_compact_bytes,
             sessions_per_account: usize::try_from(self.sessions_per_account).unwrap_or(usize::MAX),
@@ -723,6 +739,7 @@ struct StorageSettings {
     storage: Storage,
     database_url: Option<SecretString>,
     database_pool_size: u32,
+    database_cache_entries: usize,
     data_dir: PathBuf,
     journal_compact_bytes: u64,
     sessions_per_account: usize,

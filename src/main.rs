@@ -131,7 +131,11 @@ async fn copy(from: &Path, to: &str) -> Result<impl std::fmt::Display, String> {
         ));
     }
     let source = Embedded::open(from, u64::MAX).map_err(|error| error.to_string())?;
-    let options = PgOptions::default();
+    // One short-lived writer: no read cache, so no listener.
+    let options = PgOptions {
+        cache_entries: 0,
+        ..PgOptions::default()
+    };
     // As at startup: an unreachable database is an error in seconds, not a hang.
     let timeout = options.acquire_timeout + Duration::from_secs(3);
     let target = actix_web::rt::time::timeout(timeout, Postgres::connect(to, &options))

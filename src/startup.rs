@@ -244,6 +244,7 @@ async fn connect_postgres(settings: &Settings) -> Result<Store, StartupError> {
         .ok_or_else(|| StartupError::Database("not set".into()))?;
     let options = crate::store::postgres::PgOptions {
         pool_size: settings.database_pool_size,
+        cache_entries: settings.database_cache_entries,
         ..Default::default()
     };
     let timeout = options.acquire_timeout + Duration::from_secs(3);

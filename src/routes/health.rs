@@ -53,6 +53,12 @@ pub struct StoreHealth {
     /// Absent when the store does not answer.
     #[schema(example = 42)]
     pub posts: Option<usize>,
+    /// PostgreSQL only: the read cache, `listening` (serving, told of every server's changes),
+    /// `paused` (its notification connection is down: every read goes to the database) or
+    /// `off` (`BLOG_DATABASE_CACHE_ENTRIES=0`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "listening")]
+    pub cache: Option<&'static str>,
 }
 
 /// 200 while the service and its store answer, with the store's engine and size; 503 (same
@@ -72,6 +78,7 @@ pub async fn health(store: web::Data<Store>) -> HttpResponse {
             backend: store.engine_name(),
             status,
             posts: stats.map(|stats| stats.posts),
+            cache: store.postgres().map(|engine| engine.cache_state()),
         },
     };
     match stats {

@@ -146,7 +146,13 @@ macro_rules! dispatch {
                 pub async fn $r_name(&self $(, $r_arg: $r_ty)*) -> Result<$r_ret, StoreError> {
                     match &self.engine {
                         Engine::Embedded(store) => store.$r_name($($r_arg),*).await,
-                        Engine::Postgres(store) => store.$r_name($($r_arg),*).await,
+                        Engine::Postgres(store) => {
+                            let answer = store.$r_name($($r_arg),*).await;
+                            // Every operation here may write: this server's read cache
+                            // serves nothing from before it (its own client reads its write).
+                            store.wrote().await;
+                            answer
+                        }
                     }
                 }
             )*

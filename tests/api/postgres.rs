@@ -22,7 +22,24 @@ async fn two_servers(test: &str) -> Option<(TestApp, TestApp)> {
         settings.database_url = Some(SecretString::from(url));
     })
     .await;
+    // Both read caches serve: the tests see them, not only the database.
+    cache_becomes(&a, "listening").await;
+    cache_becomes(&b, "listening").await;
     Some((a, b))
+}
+
+/// Waits (up to 10 s) until `/health` shows the read cache in `state`, and fails if it does not.
+async fn cache_becomes(app: &TestApp, state: &str) {
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        let health: Value = app.get("/health").await.json().await.unwrap();
+        seen = health["store"]["cache"].clone();
+        if seen == state {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the read cache is {seen}, not {state}");
 }
 
 /// CI sets `BLOG_REQUIRE_POSTGRES`: there, a run that would skip these tests fails instead.
@@ -67,7 +84,13 @@ async fn logout_password_change_and_deletion_on_a_refuse_the_token_on_b_at_once(
     let Some((a, b)) = two_servers("logout_password_change_and_deletion...").await else {
         return;
     };
+    // Each token is used on B first, so that B holds its session in its read cache: the
+    // revocation must reach that cache, not only the database.
     let bob = a.signup("bob").await;
+    assert_eq!(
+        b.get_as("/api/v1/users/me", &bob.token).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(
         a.send_as(Method::POST, "/api/v1/auth/logout", &bob.token)
             .await
@@ -89,6 +112,10 @@ async fn logout_password_change_and_deletion_on_a_refuse_the_token_on_b_at_once(
         .as_str()
         .unwrap()
         .to_owned();
+    assert_eq!(
+        b.get_as("/api/v1/users/me", &other).await.status(),
+        StatusCode::OK
+    );
     let changed = a
         .send_json(
             Method::PUT,
@@ -106,6 +133,10 @@ async fn logout_password_change_and_deletion_on_a_refuse_the_token_on_b_at_once(
 
     let dave = a.signup("dave").await;
     assert_eq!(
+        b.get_as("/api/v1/users/me", &dave.token).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
         a.send_as(Method::DELETE, "/api/v1/users/me", &dave.token)
             .await
             .status(),
@@ -115,6 +146,71 @@ async fn logout_password_change_and_deletion_on_a_refuse_the_token_on_b_at_once(
         b.get_as("/api/v1/users/me", &dave.token).await.status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[actix_web::test]
+async fn what_b_holds_in_its_read_cache_follows_the_changes_made_on_a() {
+    let Some((a, b)) = two_servers("what_b_holds_in_its_read_cache...").await else {
+        return;
+    };
+    let alice = a.signup("alice").await;
+    let bob = a.signup("bob").await;
+    let post = a.create_post(&alice.token, &post_body("First title")).await;
+    let path = format!("/api/v1/posts/{}", post["id"].as_str().unwrap());
+    let on_b = |token: Option<&str>| {
+        let (b, path) = (&b, &path);
+        let token = token.map(str::to_owned);
+        async move {
+            let response = match token {
+                Some(token) => b.get_as(path, &token).await,
+                None => b.get(path).await,
+            };
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    // Read on B, as bob and anonymously: both views are now in B's cache.
+    assert_eq!(on_b(Some(&bob.token)).await.1["title"], "First title");
+    assert_eq!(on_b(None).await.1["title"], "First title");
+
+    let edited = a
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&alice.token),
+            &json!({"title": "Second title"}),
+        )
+        .await;
+    assert_eq!(edited.status(), StatusCode::OK);
+    assert_eq!(on_b(Some(&bob.token)).await.1["title"], "Second title");
+    assert_eq!(on_b(None).await.1["version"], 2);
+
+    let favorited = a
+        .send_as(Method::PUT, &format!("{path}/favorite"), &bob.token)
+        .await;
+    assert_eq!(favorited.status(), StatusCode::OK);
+    let (_, bobs) = on_b(Some(&bob.token)).await;
+    assert_eq!(
+        (&bobs["favorites_count"], &bobs["favorited"]),
+        (&json!(1), &json!(true))
+    );
+    assert_eq!(on_b(None).await.1["favorites_count"], 1);
+
+    let renamed = a
+        .send_json(
+            Method::PATCH,
+            "/api/v1/users/me",
+            Some(&alice.token),
+            &json!({"name": "Alice Liddell"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    assert_eq!(on_b(None).await.1["author"]["name"], "Alice Liddell");
+
+    let deleted = a.send_as(Method::DELETE, &path, &alice.token).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(on_b(Some(&bob.token)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(on_b(None).await.0, StatusCode::NOT_FOUND);
 }
 
 #[actix_web::test]
@@ -371,8 +467,24 @@ async fn without_its_database_a_server_answers_503_then_serves_again_when_it_is_
     .await;
     let jane = app.signup("jane").await;
     assert_eq!(app.get("/api/v1/posts").await.status(), StatusCode::OK);
+    let post = app.create_post(&jane.token, &post_body("Cached")).await;
+    let path = format!("/api/v1/posts/{}", post["id"].as_str().unwrap());
+    cache_becomes(&app, "listening").await;
+    // In the read cache now: the token's session and the post.
+    assert_eq!(
+        app.get_as(&path, &jane.token).await.status(),
+        StatusCode::OK
+    );
 
     proxy.cut();
+    // The cache's listener lost its connection too: it may have missed other servers'
+    // changes, so the cache stops serving, and a read that needs the database gets 503.
+    cache_becomes(&app, "paused").await;
+    assert_eq!(
+        app.get_as(&path, &jane.token).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "nothing is served from a cache that cannot hear of changes"
+    );
     let started = std::time::Instant::now();
     let response = app.get_as("/api/v1/users/me", &jane.token).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -399,6 +511,11 @@ async fn without_its_database_a_server_answers_503_then_serves_again_when_it_is_
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert_eq!(status, StatusCode::OK, "serves again without a restart");
+    cache_becomes(&app, "listening").await;
+    assert_eq!(
+        app.get_as(&path, &jane.token).await.status(),
+        StatusCode::OK
+    );
     drop(app);
 }
 

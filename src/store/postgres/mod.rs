@@ -14,6 +14,7 @@
 //! `Retry-After`), except the constraint violations that mean "taken" (409).
 
 mod accounts;
+mod cache;
 mod clients;
 mod import;
 mod posts;
@@ -21,6 +22,7 @@ mod sessions;
 mod social;
 pub mod throttle;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPoolOptions, PgRow};
@@ -32,6 +34,7 @@ use crate::domain::{
     Role, Slug, Tags, Timestamp, UserId, Username,
 };
 
+use self::cache::{Caches, Listener};
 use super::records::{Author, Post, PostRecord, User};
 use super::{Stats, StoreError, DEFAULT_SESSION_CAP};
 
@@ -161,6 +164,29 @@ CREATE INDEX IF NOT EXISTS login_failure_times_by_time ON login_failure_times (a
 CREATE INDEX IF NOT EXISTS login_failures_by_last ON login_failures (last);
 CREATE INDEX IF NOT EXISTS posts_by_author_any ON posts (author);
 CREATE INDEX IF NOT EXISTS clients_by_owner ON clients (owner);
+
+-- The read cache's invalidation (cache.rs): every statement that can change a cached session
+-- or post view notifies every listening server when it commits.
+CREATE OR REPLACE FUNCTION blog_cache_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('blog_cache', TG_ARGV[0]);
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER sessions_notify AFTER DELETE ON sessions
+    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('sessions');
+-- Rotation only moves expiry later and a session's last use is not cached: neither notifies.
+CREATE OR REPLACE TRIGGER sessions_shortened AFTER UPDATE ON sessions FOR EACH ROW
+    WHEN (NEW.expires_at < OLD.expires_at OR NEW.user_id <> OLD.user_id)
+    EXECUTE FUNCTION blog_cache_notify('sessions');
+CREATE OR REPLACE TRIGGER users_notify AFTER UPDATE OR DELETE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('users');
+CREATE OR REPLACE TRIGGER posts_notify AFTER INSERT OR UPDATE OR DELETE ON posts
+    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('posts');
+CREATE OR REPLACE TRIGGER favorites_notify AFTER INSERT OR DELETE ON favorites
+    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('posts');
+CREATE OR REPLACE TRIGGER follows_notify AFTER INSERT OR DELETE ON follows
+    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('posts');
 "#;
 
 /// How the engine connects.
@@ -170,6 +196,8 @@ pub struct PgOptions {
     pub pool_size: u32,
     /// How long a request waits for a connection before it gets 503.
     pub acquire_timeout: Duration,
+    /// Sessions and post views the read cache holds, each (0: no cache; see `cache.rs`).
+    pub cache_entries: usize,
 }
 
 impl Default for PgOptions {
@@ -177,6 +205,7 @@ impl Default for PgOptions {
         Self {
             pool_size: 16,
             acquire_timeout: Duration::from_secs(2),
+            cache_entries: 10_000,
         }
     }
 }
@@ -198,6 +227,9 @@ pub enum PgStartError {
 pub struct Postgres {
     pool: PgPool,
     session_cap: usize,
+    cache: Arc<Caches>,
+    /// Feeds `cache` the other servers' changes; stops with the engine.
+    _listener: Option<Listener>,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -216,6 +248,7 @@ impl Postgres {
             .parse::<sqlx::postgres::PgConnectOptions>()
             .map_err(PgStartError::Connect)?
             .options([("statement_timeout", "5s")]);
+        let pool_options = connect_options.clone();
         let pool = PgPoolOptions::new()
             .max_connections(options.pool_size.max(1))
             // No ping before every checkout: it costs a round trip per query (+23% queries/s
@@ -223,13 +256,24 @@ impl Postgres {
             // query once (503) and is discarded; the pool opens fresh ones.
             .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect_options)
+            .connect_with(pool_options)
             .await
             .map_err(PgStartError::Connect)?;
         apply_schema(&pool).await?;
+        let cache = Arc::new(Caches::new(options.cache_entries));
+        // The listener's connections are its own, so that it never waits for the pool's.
+        let listener = (options.cache_entries > 0).then(|| {
+            let one = PgPoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_lazy_with(connect_options);
+            cache::listen(one, Arc::downgrade(&cache))
+        });
         Ok(Self {
             pool,
             session_cap: DEFAULT_SESSION_CAP,
+            cache,
+            _listener: listener,
         })
     }
 
@@ -237,6 +281,17 @@ impl Postgres {
     pub fn with_session_cap(mut self, cap: usize) -> Self {
         self.session_cap = cap.max(1);
         self
+    }
+
+    /// This server changed something: its read cache serves nothing from before (other
+    /// servers hear of it from the schema's triggers).
+    pub(super) async fn wrote(&self) {
+        self.cache.wrote(&self.pool).await;
+    }
+
+    /// The read cache's state: `listening`, `paused` or `off` (for `/health`).
+    pub fn cache_state(&self) -> &'static str {
+        self.cache.state()
     }
 
     /// The connection pool (for `/health` and `/metrics`).

@@ -18,6 +18,7 @@ use super::super::search::{post_words, SearchCursor};
 use super::super::{
     Expected, Listing, NewPost, Page, PostEdit, PostQuery, PostSearch, SearchResults, StoreError,
 };
+use super::cache::PostLookup;
 use super::{
     get, now, post_from, record_from, status_text, unavailable, viewer_uuid, violated, Postgres,
     POST_COLUMNS, POST_VIEW,
@@ -122,14 +123,7 @@ impl Postgres {
         id: PostId,
         viewer: Option<&Actor>,
     ) -> Result<Option<Post>, StoreError> {
-        let sql = format!("{POST_VIEW} WHERE p.id = $2");
-        let row = sqlx::query(&sql)
-            .bind(viewer_uuid(viewer.map(|viewer| viewer.user_id)))
-            .bind(id.as_uuid())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        visible_post(row.as_ref(), viewer)
+        self.viewed_post(PostLookup::Id(id), viewer).await
     }
 
     pub async fn post_by_slug(
@@ -137,14 +131,43 @@ impl Postgres {
         slug: &str,
         viewer: Option<&Actor>,
     ) -> Result<Option<Post>, StoreError> {
-        let sql = format!("{POST_VIEW} WHERE p.slug = $2");
-        let row = sqlx::query(&sql)
-            .bind(viewer_uuid(viewer.map(|viewer| viewer.user_id)))
-            .bind(super::lookup_text(slug))
-            .fetch_optional(&self.pool)
+        self.viewed_post(PostLookup::Slug(slug.into()), viewer)
             .await
-            .map_err(unavailable)?;
-        visible_post(row.as_ref(), viewer)
+    }
+
+    /// One post as `viewer` sees it: from the read cache, or one query that fills it.
+    async fn viewed_post(
+        &self,
+        lookup: PostLookup,
+        viewer: Option<&Actor>,
+    ) -> Result<Option<Post>, StoreError> {
+        let viewer_id = viewer_uuid(viewer.map(|viewer| viewer.user_id));
+        if let Some(post) = self.cache.post(viewer_id, lookup.clone()) {
+            return Ok(visible(post, viewer));
+        }
+        let ticket = self.cache.post_ticket();
+        let row = match &lookup {
+            PostLookup::Id(id) => {
+                sqlx::query(&format!("{POST_VIEW} WHERE p.id = $2"))
+                    .bind(viewer_id)
+                    .bind(id.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await
+            }
+            PostLookup::Slug(slug) => {
+                sqlx::query(&format!("{POST_VIEW} WHERE p.slug = $2"))
+                    .bind(viewer_id)
+                    .bind(super::lookup_text(slug))
+                    .fetch_optional(&self.pool)
+                    .await
+            }
+        }
+        .map_err(unavailable)?;
+        let Some(post) = row.as_ref().map(post_from).transpose()? else {
+            return Ok(None);
+        };
+        self.cache.put_post(viewer_id, lookup, ticket, &post);
+        Ok(visible(post, viewer))
     }
 
     /// Applies `edit` if `actor` wrote the post and it is at an `expected` version. A change
@@ -591,15 +614,13 @@ async fn view_post(
 }
 
 /// The post of a [`POST_VIEW`] row if `viewer` may see it: `PostRecord::visible_to`'s rule.
-fn visible_post(row: Option<&PgRow>, viewer: Option<&Actor>) -> Result<Option<Post>, StoreError> {
-    let Some(post) = row.map(post_from).transpose()? else {
-        return Ok(None);
-    };
+/// `post` if `viewer` may see it: public, or theirs, or the viewer is an admin.
+fn visible(post: Post, viewer: Option<&Actor>) -> Option<Post> {
     let public =
         post.status == PostStatus::Published && post.published_at.is_some_and(|at| at <= now());
     let visible =
         public || viewer.is_some_and(|viewer| viewer.admin || viewer.user_id == post.author.id);
-    Ok(visible.then_some(post))
+    visible.then_some(post)
 }
 
 /// Another `PostEdit` of the same changes, for another attempt (it is consumed by `edited`).

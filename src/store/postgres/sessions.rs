@@ -2,9 +2,12 @@
 //! detection (one conditional `UPDATE`: of concurrent refreshes on any servers exactly one
 //! matches), logout, the sweep and the cap per account.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::cache::CachedSession;
 use super::{bytes32, get, now, parsed, unavailable, user_from, Postgres, USER_COLUMNS};
 use crate::domain::{Role, SessionId, Timestamp, UserId};
 use crate::store::records::{Principal, SessionInfo, User};
@@ -80,8 +83,21 @@ impl Postgres {
         session_id: SessionId,
     ) -> Result<Option<Principal>, StoreError> {
         let now = now();
+        let principal = |role| Principal {
+            user_id,
+            session_id: Some(session_id),
+            role,
+        };
+        if let Some(hit) = self.cache.session(session_id) {
+            if hit.user_id == user_id && hit.expires_at > now {
+                self.touch(session_id, &hit.touched_ms, now).await;
+                return Ok(Some(principal(hit.role)));
+            }
+        }
+        let ticket = self.cache.session_ticket();
         let row = sqlx::query(
-            "SELECT u.role, s.last_used_at FROM sessions s JOIN users u ON u.id = s.user_id
+            "SELECT u.role, s.last_used_at, s.expires_at FROM sessions s
+             JOIN users u ON u.id = s.user_id
              WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > $3",
         )
         .bind(session_id.as_uuid())
@@ -91,27 +107,51 @@ impl Postgres {
         .await
         .map_err(unavailable)?;
         let Some(row) = row else { return Ok(None) };
-        let last_used: Timestamp = get(&row, "last_used_at")?;
-        if (now - last_used).num_seconds() >= TOUCH_EVERY_SECONDS {
-            sqlx::query(
-                "UPDATE sessions SET last_used_at = $2 WHERE id = $1 AND last_used_at < $2",
-            )
-            .bind(session_id.as_uuid())
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        }
         let role = parsed("role", &get::<String>(&row, "role")?, |text| match text {
             "admin" => Ok(Role::Admin),
             "user" => Ok(Role::User),
             other => Err(format!("unknown role {other}")),
         })?;
-        Ok(Some(Principal {
+        let entry = CachedSession::new(
             user_id,
-            session_id: Some(session_id),
             role,
-        }))
+            get(&row, "expires_at")?,
+            get(&row, "last_used_at")?,
+        );
+        self.touch(session_id, &entry.touched_ms, now).await;
+        self.cache.put_session(session_id, ticket, entry);
+        Ok(Some(principal(role)))
+    }
+
+    /// Writes a session's last use when the one written is over a minute old. A failure is
+    /// logged and ignored: bookkeeping never refuses a token.
+    async fn touch(&self, session_id: SessionId, touched_ms: &AtomicI64, now: Timestamp) {
+        let last = touched_ms.load(Ordering::Acquire);
+        if now.timestamp_millis() - last < TOUCH_EVERY_SECONDS * 1000 {
+            return;
+        }
+        // One request of the many that see it due writes it.
+        if touched_ms
+            .compare_exchange(
+                last,
+                now.timestamp_millis(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            return;
+        }
+        let touched = sqlx::query(
+            "UPDATE sessions SET last_used_at = $2 WHERE id = $1 AND last_used_at < $2",
+        )
+        .bind(session_id.as_uuid())
+        .bind(now)
+        .execute(&self.pool)
+        .await;
+        if let Err(error) = touched {
+            tracing::warn!(%error, "could not record a session's last use");
+        }
     }
 
     pub async fn refresh_family_key(
@@ -189,6 +229,7 @@ impl Postgres {
             .execute(&self.pool)
             .await
             .map_err(store)?;
+        self.wrote().await;
         Err(outcome)
     }
 
@@ -233,6 +274,7 @@ impl Postgres {
             .execute(&self.pool)
             .await
             .map_err(unavailable)?;
+        self.wrote().await;
         Ok(())
     }
 
@@ -242,6 +284,9 @@ impl Postgres {
             .execute(&self.pool)
             .await
             .map_err(unavailable)?;
+        if swept.rows_affected() > 0 {
+            self.wrote().await;
+        }
         Ok(swept.rows_affected() as usize)
     }
 }

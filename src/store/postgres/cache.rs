@@ -1,0 +1,439 @@
+//! The PostgreSQL engine's read cache: the two lookups every authenticated read makes (the
+//! token's session, the post asked for) answered from memory, so that a read costs no round
+//! trip to the database.
+//!
+//! # Invalidation
+//! Triggers in the schema (see `SCHEMA` in `mod.rs`) notify the channel [`CHANNEL`] from every
+//! statement that can change what the cache holds: `sessions` when sessions are deleted
+//! (logout, password change, revocation, the sweep, the cap) or cut short, `users` when an
+//! account changes or goes (its role, the profile shown beside its posts), `posts` when a post,
+//! a favorite or a follow changes. PostgreSQL delivers a notification to every listening server
+//! when the transaction commits, in commit order. Being in the database, the triggers fire for
+//! every writer: any server, `copy-store`, an operator's `psql`.
+//!
+//! A notification bumps an epoch (`sessions`, `posts`, or both for `users`); an entry is served
+//! only while the epoch it was filled under is current. Coarse on purpose: one counter per kind
+//! costs O(1) per notification and cannot miss a dependent entry (a renamed author shows in
+//! every cached post of theirs at once). Writes are rare next to reads on a blog; a write costs
+//! each server's cache one refill per entry read again.
+//!
+//! # "On the next request to any other server"
+//! A notification alone arrives *soon* after the commit, not before the writer answers: a
+//! client told "logged out" by server A could still be let in by server B's cache for a
+//! moment. So every write through this engine ends with a handshake: the writer notifies
+//! `sync:<its id>:<n>` (after its commit, so every server receives it after the write's own
+//! notifications) and waits until every other live server has answered `ack:<writer>:<n>:<id>`,
+//! which a server sends after bumping its epochs. Only then does the write answer. With no
+//! other server alive it costs nothing; with others, one more notification each way.
+//!
+//! Who is alive: every server notifies `hb:<its id>` every [`HEARTBEAT`]. A server serves from
+//! its cache only while it has heard its *own* heartbeat within [`LEASE`] (proof that its
+//! listening connection is up and caught up), and a writer waits for the servers it has heard
+//! within the lease. A server cut off from the database stops serving from its cache within the
+//! lease, and a writer waits at most [`ACK_WAIT`] for one that went silent.
+//!
+//! # Why an entry is never stale
+//! - An entry carries the epoch read *before* its query: if a change commits while the query
+//!   runs, its notification bumps the epoch and the entry is never served.
+//! - This server's own writes bump its epochs before they answer.
+//! - Nothing is served or cached while the listener is not listening, nor outside the lease;
+//!   when listening resumes, both epochs are bumped first (notifications may have been missed).
+//! - Entries live at most [`TTL`]; what is cached is checked again on every hit against the
+//!   clock: a session past its expiry is not served, a scheduled post is hidden until its time.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use quick_cache::sync::Cache;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use crate::domain::{PostId, Role, SessionId, Timestamp, UserId};
+use crate::store::records::Post;
+
+/// The channel the schema's triggers and the servers notify.
+pub(super) const CHANNEL: &str = "blog_cache";
+
+/// The longest an entry is served without being read again from the database.
+const TTL: Duration = Duration::from_secs(5);
+
+/// How often a server announces itself.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// A server serves from its cache only this long after hearing its own heartbeat, and a writer
+/// waits for the servers heard within it.
+const LEASE: Duration = Duration::from_secs(3);
+
+/// The longest a write waits for the other servers' acknowledgements.
+const ACK_WAIT: Duration = Duration::from_secs(2);
+
+/// How long the listener waits before connecting again after losing its connection.
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+
+/// A live session as the per-request check needs it.
+#[derive(Clone)]
+pub(super) struct CachedSession {
+    pub user_id: UserId,
+    pub role: Role,
+    pub expires_at: Timestamp,
+    /// When the session's last use was written (milliseconds), shared by the entry's clones so
+    /// that the write happens once a minute, not once per request.
+    pub touched_ms: Arc<AtomicI64>,
+    epoch: u64,
+    filled: Instant,
+}
+
+impl CachedSession {
+    pub fn new(user_id: UserId, role: Role, expires_at: Timestamp, touched: Timestamp) -> Self {
+        Self {
+            user_id,
+            role,
+            expires_at,
+            touched_ms: Arc::new(AtomicI64::new(touched.timestamp_millis())),
+            epoch: 0,
+            filled: Instant::now(),
+        }
+    }
+}
+
+/// How a post is asked for.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(super) enum PostLookup {
+    Id(PostId),
+    Slug(Box<str>),
+}
+
+#[derive(Clone)]
+struct CachedPost {
+    post: Arc<Post>,
+    epoch: u64,
+    filled: Instant,
+}
+
+/// The epoch an entry will be filled under, read before its query; `None` when nothing may be
+/// cached now.
+#[derive(Clone, Copy)]
+pub(super) struct Ticket(Option<u64>);
+
+/// A write waiting for the other servers' acknowledgements.
+struct Waiter {
+    pending: HashSet<Uuid>,
+    done: Option<oneshot::Sender<()>>,
+}
+
+/// The caches, their epochs and what this server knows of the others.
+pub(super) struct Caches {
+    /// This server, in the handshake's messages.
+    id: Uuid,
+    /// Off when configured with no entries.
+    enabled: bool,
+    listening: AtomicBool,
+    /// The origin of `heard_self`.
+    born: Instant,
+    /// When this server last heard its own heartbeat, in milliseconds after `born` plus one
+    /// (0: not since listening began). Read on every hit: an atomic, not a lock.
+    heard_self: AtomicU64,
+    /// The other servers, by when they were last heard.
+    peers: Mutex<HashMap<Uuid, Instant>>,
+    waiters: Mutex<HashMap<u64, Waiter>>,
+    next_sync: AtomicU64,
+    sessions_epoch: AtomicU64,
+    posts_epoch: AtomicU64,
+    sessions: Cache<SessionId, CachedSession>,
+    /// By viewer (the nil UUID for anonymous) and lookup: `favorited` and `following` are the
+    /// viewer's.
+    posts: Cache<(Uuid, PostLookup), CachedPost>,
+}
+
+impl Caches {
+    /// Caches of `entries` sessions and as many post views (0: no caching).
+    pub fn new(entries: usize) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            enabled: entries > 0,
+            listening: AtomicBool::new(false),
+            born: Instant::now(),
+            heard_self: AtomicU64::new(0),
+            peers: Mutex::new(HashMap::new()),
+            waiters: Mutex::new(HashMap::new()),
+            next_sync: AtomicU64::new(0),
+            sessions_epoch: AtomicU64::new(0),
+            posts_epoch: AtomicU64::new(0),
+            sessions: Cache::new(entries.max(1)),
+            posts: Cache::new(entries.max(1)),
+        }
+    }
+
+    /// Whether entries may be served and filled now.
+    fn live(&self) -> bool {
+        self.enabled
+            && self.listening.load(Ordering::Acquire)
+            && match self.heard_self.load(Ordering::Acquire) {
+                0 => false,
+                heard => self.millis() < heard - 1 + LEASE.as_millis() as u64,
+            }
+    }
+
+    /// Milliseconds since `born`.
+    fn millis(&self) -> u64 {
+        self.born.elapsed().as_millis() as u64
+    }
+
+    fn ticket(&self, epoch: &AtomicU64) -> Ticket {
+        // The epoch is read first: anything that stops the cache after this read also bumps
+        // the epoch, so the entry is never served.
+        let epoch = epoch.load(Ordering::Acquire);
+        Ticket(self.live().then_some(epoch))
+    }
+
+    fn fresh(&self, epoch: u64, filled: Instant, current: &AtomicU64) -> bool {
+        epoch == current.load(Ordering::Acquire) && filled.elapsed() < TTL && self.live()
+    }
+
+    pub fn session_ticket(&self) -> Ticket {
+        self.ticket(&self.sessions_epoch)
+    }
+
+    pub fn session(&self, id: SessionId) -> Option<CachedSession> {
+        if !self.enabled {
+            return None;
+        }
+        let entry = self.sessions.get(&id)?;
+        self.fresh(entry.epoch, entry.filled, &self.sessions_epoch)
+            .then_some(entry)
+    }
+
+    pub fn put_session(&self, id: SessionId, ticket: Ticket, mut entry: CachedSession) {
+        if let Ticket(Some(epoch)) = ticket {
+            entry.epoch = epoch;
+            self.sessions.insert(id, entry);
+        }
+    }
+
+    pub fn post_ticket(&self) -> Ticket {
+        self.ticket(&self.posts_epoch)
+    }
+
+    pub fn post(&self, viewer: Uuid, lookup: PostLookup) -> Option<Post> {
+        if !self.enabled {
+            return None;
+        }
+        let entry = self.posts.get(&(viewer, lookup))?;
+        self.fresh(entry.epoch, entry.filled, &self.posts_epoch)
+            .then(|| Post::clone(&entry.post))
+    }
+
+    pub fn put_post(&self, viewer: Uuid, lookup: PostLookup, ticket: Ticket, post: &Post) {
+        if let Ticket(Some(epoch)) = ticket {
+            let entry = CachedPost {
+                post: Arc::new(post.clone()),
+                epoch,
+                filled: Instant::now(),
+            };
+            self.posts.insert((viewer, lookup), entry);
+        }
+    }
+
+    /// Nothing cached before now is served again.
+    fn bump(&self) {
+        self.sessions_epoch.fetch_add(1, Ordering::AcqRel);
+        self.posts_epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// This server wrote (and committed): nothing cached before is served here, and the write
+    /// answers once every other live server has dropped what it cached before it (see the
+    /// module documentation). Sent over `pool`.
+    pub async fn wrote(&self, pool: &PgPool) {
+        self.bump();
+        if !self.enabled {
+            return;
+        }
+        let peers: HashSet<Uuid> = self
+            .peers
+            .lock()
+            .iter()
+            .filter(|(_, heard)| heard.elapsed() < LEASE)
+            .map(|(id, _)| *id)
+            .collect();
+        if peers.is_empty() {
+            return;
+        }
+        let n = self.next_sync.fetch_add(1, Ordering::Relaxed);
+        let (done, acked) = oneshot::channel();
+        self.waiters.lock().insert(
+            n,
+            Waiter {
+                pending: peers,
+                done: Some(done),
+            },
+        );
+        let sent = notify(pool, &format!("sync:{}:{n}", self.id)).await;
+        if sent && tokio::time::timeout(ACK_WAIT, acked).await.is_err() {
+            tracing::warn!(
+                "a server did not acknowledge a write within {ACK_WAIT:?}; it stops serving \
+                 from its cache when its lease ends"
+            );
+        }
+        self.waiters.lock().remove(&n);
+    }
+
+    /// A notification on [`CHANNEL`]; `Some(message)` when it calls for an answer.
+    fn notified(&self, payload: &str) -> Option<String> {
+        let mut parts = payload.split(':');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("sessions"), None, ..) => {
+                self.sessions_epoch.fetch_add(1, Ordering::AcqRel);
+            }
+            (Some("posts"), None, ..) => {
+                self.posts_epoch.fetch_add(1, Ordering::AcqRel);
+            }
+            (Some("hb"), Some(id), None, _) => {
+                let id = Uuid::parse_str(id).ok()?;
+                if id == self.id {
+                    self.heard_self.store(self.millis() + 1, Ordering::Release);
+                } else {
+                    self.peers.lock().insert(id, Instant::now());
+                }
+            }
+            (Some("sync"), Some(from), Some(n), None) => {
+                if Uuid::parse_str(from).ok()? != self.id {
+                    // Everything the writer committed before was delivered before this.
+                    self.bump();
+                    return Some(format!("ack:{from}:{n}:{}", self.id));
+                }
+            }
+            (Some("ack"), Some(to), Some(n), Some(from)) => {
+                if Uuid::parse_str(to).ok()? == self.id {
+                    let (n, from) = (n.parse::<u64>().ok()?, Uuid::parse_str(from).ok()?);
+                    let mut waiters = self.waiters.lock();
+                    if let Some(waiter) = waiters.get_mut(&n) {
+                        waiter.pending.remove(&from);
+                        if waiter.pending.is_empty() {
+                            if let Some(done) = waiter.done.take() {
+                                let _ = done.send(());
+                            }
+                        }
+                    }
+                }
+            }
+            // `users`, or anything this version does not know: drop everything.
+            _ => self.bump(),
+        }
+        None
+    }
+
+    /// Listening (again): what was cached before may have missed notifications.
+    fn resume(&self) {
+        self.bump();
+        self.listening.store(true, Ordering::Release);
+    }
+
+    /// Not listening: nothing is served or cached until [`Caches::resume`] and the next own
+    /// heartbeat. Returns whether it was listening.
+    fn suspend(&self) -> bool {
+        let was = self.listening.swap(false, Ordering::AcqRel);
+        self.heard_self.store(0, Ordering::Release);
+        self.bump();
+        self.sessions.clear();
+        self.posts.clear();
+        was
+    }
+
+    /// `listening` (serving), `paused` (not listening, or its lease ran out: nothing served)
+    /// or `off`.
+    pub fn state(&self) -> &'static str {
+        match (self.enabled, self.live()) {
+            (false, _) => "off",
+            (true, true) => "listening",
+            (true, false) => "paused",
+        }
+    }
+}
+
+/// `pg_notify` on [`CHANNEL`]; whether it was sent.
+async fn notify(pool: &PgPool, payload: &str) -> bool {
+    let sent = sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(payload)
+        .execute(pool)
+        .await;
+    if let Err(error) = &sent {
+        tracing::warn!(%error, "the read cache could not notify the other servers");
+    }
+    sent.is_ok()
+}
+
+/// The listener and heartbeat tasks: aborted when the engine is dropped.
+pub(super) struct Listener(Vec<tokio::task::AbortHandle>);
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// Starts listening on [`CHANNEL`] and announcing this server, over `pool` (a pool of its own,
+/// two connections: the listener's, and one to answer on), feeding `caches` for as long as they
+/// exist.
+pub(super) fn listen(pool: PgPool, caches: Weak<Caches>) -> Listener {
+    let Some(id) = caches.upgrade().map(|caches| caches.id) else {
+        return Listener(Vec::new());
+    };
+    let heartbeat = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(HEARTBEAT);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                notify(&pool, &format!("hb:{id}")).await;
+            }
+        })
+    };
+    let listener = tokio::spawn(async move {
+        loop {
+            if let Ok(mut listener) = PgListener::connect_with(&pool).await {
+                // Reconnection is this loop's: it must know when listening stopped.
+                listener.eager_reconnect(false);
+                if listener.listen(CHANNEL).await.is_ok() {
+                    match caches.upgrade() {
+                        Some(caches) => caches.resume(),
+                        None => return,
+                    }
+                    // Serving starts when this server hears itself.
+                    notify(&pool, &format!("hb:{id}")).await;
+                    // `Ok(None)`: the connection was lost; `Err`: the pool closed.
+                    while let Ok(Some(notification)) = listener.try_recv().await {
+                        let Some(caches) = caches.upgrade() else {
+                            return;
+                        };
+                        if let Some(answer) = caches.notified(notification.payload()) {
+                            let pool = pool.clone();
+                            tokio::spawn(async move { notify(&pool, &answer).await });
+                        }
+                    }
+                }
+            }
+            match caches.upgrade() {
+                Some(caches) => {
+                    if caches.suspend() {
+                        tracing::warn!(
+                            "the read cache lost its connection to the database: reads go to \
+                             the database until it is back"
+                        );
+                    }
+                }
+                None => return,
+            }
+            tokio::time::sleep(RECONNECT_AFTER).await;
+        }
+    });
+    Listener(vec![heartbeat.abort_handle(), listener.abort_handle()])
+}
