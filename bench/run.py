@@ -646,6 +646,22 @@ def postgres_rows(work, sizes, pool_size, scripts, d, c, embedded, notes, row, s
             result.update({"page": page, "get": get, "create": create, "get_embedded": embedded["get"].get(n)})
             pg["sizes"][n] = result
             srv.stop()
+            if first:
+                # The same GET with the read cache off: what a request costs when it is a miss
+                # (two round trips: the session check, then the post).
+                srv = Server([str(BIN)], {
+                    "BLOG_DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}",
+                    "BLOG_DATABASE_POOL_SIZE": str(pool_size),
+                    "BLOG_DATABASE_CACHE_ENTRIES": "0",
+                    "BLOG_JWT_SECRET": PG_JWT_SECRET,
+                    "BLOG_DATA_DIR": str(work / f"pg-unused-{n}"),
+                }, log=work / f"pg{n}-nocache.log")
+                servers.append(srv)
+                uncached = wrk(srv.base, d, c, scripts["get_auth"], {**env, "PATH_TO": f"/api/v1/posts/{post_id}"})
+                row(f"PostgreSQL: authenticated GET one post ({label}), read cache off, vs embedded", uncached,
+                    embedded["get"].get(n))
+                result["get_uncached"] = uncached
+                srv.stop()
     except (subprocess.CalledProcessError, RuntimeError, OSError, KeyError, IndexError, ValueError, TypeError) as error:
         detail = error.stderr.strip() if isinstance(error, subprocess.CalledProcessError) and error.stderr else ""
         pg["error"] = f"{type(error).__name__}: {error}" + (f" ({detail})" if detail else "")
@@ -1090,7 +1106,10 @@ def render(rows, notes, d, c):
                      f"PostgreSQL) and vacuumed: {loads or 'none loaded'}. The GET rows are compared with the embedded engine's "
                      f"authenticated GET of one post on its disk store of the same size, measured earlier in this run (not "
                      f"alternated); creates with the embedded disk store's (group commit, from an empty store), the creates run "
-                     f"last, on the loaded database. p99s: {p99s or 'none'}."
+                     f"last, on the loaded database. The GET rows repeat one post with one token: with the read cache "
+                     f"(default, BLOG_DATABASE_CACHE_ENTRIES=10000) every request after the first is a hit; the row "
+                     f"\"read cache off\" is the same GET with BLOG_DATABASE_CACHE_ENTRIES=0, two round trips each, what a "
+                     f"miss costs. p99s: {p99s or 'none'}."
                      + (f" Stopped early: {pg['error']}." if "error" in pg else ""))
     if "beside_writers" in notes:
         lines.append(f"- GET one post beside a writer: the same server (disk store) and post, alone and then while a second wrk "
