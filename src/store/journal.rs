@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::search::SearchIndex;
+use super::search::{IndexLoader, SearchIndex, MOVED_RECORD, TERM_RECORD};
 use super::state::{public_key, Change, State};
 use crate::data_dir::{create_private_dir, private_file, sync_dir};
 
@@ -67,6 +67,10 @@ struct Entry {
     change: Change,
 }
 
+/// The snapshot format written: 1 is the changes alone (JSON records); 2 adds the search index
+/// (binary records, see [`IndexLoader`]), so that loading does not rebuild it from the text.
+const SNAPSHOT_FORMAT: u32 = 2;
+
 #[derive(Serialize, Deserialize)]
 struct SnapshotHeader {
     /// The journal sequence number the snapshot includes.
@@ -78,6 +82,28 @@ fn frame(payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
     out.extend_from_slice(payload);
+}
+
+/// The records of a snapshot or journal file's bytes, up to the first that does not read.
+#[cfg(test)]
+pub(super) fn records_of(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut records = Vec::new();
+    let mut offset = 0;
+    while let Frame::Record(payload) = read_frame(bytes, offset) {
+        offset += HEADER + payload.len();
+        records.push(payload.to_vec());
+    }
+    records
+}
+
+/// `records`, framed as a file holds them.
+#[cfg(test)]
+pub(super) fn framed(records: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for record in records {
+        frame(record, &mut out);
+    }
+    out
 }
 
 /// One frame read from `bytes` at `offset`.
@@ -381,17 +407,28 @@ pub fn write_snapshot(dir: &Path, seq: u64, state: &State) -> io::Result<()> {
         OpenOptions::new().create(true).truncate(true).write(true),
     )?);
     let mut buf = Vec::new();
-    let header =
-        serde_json::to_vec(&SnapshotHeader { seq, format: 1 }).map_err(io::Error::other)?;
+    let header = serde_json::to_vec(&SnapshotHeader {
+        seq,
+        format: SNAPSHOT_FORMAT,
+    })
+    .map_err(io::Error::other)?;
     frame(&header, &mut buf);
-    for change in state.as_changes() {
-        let payload = serde_json::to_vec(&change).map_err(io::Error::other)?;
-        frame(&payload, &mut buf);
+    frame(&state.search.moved_record(), &mut buf);
+    let mut put = |payload: &[u8], buf: &mut Vec<u8>| -> io::Result<()> {
+        frame(payload, buf);
         if buf.len() > 1 << 20 {
-            file.write_all(&buf)?;
+            file.write_all(buf)?;
             buf.clear();
         }
+        Ok(())
+    };
+    for change in state.as_changes() {
+        put(
+            &serde_json::to_vec(&change).map_err(io::Error::other)?,
+            &mut buf,
+        )?;
     }
+    state.search.term_records(|record| put(record, &mut buf))?;
     file.write_all(&buf)?;
     let file = file.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
@@ -421,6 +458,14 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
             .map_err(|e| records.corrupt(format!("unreadable header: {e}")))?,
         None => return Err(records.corrupt("no header".into())),
     };
+    if !(1..=SNAPSHOT_FORMAT).contains(&header.format) {
+        return Err(records.corrupt(format!(
+            "snapshot format {} is not one this server knows (1 to {SNAPSHOT_FORMAT})",
+            header.format
+        )));
+    }
+    // Format 2 holds the search index; format 1 has it rebuilt from the posts' text.
+    let indexed = header.format >= 2;
     const BATCH: usize = 4096;
     // The search index is built on the decoding thread, from the posts as they are decoded,
     // while this thread applies them: the two costs overlap instead of adding up.
@@ -430,29 +475,47 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
         let decoder = scope.spawn(move || -> Result<SearchIndex, JournalError> {
             let mut batch = Vec::with_capacity(BATCH);
             let mut searchable = Vec::new();
+            let mut loader = IndexLoader::default();
             while let Some(payload) = records.next_payload()? {
-                let change: Change =
-                    serde_json::from_slice(payload).map_err(|e| records.corrupt(e.to_string()))?;
-                if let Change::PutPost(post) = &change {
-                    if let Some(key) = public_key(post) {
-                        searchable.push((
-                            key,
-                            post.title.clone(),
-                            post.content.clone(),
-                            post.tags.clone(),
-                        ));
-                    }
-                }
-                batch.push(change);
-                if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    if batches.send(full).is_err() {
-                        return Ok(SearchIndex::default());
+                match payload.first() {
+                    Some(&MOVED_RECORD) if indexed => loader
+                        .moved(payload)
+                        .map_err(|reason| records.corrupt(reason))?,
+                    Some(&TERM_RECORD) if indexed => loader
+                        .term(payload)
+                        .map_err(|reason| records.corrupt(reason))?,
+                    _ => {
+                        let change: Change = serde_json::from_slice(payload)
+                            .map_err(|e| records.corrupt(e.to_string()))?;
+                        if let Change::PutPost(post) = &change {
+                            if let Some(key) = public_key(post) {
+                                if indexed {
+                                    loader.post(key);
+                                } else {
+                                    searchable.push((
+                                        key,
+                                        post.title.clone(),
+                                        post.content.clone(),
+                                        post.tags.clone(),
+                                    ));
+                                }
+                            }
+                        }
+                        batch.push(change);
+                        if batch.len() == BATCH {
+                            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                            if batches.send(full).is_err() {
+                                return Ok(SearchIndex::default());
+                            }
+                        }
                     }
                 }
             }
             let _ = batches.send(batch);
             drop(batches);
+            if indexed {
+                return loader.finish().map_err(|reason| records.corrupt(reason));
+            }
             Ok(SearchIndex::from_posts(searchable.iter().map(
                 |(key, title, content, tags)| (*key, title.as_str(), content.as_str(), tags),
             )))

@@ -351,6 +351,46 @@ impl SearchIndex {
         }
     }
 
+    /// The snapshot record of the posts whose doc is not the one their key asks for (written
+    /// before the posts, so that a loader knows every post's doc as it meets the post): `M`,
+    /// then 24 bytes each, the post id and the doc (little-endian).
+    pub(super) fn moved_record(&self) -> Vec<u8> {
+        let mut record = Vec::with_capacity(1 + self.moved.len() * 24);
+        record.push(MOVED_RECORD);
+        for (id, doc) in &self.moved {
+            record.extend_from_slice(id.as_uuid().as_bytes());
+            record.extend_from_slice(&doc.to_le_bytes());
+        }
+        record
+    }
+
+    /// The snapshot records of every word's postings, one word at a time in word order (a word
+    /// of more than [`POSTINGS_PER_RECORD`] postings in several records): `T`, the word's
+    /// length (2 bytes) and bytes, then its postings ascending, 8 bytes each (little-endian).
+    pub(super) fn term_records(
+        &self,
+        mut emit: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut record = Vec::new();
+        let mut postings = Vec::new();
+        for (word, list) in self.terms.iter() {
+            postings.clear();
+            postings.extend(list.below(None).copied());
+            postings.reverse();
+            for chunk in postings.chunks(POSTINGS_PER_RECORD) {
+                record.clear();
+                record.push(TERM_RECORD);
+                record.extend_from_slice(&(word.len() as u16).to_le_bytes());
+                record.extend_from_slice(word.as_bytes());
+                for posting in chunk {
+                    record.extend_from_slice(&posting.to_le_bytes());
+                }
+                emit(&record)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Removes a post. `title`, `content` and `tags` must be what it was added with (the index
     /// keeps no list of each post's words; it recomputes them). Unknown keys are ignored.
     pub fn remove(&mut self, key: PostKey, title: &str, content: &str, tags: &Tags) {
@@ -564,6 +604,107 @@ impl<F: FnMut(&PostKey) -> bool> Hits<'_, F> {
             keys: self.hits.into_iter().map(|(_, key)| key).collect(),
             next,
         }
+    }
+}
+
+/// First byte of a snapshot record holding [`SearchIndex::moved_record`].
+pub(super) const MOVED_RECORD: u8 = b'M';
+/// First byte of a snapshot record holding one of [`SearchIndex::term_records`].
+pub(super) const TERM_RECORD: u8 = b'T';
+/// Most postings in one snapshot record (8 MiB; 16 in tests, so that words span records).
+const POSTINGS_PER_RECORD: usize = if cfg!(test) { 16 } else { 1 << 20 };
+
+/// Rebuilds a [`SearchIndex`] from a snapshot's records: the moved docs first, then each
+/// published post's key as the post is met, and the words' postings. It costs copies and
+/// sorts, where [`SearchIndex::from_posts`] splits and lower-cases every word of every post
+/// (most of a large snapshot's load time). What it is given is checked: the postings of a word
+/// ascending, every posting's doc one of a post.
+#[derive(Default)]
+pub(super) struct IndexLoader {
+    moved: HashMap<PostId, u64>,
+    docs: Vec<Doc>,
+    terms: Vec<(Box<str>, Vec<u64>)>,
+}
+
+impl IndexLoader {
+    /// The record of [`SearchIndex::moved_record`].
+    pub fn moved(&mut self, record: &[u8]) -> Result<(), String> {
+        let body = record.get(1..).unwrap_or_default();
+        if body.len() % 24 != 0 {
+            return Err(format!("moved-docs record of {} bytes", record.len()));
+        }
+        for entry in body.chunks_exact(24) {
+            let id = uuid::Uuid::from_bytes(entry[..16].try_into().expect("16 bytes"));
+            let doc = u64::from_le_bytes(entry[16..].try_into().expect("8 bytes"));
+            self.moved.insert(PostId::from(id), doc);
+        }
+        Ok(())
+    }
+
+    /// A published post, under `key`.
+    pub fn post(&mut self, key: PostKey) {
+        let doc = self
+            .moved
+            .get(&key.1)
+            .copied()
+            .unwrap_or_else(|| preferred_doc(&key));
+        self.docs.push(Doc { doc, key });
+    }
+
+    /// A record of [`SearchIndex::term_records`].
+    pub fn term(&mut self, record: &[u8]) -> Result<(), String> {
+        let bad = || format!("word record of {} bytes", record.len());
+        let len = u16::from_le_bytes(record.get(1..3).ok_or_else(bad)?.try_into().expect("2"));
+        let end = 3 + usize::from(len);
+        let word = std::str::from_utf8(record.get(3..end).ok_or_else(bad)?)
+            .map_err(|_| "a word is not UTF-8".to_owned())?;
+        let body = &record[end..];
+        if body.is_empty() || body.len() % 8 != 0 {
+            return Err(bad());
+        }
+        let postings = body
+            .chunks_exact(8)
+            .map(|posting| u64::from_le_bytes(posting.try_into().expect("8 bytes")));
+        match self.terms.last_mut() {
+            Some((last, list)) if **last == *word => list.extend(postings),
+            Some((last, _)) if **last > *word => {
+                return Err(format!("words out of order at {word:?}"))
+            }
+            _ => self.terms.push((word.into(), postings.collect())),
+        }
+        Ok(())
+    }
+
+    /// The index, once every record was given.
+    pub fn finish(mut self) -> Result<SearchIndex, String> {
+        self.docs.sort_unstable_by_key(|entry| entry.doc);
+        if self.docs.windows(2).any(|pair| pair[0].doc == pair[1].doc) {
+            return Err("two posts share a doc".into());
+        }
+        let known = |doc: u64| {
+            self.docs
+                .binary_search_by_key(&doc, |entry| entry.doc)
+                .is_ok()
+        };
+        let mut terms = OrdMap::new();
+        for (word, list) in self.terms {
+            if list.windows(2).any(|pair| pair[0] >= pair[1]) {
+                return Err(format!("the postings of {word:?} are out of order"));
+            }
+            // Each word's first and last postings are checked against the posts: a cheap
+            // guard, next to the records' checksums, that the index is this snapshot's.
+            for posting in [list.first(), list.last()].into_iter().flatten() {
+                if !known(posting & DOC_MASK) {
+                    return Err(format!("a posting of {word:?} names no post"));
+                }
+            }
+            terms.insert(word, Packed::from_sorted(list));
+        }
+        Ok(SearchIndex {
+            terms,
+            docs: Packed::from_sorted(self.docs),
+            moved: self.moved,
+        })
     }
 }
 
@@ -1255,6 +1396,70 @@ mod tests {
         in_one_go.add(late, "rust", "café", &tags(&["blog"]));
         one_by_one.add(late, "rust", "café", &tags(&["blog"]));
         compare(&in_one_go, &one_by_one);
+    }
+
+    #[test]
+    fn the_index_read_back_from_its_snapshot_records_is_the_same() {
+        let mut index = SearchIndex::default();
+        let mut keys: Vec<PostKey> = Vec::new();
+        for i in 0..300u64 {
+            // Every tenth post collides with the one before it: moved docs too.
+            let key = if i % 10 == 1 {
+                (
+                    keys[keys.len() - 1].0,
+                    PostId::from(uuid::Uuid::from_u128((u128::from(i) << 64) | 0x4242)),
+                )
+            } else {
+                (
+                    at(1_000 + i as i64),
+                    PostId::from(uuid::Uuid::from_u128((u128::from(i) << 64) | 0x4242)),
+                )
+            };
+            keys.push(key);
+            index.add(key, &format!("Title {i}"), "rust café ça", &tags(&["web"]));
+        }
+        assert!(!index.moved.is_empty());
+        let mut loader = IndexLoader::default();
+        loader.moved(&index.moved_record()).unwrap();
+        for key in &keys {
+            loader.post(*key);
+        }
+        // Records of 16 postings in tests: the common words span several.
+        let mut records = Vec::new();
+        index
+            .term_records(|record| {
+                records.push(record.to_vec());
+                Ok(())
+            })
+            .unwrap();
+        assert!(records.windows(2).any(|pair| pair[0][..6] == pair[1][..6]));
+        for record in &records {
+            loader.term(record).unwrap();
+        }
+        let loaded = loader.finish().unwrap();
+        assert_eq!((loaded.len(), loaded.words()), (index.len(), index.words()));
+        for query in ["rust", "café ça", "title 7", "web", "201", "rust 91"] {
+            assert_eq!(all(&loaded, query), all(&index, query), "{query}");
+            assert_eq!(
+                paged(&loaded, query, 7, |_| true),
+                all(&index, query),
+                "{query} by 7"
+            );
+        }
+
+        // Damage the checksums did not catch is refused, not served.
+        let mut out_of_order = IndexLoader::default();
+        out_of_order.term(&records[1]).unwrap();
+        assert!(
+            out_of_order.term(&records[0]).is_err(),
+            "words out of order"
+        );
+        let mut unknown = IndexLoader::default();
+        unknown.moved(&index.moved_record()).unwrap();
+        unknown.term(&records[0]).unwrap();
+        assert!(unknown.finish().is_err(), "postings of no post");
+        let mut short = IndexLoader::default();
+        assert!(short.term(&records[0][..records[0].len() - 3]).is_err());
     }
 
     #[test]

@@ -754,6 +754,59 @@ mod durability {
     }
 
     #[actix_web::test]
+    async fn a_snapshot_holds_the_search_index_and_one_without_it_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), 4096).unwrap();
+            let alice = fill(&store).await;
+            for i in 0..40 {
+                store
+                    .create_post(alice.user_id, new_post(&format!("bulk {i} rust"), &["t"]))
+                    .await
+                    .unwrap();
+            }
+        }
+        let path = dir.path().join("snapshot");
+        let records = journal::records_of(&std::fs::read(&path).unwrap());
+        let header: serde_json::Value = serde_json::from_slice(&records[0]).unwrap();
+        assert_eq!(header["format"], 2);
+        let words = records.iter().filter(|r| r[0] == b'T').count();
+        assert!(
+            words > 40,
+            "every word's postings are in the snapshot: {words}"
+        );
+        let mut written = State::default();
+        journal::load_snapshot(&path, &mut written).unwrap();
+        assert_eq!(written.search.len(), written.timeline.len());
+
+        // The same data as format 1 wrote it: the changes alone. The index is rebuilt from them.
+        let mut old: Vec<Vec<u8>> = records.into_iter().filter(|r| r[0] == b'{').collect();
+        let mut header = header;
+        header["format"] = 1.into();
+        old[0] = serde_json::to_vec(&header).unwrap();
+        std::fs::write(&path, journal::framed(&old)).unwrap();
+        let mut rebuilt = State::default();
+        journal::load_snapshot(&path, &mut rebuilt).unwrap();
+        assert_eq!(rebuilt.search.len(), written.search.len());
+        assert_eq!(rebuilt.search.words(), written.search.words());
+        for query in [&["rust"][..], &["bulk", "7"], &["edited"]] {
+            let words: Vec<String> = query.iter().map(|w| w.to_string()).collect();
+            assert_eq!(
+                rebuilt.search.search(&words, None, 100).keys,
+                written.search.search(&words, None, 100).keys,
+                "{query:?}"
+            );
+        }
+
+        // A format from the future is refused, not misread.
+        header["format"] = 3.into();
+        old[0] = serde_json::to_vec(&header).unwrap();
+        std::fs::write(&path, journal::framed(&old)).unwrap();
+        let refused = journal::load_snapshot(&path, &mut State::default()).unwrap_err();
+        assert!(refused.to_string().contains("format 3"), "{refused}");
+    }
+
+    #[actix_web::test]
     async fn search_finds_the_same_posts_after_a_snapshot_is_loaded() {
         async fn found(store: &Store, words: &[&str]) -> Vec<String> {
             let query = PostSearch {
