@@ -630,7 +630,7 @@ impl IndexLoader {
     /// The record of [`SearchIndex::moved_record`].
     pub fn moved(&mut self, record: &[u8]) -> Result<(), String> {
         let body = record.get(1..).unwrap_or_default();
-        if body.len() % 24 != 0 {
+        if !body.len().is_multiple_of(24) {
             return Err(format!("moved-docs record of {} bytes", record.len()));
         }
         for entry in body.chunks_exact(24) {
@@ -659,7 +659,7 @@ impl IndexLoader {
         let word = std::str::from_utf8(record.get(3..end).ok_or_else(bad)?)
             .map_err(|_| "a word is not UTF-8".to_owned())?;
         let body = &record[end..];
-        if body.is_empty() || body.len() % 8 != 0 {
+        if body.is_empty() || !body.len().is_multiple_of(8) {
             return Err(bad());
         }
         let postings = body
