@@ -469,7 +469,7 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
     const BATCH: usize = 4096;
     // The search index is built on the decoding thread, from the posts as they are decoded,
     // while this thread applies them: the two costs overlap instead of adding up.
-    state.search_built_apart = true;
+    state.loading = true;
     let search = std::thread::scope(|scope| {
         let (batches, decoded) = std::sync::mpsc::sync_channel::<Vec<Change>>(4);
         let decoder = scope.spawn(move || -> Result<SearchIndex, JournalError> {
@@ -525,9 +525,11 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
                 state.apply(change);
             }
         }
+        // While the decoder finishes the search index.
+        state.build_key_sets();
         decoder.join().expect("the snapshot decoder does not panic")
     });
-    state.search_built_apart = false;
+    state.loading = false;
     state.search = search?;
     Ok(header.seq)
 }

@@ -26,6 +26,7 @@ mod committer;
 mod cursor;
 mod engine;
 mod journal;
+mod packed;
 pub mod postgres;
 mod posts;
 mod records;

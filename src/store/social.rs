@@ -16,7 +16,7 @@ use crate::domain::{
 use super::cursor::Cursor;
 use super::posts::{author, view, visible_view};
 use super::records::{Actor, Author, Comment, CommentRecord, Post, User};
-use super::state::{Change, PostKey, State};
+use super::state::{Change, KeySet, PostKey, State};
 use super::{Embedded, Listing, Page, StoreError};
 
 /// Changes to an account's profile and sign-in names; `None` leaves a field as it is.
@@ -380,7 +380,7 @@ impl Embedded {
 }
 
 /// How many keys of a public index are public at `until` (scheduled ones sit above it).
-fn public_count(keys: &OrdSet<PostKey>, until: PostKey) -> usize {
+fn public_count(keys: &KeySet, until: PostKey) -> usize {
     keys.len()
         - keys
             .range((Bound::Excluded(until), Bound::Unbounded))
@@ -398,9 +398,9 @@ struct Selection<'a> {
 
 enum Source<'a> {
     /// One index, newest last.
-    Index(&'a OrdSet<PostKey>),
+    Index(&'a KeySet),
     /// Several (the followed authors'), merged.
-    Merge(Vec<&'a OrdSet<PostKey>>),
+    Merge(Vec<&'a KeySet>),
     /// Already collected and sorted, newest first (a user's favorites).
     Sorted(Vec<PostKey>),
 }
@@ -461,7 +461,7 @@ impl<'a> Selection<'a> {
             Some(before) if before <= self.until => Bound::Excluded(before),
             _ => Bound::Included(self.until),
         };
-        let walk = |index: &'a OrdSet<PostKey>| -> Keys<'a> {
+        let walk = |index: &'a KeySet| -> Keys<'a> {
             Box::new(index.range((Bound::Unbounded, upper)).rev().copied())
         };
         let keys: Keys<'_> = match &self.source {

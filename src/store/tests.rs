@@ -807,6 +807,92 @@ mod durability {
     }
 
     #[actix_web::test]
+    async fn the_key_sets_a_snapshot_load_builds_are_the_ones_kept_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = {
+            let store = Store::open(dir.path(), 4096).unwrap();
+            let alice = fill(&store).await;
+            let bob = user(&store, "bob").await;
+            for i in 0..150 {
+                let mut post = new_post(&format!("post {i}"), &[["a", "b", "c"][i % 3], "all"]);
+                match i % 5 {
+                    0 => {
+                        post.status = PostStatus::Draft;
+                    }
+                    1 => post.published_at = Some(now() + chrono::Duration::days(1)),
+                    _ => {}
+                }
+                let author = if i % 2 == 0 { &alice } else { &bob };
+                store.create_post(author.user_id, post).await.unwrap();
+            }
+            store.read()
+        };
+        assert!(dir.path().join("snapshot").exists());
+        let mut loaded = State::default();
+        journal::load_snapshot(&dir.path().join("snapshot"), &mut loaded).unwrap();
+        // The snapshot was written before the last posts: compare with the state it holds.
+        let mut expected = State::default();
+        for change in live.as_changes() {
+            expected.apply(change);
+        }
+        fn keys(set: &state::KeySet) -> Vec<state::PostKey> {
+            set.iter().copied().collect()
+        }
+        fn named<K: Clone + Ord + std::hash::Hash>(
+            sets: &imbl::HashMap<K, state::KeySet>,
+        ) -> Vec<(K, Vec<state::PostKey>)> {
+            let mut all: Vec<_> = sets
+                .iter()
+                .map(|(name, set)| (name.clone(), keys(set)))
+                .collect();
+            all.sort();
+            all
+        }
+        let mut reloaded = State {
+            loading: true,
+            ..State::default()
+        };
+        for change in live.as_changes() {
+            reloaded.apply(change);
+        }
+        reloaded.build_key_sets();
+        reloaded.loading = false;
+        // And the real load against the same snapshot's changes applied one by one.
+        let mut one_by_one = State::default();
+        for record in journal::records_of(&std::fs::read(dir.path().join("snapshot")).unwrap())
+            .iter()
+            .skip(1)
+            .filter(|record| record[0] == b'{')
+        {
+            one_by_one.apply(serde_json::from_slice(record).unwrap());
+        }
+        assert!(one_by_one.timeline.len() > 10);
+        for (built, kept) in [(&reloaded, &expected), (&loaded, &one_by_one)] {
+            assert_eq!(keys(&built.timeline), keys(&kept.timeline));
+            assert_eq!(named(&built.posts_by_author), named(&kept.posts_by_author));
+            assert_eq!(named(&built.posts_by_tag), named(&kept.posts_by_tag));
+            assert_eq!(
+                named(&built.drafts_by_author),
+                named(&kept.drafts_by_author)
+            );
+        }
+        assert_eq!(
+            reloaded.timeline.len(),
+            120 + 3 - 1,
+            "drafts are not in the timeline"
+        );
+        assert_eq!(named(&reloaded.drafts_by_author).len(), 2);
+        // Built, they are sets like the others: they take new keys and lose old ones.
+        let newest = (
+            now() + chrono::Duration::days(2),
+            crate::domain::PostId::new(),
+        );
+        reloaded.timeline.insert(newest);
+        assert_eq!(reloaded.timeline.iter().next_back(), Some(&newest));
+        assert!(reloaded.timeline.remove(&newest));
+    }
+
+    #[actix_web::test]
     async fn search_finds_the_same_posts_after_a_snapshot_is_loaded() {
         async fn found(store: &Store, words: &[&str]) -> Vec<String> {
             let query = PostSearch {
