@@ -59,6 +59,11 @@ pub struct StoreHealth {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "listening")]
     pub cache: Option<&'static str>,
+    /// PostgreSQL only: how many other servers this one hears on the database (their writes
+    /// and this one's wait for each other's caches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1)]
+    pub peers: Option<usize>,
 }
 
 /// 200 while the service and its store answer, with the store's engine and size; 503 (same
@@ -79,6 +84,7 @@ pub async fn health(store: web::Data<Store>) -> HttpResponse {
             status,
             posts: stats.map(|stats| stats.posts),
             cache: store.postgres().map(|engine| engine.cache_state()),
+            peers: store.postgres().map(|engine| engine.cache_peers()),
         },
     };
     match stats {

@@ -148,9 +148,21 @@ macro_rules! dispatch {
                         Engine::Embedded(store) => store.$r_name($($r_arg),*).await,
                         Engine::Postgres(store) => {
                             let answer = store.$r_name($($r_arg),*).await;
-                            // Every operation here may write: this server's read cache
-                            // serves nothing from before it (its own client reads its write).
-                            store.wrote().await;
+                            // An operation here that wrote, or may have (its outcome
+                            // unknown), makes every server's read cache drop what it held
+                            // before answering. A refusal wrote nothing; these two change
+                            // nothing a cache holds (a check, an account created).
+                            let neutral = matches!(
+                                stringify!($r_name),
+                                "check_available" | "external_principal"
+                            );
+                            let wrote = match &answer {
+                                Ok(_) | Err(StoreError::Unavailable) => true,
+                                Err(_) => false,
+                            };
+                            if wrote && !neutral {
+                                store.wrote().await;
+                            }
                             answer
                         }
                     }

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::search::{IndexLoader, SearchIndex, MOVED_RECORD, TERM_RECORD};
+use super::search::{self, IndexLoader, SearchIndex, MOVED_RECORD, TERM_RECORD};
 use super::state::{public_key, Change, State};
 use crate::data_dir::{create_private_dir, private_file, sync_dir};
 
@@ -76,6 +76,11 @@ struct SnapshotHeader {
     /// The journal sequence number the snapshot includes.
     seq: u64,
     format: u32,
+    /// Format 2: how the words of the index records were found ([`search::index_version`]).
+    /// A server that finds them otherwise (another Unicode version, another word limit)
+    /// rebuilds the index from the text instead of reading stale words back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    index: Option<String>,
 }
 
 fn frame(payload: &[u8], out: &mut Vec<u8>) {
@@ -410,10 +415,13 @@ pub fn write_snapshot(dir: &Path, seq: u64, state: &State) -> io::Result<()> {
     let header = serde_json::to_vec(&SnapshotHeader {
         seq,
         format: SNAPSHOT_FORMAT,
+        index: Some(search::index_version()),
     })
     .map_err(io::Error::other)?;
     frame(&header, &mut buf);
-    frame(&state.search.moved_record(), &mut buf);
+    for record in state.search.moved_records() {
+        frame(&record, &mut buf);
+    }
     let mut put = |payload: &[u8], buf: &mut Vec<u8>| -> io::Result<()> {
         frame(payload, buf);
         if buf.len() > 1 << 20 {
@@ -464,8 +472,9 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
             header.format
         )));
     }
-    // Format 2 holds the search index; format 1 has it rebuilt from the posts' text.
-    let indexed = header.format >= 2;
+    // Format 2 holds the search index; format 1 has it rebuilt from the posts' text, and so
+    // does a format 2 whose words were found another way than this server finds them.
+    let indexed = header.format >= 2 && header.index == Some(search::index_version());
     const BATCH: usize = 4096;
     // The search index is built on the decoding thread, from the posts as they are decoded,
     // while this thread applies them: the two costs overlap instead of adding up.
@@ -478,6 +487,7 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
             let mut loader = IndexLoader::default();
             while let Some(payload) = records.next_payload()? {
                 match payload.first() {
+                    Some(&MOVED_RECORD | &TERM_RECORD) if !indexed && header.format >= 2 => {}
                     Some(&MOVED_RECORD) if indexed => loader
                         .moved(payload)
                         .map_err(|reason| records.corrupt(reason))?,

@@ -349,17 +349,28 @@ impl SearchIndex {
         }
     }
 
-    /// The snapshot record of the posts whose doc is not the one their key asks for (written
+    /// The snapshot records of the posts whose doc is not the one their key asks for (written
     /// before the posts, so that a loader knows every post's doc as it meets the post): `M`,
-    /// then 24 bytes each, the post id and the doc (little-endian).
-    pub(super) fn moved_record(&self) -> Vec<u8> {
-        let mut record = Vec::with_capacity(1 + self.moved.len() * 24);
-        record.push(MOVED_RECORD);
-        for (id, doc) in &self.moved {
-            record.extend_from_slice(id.as_uuid().as_bytes());
-            record.extend_from_slice(&doc.to_le_bytes());
+    /// then 24 bytes each, the post id and the doc (little-endian); at least one record, at
+    /// most [`POSTINGS_PER_RECORD`] posts each.
+    pub(super) fn moved_records(&self) -> Vec<Vec<u8>> {
+        let moved: Vec<(PostId, u64)> = self.moved.iter().map(|(id, doc)| (*id, *doc)).collect();
+        let mut records: Vec<Vec<u8>> = moved
+            .chunks(POSTINGS_PER_RECORD)
+            .map(|chunk| {
+                let mut record = Vec::with_capacity(1 + chunk.len() * 24);
+                record.push(MOVED_RECORD);
+                for (id, doc) in chunk {
+                    record.extend_from_slice(id.as_uuid().as_bytes());
+                    record.extend_from_slice(&doc.to_le_bytes());
+                }
+                record
+            })
+            .collect();
+        if records.is_empty() {
+            records.push(vec![MOVED_RECORD]);
         }
-        record
+        records
     }
 
     /// The snapshot records of every word's postings, one word at a time in word order (a word
@@ -373,8 +384,7 @@ impl SearchIndex {
         let mut postings = Vec::new();
         for (word, list) in self.terms.iter() {
             postings.clear();
-            postings.extend(list.below(None).copied());
-            postings.reverse();
+            postings.extend(list.iter().copied());
             for chunk in postings.chunks(POSTINGS_PER_RECORD) {
                 record.clear();
                 record.push(TERM_RECORD);
@@ -605,7 +615,17 @@ impl<F: FnMut(&PostKey) -> bool> Hits<'_, F> {
     }
 }
 
-/// First byte of a snapshot record holding [`SearchIndex::moved_record`].
+/// How this build finds the words it indexes: the Unicode tables of the word splitting and of
+/// lower-casing, the word limit and the posting layout. Saved with the index in a snapshot: an
+/// index saved by a build that found words otherwise is rebuilt from the text, since removing an
+/// edited post's old words recomputes them.
+pub(super) fn index_version() -> String {
+    let (a, b, c) = char::UNICODE_VERSION;
+    let (d, e, f) = unicode_segmentation::UNICODE_VERSION;
+    format!("words {d}.{e}.{f}, lower {a}.{b}.{c}, max {MAX_WORD_CHARS}, postings 3+44+17")
+}
+
+/// First byte of a snapshot record holding one of [`SearchIndex::moved_records`].
 pub(super) const MOVED_RECORD: u8 = b'M';
 /// First byte of a snapshot record holding one of [`SearchIndex::term_records`].
 pub(super) const TERM_RECORD: u8 = b'T';
@@ -619,6 +639,8 @@ const POSTINGS_PER_RECORD: usize = if cfg!(test) { 16 } else { 1 << 20 };
 /// ascending, every posting's doc one of a post.
 #[derive(Default)]
 pub(super) struct IndexLoader {
+    /// Whether a post was given: moved docs after one would come too late.
+    posts_begun: bool,
     moved: HashMap<PostId, u64>,
     docs: Vec<Doc>,
     terms: Vec<(Box<str>, Vec<u64>)>,
@@ -627,6 +649,9 @@ pub(super) struct IndexLoader {
 impl IndexLoader {
     /// The record of [`SearchIndex::moved_record`].
     pub fn moved(&mut self, record: &[u8]) -> Result<(), String> {
+        if self.posts_begun {
+            return Err("moved docs after the posts".into());
+        }
         let body = record.get(1..).unwrap_or_default();
         if !body.len().is_multiple_of(24) {
             return Err(format!("moved-docs record of {} bytes", record.len()));
@@ -634,6 +659,9 @@ impl IndexLoader {
         for entry in body.chunks_exact(24) {
             let id = uuid::Uuid::from_bytes(entry[..16].try_into().expect("16 bytes"));
             let doc = u64::from_le_bytes(entry[16..].try_into().expect("8 bytes"));
+            if doc > DOC_MASK {
+                return Err(format!("moved doc {doc} is out of range"));
+            }
             self.moved.insert(PostId::from(id), doc);
         }
         Ok(())
@@ -641,6 +669,7 @@ impl IndexLoader {
 
     /// A published post, under `key`.
     pub fn post(&mut self, key: PostKey) {
+        self.posts_begun = true;
         let doc = self
             .moved
             .get(&key.1)
@@ -1117,7 +1146,9 @@ mod tests {
         }
         assert!(!index.moved.is_empty());
         let mut loader = IndexLoader::default();
-        loader.moved(&index.moved_record()).unwrap();
+        for record in index.moved_records() {
+            loader.moved(&record).unwrap();
+        }
         for key in &keys {
             loader.post(*key);
         }
@@ -1152,9 +1183,14 @@ mod tests {
             "words out of order"
         );
         let mut unknown = IndexLoader::default();
-        unknown.moved(&index.moved_record()).unwrap();
+        for record in index.moved_records() {
+            unknown.moved(&record).unwrap();
+        }
         unknown.term(&records[0]).unwrap();
         assert!(unknown.finish().is_err(), "postings of no post");
+        let mut late = IndexLoader::default();
+        late.post(keys[0]);
+        assert!(late.moved(&index.moved_records()[0]).is_err(), "moved docs after posts");
         let mut short = IndexLoader::default();
         assert!(short.term(&records[0][..records[0].len() - 3]).is_err());
     }

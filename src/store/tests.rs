@@ -798,6 +798,18 @@ mod durability {
             );
         }
 
+        // An index saved by a build that finds words otherwise is rebuilt, not read back.
+        let mut other = journal::records_of(&std::fs::read(&path).unwrap());
+        let _ = &mut other;
+        let mut elsewhere = records_with_header(&written_records, |header| {
+            header["index"] = "words 1.0.0, lower 1.0.0, max 9, postings 3+44+17".into();
+        });
+        std::fs::write(&path, journal::framed(&elsewhere)).unwrap();
+        let mut relearned = State::default();
+        journal::load_snapshot(&path, &mut relearned).unwrap();
+        assert_eq!(relearned.search.words(), written.search.words());
+        elsewhere.clear();
+
         // A format from the future is refused, not misread.
         header["format"] = 3.into();
         old[0] = serde_json::to_vec(&header).unwrap();

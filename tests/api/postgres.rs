@@ -22,13 +22,31 @@ async fn two_servers(test: &str) -> Option<(TestApp, TestApp)> {
         settings.database_url = Some(SecretString::from(url));
     })
     .await;
-    // Both read caches serve: the tests see them, not only the database.
+    // Both read caches serve, and each server hears the other (so that writes wait for the
+    // other's cache): the tests see the caches, not only the database.
     cache_becomes(&a, "listening").await;
     cache_becomes(&b, "listening").await;
+    hears_peers(&a, 1).await;
+    hears_peers(&b, 1).await;
     Some((a, b))
 }
 
-/// Waits (up to 10 s) until `/health` shows the read cache in `state`, and fails if it does not.
+/// Waits (up to 10 s) until `/health` shows `app` hearing `peers` other servers.
+async fn hears_peers(app: &TestApp, peers: usize) {
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        let health: Value = app.get("/health").await.json().await.unwrap();
+        seen = health["store"]["peers"].clone();
+        if seen == peers {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the server hears {seen} others, not {peers}");
+}
+
+/// Waits (up to 100 polls of `/health`, 100 ms apart) until it shows the read cache in `state`,
+/// and fails if it does not.
 async fn cache_becomes(app: &TestApp, state: &str) {
     let mut seen = Value::Null;
     for _ in 0..100 {

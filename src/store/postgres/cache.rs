@@ -42,7 +42,7 @@
 //!   clock: a session past its expiry is not served, a scheduled post is hidden until its time.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -65,15 +65,20 @@ const TTL: Duration = Duration::from_secs(5);
 /// How often a server announces itself.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
-/// A server serves from its cache only this long after hearing its own heartbeat, and a writer
-/// waits for the servers heard within it.
+/// A server serves from its cache only while its latest own heartbeat it has heard was *sent*
+/// less than this long ago (so a listener that lags, or hears nothing, stops serving).
 const LEASE: Duration = Duration::from_secs(3);
 
-/// The longest a write waits for the other servers' acknowledgements.
-const ACK_WAIT: Duration = Duration::from_secs(2);
+/// Added to a lease wherever one server waits for another's to end (the time between a
+/// notification's commit and the writer's clock reading).
+const MARGIN: Duration = Duration::from_millis(200);
 
 /// How long the listener waits before connecting again after losing its connection.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+
+/// Bytes of post views a cache of `entries` holds: 4 KiB each on average (a post view is
+/// weighed by its text, so a few long posts cannot take gigabytes).
+const POST_BYTES_PER_ENTRY: u64 = 4096;
 
 /// A live session as the per-request check needs it.
 #[derive(Clone)]
@@ -115,10 +120,24 @@ struct CachedPost {
     filled: Instant,
 }
 
-/// The epoch an entry will be filled under, read before its query; `None` when nothing may be
-/// cached now.
+/// Weighs a post view by its text.
+#[derive(Clone)]
+struct PostWeight;
+
+impl quick_cache::Weighter<(Uuid, PostLookup), CachedPost> for PostWeight {
+    fn weight(&self, _: &(Uuid, PostLookup), entry: &CachedPost) -> u64 {
+        let post = &entry.post;
+        (post.content.as_str().len()
+            + post.title.as_str().len()
+            + post.description.as_ref().map_or(0, |d| d.as_str().len())
+            + 512) as u64
+    }
+}
+
+/// The epoch an entry will be filled under and when, read before its query; `None` when
+/// nothing may be cached now.
 #[derive(Clone, Copy)]
-pub(super) struct Ticket(Option<u64>);
+pub(super) struct Ticket(Option<(u64, Instant)>);
 
 /// A write waiting for the other servers' acknowledgements.
 struct Waiter {
@@ -130,14 +149,19 @@ struct Waiter {
 pub(super) struct Caches {
     /// This server, in the handshake's messages.
     id: Uuid,
-    /// Off when configured with no entries.
+    /// Whether entries are served (`BLOG_DATABASE_CACHE_ENTRIES` > 0). The listener, the
+    /// heartbeat and the handshake run either way, so that a server without a cache still
+    /// makes the others drop theirs before its writes answer.
     enabled: bool,
     listening: AtomicBool,
-    /// The origin of `heard_self`.
+    /// The origin of the times below.
     born: Instant,
-    /// When this server last heard its own heartbeat, in milliseconds after `born` plus one
-    /// (0: not since listening began). Read on every hit: an atomic, not a lock.
+    /// When the latest own heartbeat heard was sent, in milliseconds after `born` plus one
+    /// (0: none since listening began). Read on every hit: an atomic, not a lock.
     heard_self: AtomicU64,
+    /// Own heartbeats heard since listening began: serving waits for the second, so that the
+    /// other servers have had a heartbeat's time to hear of this one.
+    self_beats: AtomicU32,
     /// The other servers, by when they were last heard.
     peers: Mutex<HashMap<Uuid, Instant>>,
     waiters: Mutex<HashMap<u64, Waiter>>,
@@ -147,25 +171,31 @@ pub(super) struct Caches {
     sessions: Cache<SessionId, CachedSession>,
     /// By viewer (the nil UUID for anonymous) and lookup: `favorited` and `following` are the
     /// viewer's.
-    posts: Cache<(Uuid, PostLookup), CachedPost>,
+    posts: Cache<(Uuid, PostLookup), CachedPost, PostWeight>,
 }
 
 impl Caches {
-    /// Caches of `entries` sessions and as many post views (0: no caching).
+    /// Caches of `entries` sessions and about as many post views (0: no caching).
     pub fn new(entries: usize) -> Self {
+        let room = entries.max(1);
         Self {
             id: Uuid::new_v4(),
             enabled: entries > 0,
             listening: AtomicBool::new(false),
             born: Instant::now(),
             heard_self: AtomicU64::new(0),
+            self_beats: AtomicU32::new(0),
             peers: Mutex::new(HashMap::new()),
             waiters: Mutex::new(HashMap::new()),
             next_sync: AtomicU64::new(0),
             sessions_epoch: AtomicU64::new(0),
             posts_epoch: AtomicU64::new(0),
-            sessions: Cache::new(entries.max(1)),
-            posts: Cache::new(entries.max(1)),
+            sessions: Cache::new(room),
+            posts: Cache::with_weighter(
+                room,
+                room as u64 * POST_BYTES_PER_ENTRY,
+                PostWeight,
+            ),
         }
     }
 
@@ -173,9 +203,10 @@ impl Caches {
     fn live(&self) -> bool {
         self.enabled
             && self.listening.load(Ordering::Acquire)
+            && self.self_beats.load(Ordering::Acquire) >= 2
             && match self.heard_self.load(Ordering::Acquire) {
                 0 => false,
-                heard => self.millis() < heard - 1 + LEASE.as_millis() as u64,
+                sent => self.millis() < sent - 1 + LEASE.as_millis() as u64,
             }
     }
 
@@ -188,7 +219,7 @@ impl Caches {
         // The epoch is read first: anything that stops the cache after this read also bumps
         // the epoch, so the entry is never served.
         let epoch = epoch.load(Ordering::Acquire);
-        Ticket(self.live().then_some(epoch))
+        Ticket(self.live().then(|| (epoch, Instant::now())))
     }
 
     fn fresh(&self, epoch: u64, filled: Instant, current: &AtomicU64) -> bool {
@@ -209,8 +240,9 @@ impl Caches {
     }
 
     pub fn put_session(&self, id: SessionId, ticket: Ticket, mut entry: CachedSession) {
-        if let Ticket(Some(epoch)) = ticket {
+        if let Ticket(Some((epoch, asked))) = ticket {
             entry.epoch = epoch;
+            entry.filled = asked;
             self.sessions.insert(id, entry);
         }
     }
@@ -229,11 +261,11 @@ impl Caches {
     }
 
     pub fn put_post(&self, viewer: Uuid, lookup: PostLookup, ticket: Ticket, post: &Post) {
-        if let Ticket(Some(epoch)) = ticket {
+        if let Ticket(Some((epoch, asked))) = ticket {
             let entry = CachedPost {
                 post: Arc::new(post.clone()),
                 epoch,
-                filled: Instant::now(),
+                filled: asked,
             };
             self.posts.insert((viewer, lookup), entry);
         }
@@ -245,21 +277,24 @@ impl Caches {
         self.posts_epoch.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// This server wrote (and committed): nothing cached before is served here, and the write
-    /// answers once every other live server has dropped what it cached before it (see the
-    /// module documentation). Sent over `pool`.
+    /// The other servers heard within a lease (the others are forgotten).
+    fn live_peers(&self) -> HashSet<Uuid> {
+        let mut peers = self.peers.lock();
+        peers.retain(|_, heard| heard.elapsed() < LEASE + MARGIN);
+        peers.keys().copied().collect()
+    }
+
+    /// How many other servers this one hears (for `/health`).
+    pub fn peer_count(&self) -> usize {
+        self.live_peers().len()
+    }
+
+    /// This server wrote (or may have: its outcome unknown): nothing cached before is served
+    /// here, and the write answers once every other live server has dropped what it cached
+    /// before it (see the module documentation). Sent over `pool`, the cache's own.
     pub async fn wrote(&self, pool: &PgPool) {
         self.bump();
-        if !self.enabled {
-            return;
-        }
-        let peers: HashSet<Uuid> = self
-            .peers
-            .lock()
-            .iter()
-            .filter(|(_, heard)| heard.elapsed() < LEASE)
-            .map(|(id, _)| *id)
-            .collect();
+        let peers = self.live_peers();
         if peers.is_empty() {
             return;
         }
@@ -272,14 +307,24 @@ impl Caches {
                 done: Some(done),
             },
         );
-        let sent = notify(pool, &format!("sync:{}:{n}", self.id)).await;
-        if sent && tokio::time::timeout(ACK_WAIT, acked).await.is_err() {
+        // Removes the waiter however this ends, the request dropped included.
+        struct Forget<'a>(&'a Caches, u64);
+        impl Drop for Forget<'_> {
+            fn drop(&mut self) {
+                self.0.waiters.lock().remove(&self.1);
+            }
+        }
+        let _forget = Forget(self, n);
+        notify(pool, &format!("sync:{}:{n}", self.id)).await;
+        // A server that does not answer by then has stopped serving from its cache: its lease
+        // rests on a heartbeat sent before this sync's commit, or it has seen the sync.
+        let deadline = tokio::time::Instant::now() + LEASE + MARGIN;
+        if tokio::time::timeout_at(deadline, acked).await.is_err() {
             tracing::warn!(
-                "a server did not acknowledge a write within {ACK_WAIT:?}; it stops serving \
-                 from its cache when its lease ends"
+                "a server did not acknowledge a write within its lease; it has stopped serving \
+                 from its cache"
             );
         }
-        self.waiters.lock().remove(&n);
     }
 
     /// A notification on [`CHANNEL`]; `Some(message)` when it calls for an answer.
@@ -292,10 +337,12 @@ impl Caches {
             (Some("posts"), None, ..) => {
                 self.posts_epoch.fetch_add(1, Ordering::AcqRel);
             }
-            (Some("hb"), Some(id), None, _) => {
+            (Some("hb"), Some(id), Some(sent), None) => {
                 let id = Uuid::parse_str(id).ok()?;
                 if id == self.id {
-                    self.heard_self.store(self.millis() + 1, Ordering::Release);
+                    let sent = sent.parse::<u64>().ok()?;
+                    self.heard_self.fetch_max(sent + 1, Ordering::AcqRel);
+                    self.self_beats.fetch_add(1, Ordering::AcqRel);
                 } else {
                     self.peers.lock().insert(id, Instant::now());
                 }
@@ -321,7 +368,7 @@ impl Caches {
                     }
                 }
             }
-            // `users`, or anything this version does not know: drop everything.
+            // `users`, `all`, or anything this version does not know: drop everything.
             _ => self.bump(),
         }
         None
@@ -330,11 +377,13 @@ impl Caches {
     /// Listening (again): what was cached before may have missed notifications.
     fn resume(&self) {
         self.bump();
+        self.heard_self.store(0, Ordering::Release);
+        self.self_beats.store(0, Ordering::Release);
         self.listening.store(true, Ordering::Release);
     }
 
-    /// Not listening: nothing is served or cached until [`Caches::resume`] and the next own
-    /// heartbeat. Returns whether it was listening.
+    /// Not listening: nothing is served or cached until [`Caches::resume`] and two own
+    /// heartbeats. Returns whether it was listening.
     fn suspend(&self) -> bool {
         let was = self.listening.swap(false, Ordering::AcqRel);
         self.heard_self.store(0, Ordering::Release);
@@ -355,17 +404,27 @@ impl Caches {
     }
 }
 
-/// `pg_notify` on [`CHANNEL`]; whether it was sent.
+/// `pg_notify` on [`CHANNEL`], given a lease to get through; whether it was sent.
 async fn notify(pool: &PgPool, payload: &str) -> bool {
-    let sent = sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(payload)
-        .execute(pool)
-        .await;
-    if let Err(error) = &sent {
-        tracing::warn!(%error, "the read cache could not notify the other servers");
+    let sent = tokio::time::timeout(
+        LEASE,
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(pool),
+    )
+    .await;
+    match sent {
+        Ok(Ok(_)) => true,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "the read cache could not notify the other servers");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("the read cache could not notify the other servers in time");
+            false
+        }
     }
-    sent.is_ok()
 }
 
 /// The listener and heartbeat tasks: aborted when the engine is dropped.
@@ -380,12 +439,13 @@ impl Drop for Listener {
 }
 
 /// Starts listening on [`CHANNEL`] and announcing this server, over `pool` (a pool of its own,
-/// two connections: the listener's, and one to answer on), feeding `caches` for as long as they
-/// exist.
+/// three connections: the listener's, and two to notify on), feeding `caches` for as long as
+/// they exist.
 pub(super) fn listen(pool: PgPool, caches: Weak<Caches>) -> Listener {
-    let Some(id) = caches.upgrade().map(|caches| caches.id) else {
+    let Some((id, born)) = caches.upgrade().map(|caches| (caches.id, caches.born)) else {
         return Listener(Vec::new());
     };
+    let beat = move || format!("hb:{id}:{}", born.elapsed().as_millis());
     let heartbeat = {
         let pool = pool.clone();
         tokio::spawn(async move {
@@ -393,7 +453,7 @@ pub(super) fn listen(pool: PgPool, caches: Weak<Caches>) -> Listener {
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
-                notify(&pool, &format!("hb:{id}")).await;
+                notify(&pool, &beat()).await;
             }
         })
     };
@@ -407,10 +467,12 @@ pub(super) fn listen(pool: PgPool, caches: Weak<Caches>) -> Listener {
                         Some(caches) => caches.resume(),
                         None => return,
                     }
-                    // Serving starts when this server hears itself.
-                    notify(&pool, &format!("hb:{id}")).await;
-                    // `Ok(None)`: the connection was lost; `Err`: the pool closed.
-                    while let Ok(Some(notification)) = listener.try_recv().await {
+                    // Own heartbeats arrive every second: a lease without any notification
+                    // means a connection that died without a word. `Ok(None)`: the
+                    // connection was lost; `Err`: the pool closed.
+                    while let Ok(Ok(Some(notification))) =
+                        tokio::time::timeout(LEASE, listener.try_recv()).await
+                    {
                         let Some(caches) = caches.upgrade() else {
                             return;
                         };

@@ -39,7 +39,9 @@ use super::records::{Author, Post, PostRecord, User};
 use super::{Stats, StoreError, DEFAULT_SESSION_CAP};
 
 /// The schema this build knows. A database holding a newer one is refused at startup.
-pub const SCHEMA_VERSION: i32 = 1;
+/// 2: the read cache's triggers. An older server cannot join a database of version 2: its
+/// writes would not run the handshake that keeps the others' caches right.
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Key of the advisory lock the schema is applied under (any constant shared by all servers).
 const SCHEMA_LOCK: i64 = 0x626c_6f67_2d61_7069; // "blog-api"
@@ -174,19 +176,31 @@ BEGIN
 END
 $$;
 CREATE OR REPLACE TRIGGER sessions_notify AFTER DELETE ON sessions
-    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('sessions');
+    FOR EACH ROW EXECUTE FUNCTION blog_cache_notify('sessions');
 -- Rotation only moves expiry later and a session's last use is not cached: neither notifies.
 CREATE OR REPLACE TRIGGER sessions_shortened AFTER UPDATE ON sessions FOR EACH ROW
     WHEN (NEW.expires_at < OLD.expires_at OR NEW.user_id <> OLD.user_id)
     EXECUTE FUNCTION blog_cache_notify('sessions');
 CREATE OR REPLACE TRIGGER users_notify AFTER UPDATE OR DELETE ON users
-    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('users');
+    FOR EACH ROW EXECUTE FUNCTION blog_cache_notify('users');
 CREATE OR REPLACE TRIGGER posts_notify AFTER INSERT OR UPDATE OR DELETE ON posts
-    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('posts');
+    FOR EACH ROW EXECUTE FUNCTION blog_cache_notify('posts');
 CREATE OR REPLACE TRIGGER favorites_notify AFTER INSERT OR DELETE ON favorites
-    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('posts');
+    FOR EACH ROW EXECUTE FUNCTION blog_cache_notify('posts');
 CREATE OR REPLACE TRIGGER follows_notify AFTER INSERT OR DELETE ON follows
-    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('posts');
+    FOR EACH ROW EXECUTE FUNCTION blog_cache_notify('posts');
+-- Row triggers: a statement that changes nothing (the sweep, the cap, ON CONFLICT DO NOTHING)
+-- notifies nothing; PostgreSQL sends one notification per payload and transaction.
+CREATE OR REPLACE TRIGGER sessions_truncated AFTER TRUNCATE ON sessions
+    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('all');
+CREATE OR REPLACE TRIGGER users_truncated AFTER TRUNCATE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('all');
+CREATE OR REPLACE TRIGGER posts_truncated AFTER TRUNCATE ON posts
+    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('all');
+CREATE OR REPLACE TRIGGER favorites_truncated AFTER TRUNCATE ON favorites
+    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('all');
+CREATE OR REPLACE TRIGGER follows_truncated AFTER TRUNCATE ON follows
+    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('all');
 "#;
 
 /// How the engine connects.
@@ -228,8 +242,10 @@ pub struct Postgres {
     pool: PgPool,
     session_cap: usize,
     cache: Arc<Caches>,
+    /// The cache's own connections: its listener, heartbeats and handshake.
+    cache_pool: PgPool,
     /// Feeds `cache` the other servers' changes; stops with the engine.
-    _listener: Option<Listener>,
+    _listener: Listener,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -261,18 +277,18 @@ impl Postgres {
             .map_err(PgStartError::Connect)?;
         apply_schema(&pool).await?;
         let cache = Arc::new(Caches::new(options.cache_entries));
-        // The listener's connections are its own, so that it never waits for the pool's.
-        let listener = (options.cache_entries > 0).then(|| {
-            let one = PgPoolOptions::new()
-                .max_connections(2)
-                .acquire_timeout(options.acquire_timeout)
-                .connect_lazy_with(connect_options);
-            cache::listen(one, Arc::downgrade(&cache))
-        });
+        // The cache's connections are its own (listening, heartbeats, the handshake), so that
+        // a busy pool cannot hold up a revocation.
+        let cache_pool = PgPoolOptions::new()
+            .max_connections(3)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect_options);
+        let listener = cache::listen(cache_pool.clone(), Arc::downgrade(&cache));
         Ok(Self {
             pool,
             session_cap: DEFAULT_SESSION_CAP,
             cache,
+            cache_pool,
             _listener: listener,
         })
     }
@@ -286,12 +302,17 @@ impl Postgres {
     /// This server changed something: its read cache serves nothing from before (other
     /// servers hear of it from the schema's triggers).
     pub(super) async fn wrote(&self) {
-        self.cache.wrote(&self.pool).await;
+        self.cache.wrote(&self.cache_pool).await;
     }
 
     /// The read cache's state: `listening`, `paused` or `off` (for `/health`).
     pub fn cache_state(&self) -> &'static str {
         self.cache.state()
+    }
+
+    /// How many other servers this one hears on the database (for `/health`).
+    pub fn cache_peers(&self) -> usize {
+        self.cache.peer_count()
     }
 
     /// The connection pool (for `/health` and `/metrics`).
