@@ -780,6 +780,7 @@ mod durability {
         assert_eq!(written.search.len(), written.timeline.len());
 
         // The same data as format 1 wrote it: the changes alone. The index is rebuilt from them.
+        let all = records.clone();
         let mut old: Vec<Vec<u8>> = records.into_iter().filter(|r| r[0] == b'{').collect();
         let mut header = header;
         header["format"] = 1.into();
@@ -798,17 +799,32 @@ mod durability {
             );
         }
 
-        // An index saved by a build that finds words otherwise is rebuilt, not read back.
-        let mut other = journal::records_of(&std::fs::read(&path).unwrap());
-        let _ = &mut other;
-        let mut elsewhere = records_with_header(&written_records, |header| {
-            header["index"] = "words 1.0.0, lower 1.0.0, max 9, postings 3+44+17".into();
-        });
+        // An index saved by a build that finds words otherwise is rebuilt, not read back: its
+        // records are skipped (here they are garbage that would not load).
+        let mut elsewhere: Vec<Vec<u8>> = all
+            .iter()
+            .map(|record| match record[0] {
+                b'T' => [&b"T\x05\x00zzzzz"[..], &u64::MAX.to_le_bytes()].concat(),
+                _ => record.clone(),
+            })
+            .collect();
+        let mut other: serde_json::Value = serde_json::from_slice(&all[0]).unwrap();
+        other["index"] = "words 1.0.0, lower 1.0.0, max 9, postings 3+44+17".into();
+        elsewhere[0] = serde_json::to_vec(&other).unwrap();
         std::fs::write(&path, journal::framed(&elsewhere)).unwrap();
         let mut relearned = State::default();
         journal::load_snapshot(&path, &mut relearned).unwrap();
         assert_eq!(relearned.search.words(), written.search.words());
-        elsewhere.clear();
+        let rust = vec!["rust".to_owned()];
+        assert_eq!(
+            relearned.search.search(&rust, None, 100).keys,
+            written.search.search(&rust, None, 100).keys
+        );
+        // The same garbage under this build's own version is refused.
+        other["index"] = header["index"].clone();
+        elsewhere[0] = serde_json::to_vec(&other).unwrap();
+        std::fs::write(&path, journal::framed(&elsewhere)).unwrap();
+        assert!(journal::load_snapshot(&path, &mut State::default()).is_err());
 
         // A format from the future is refused, not misread.
         header["format"] = 3.into();
