@@ -462,6 +462,9 @@ mod tests {
                         (Bound::Excluded(low), Bound::Excluded(high)),
                         (Bound::Unbounded, Bound::Excluded(high)),
                         (Bound::Excluded(low), Bound::Unbounded),
+                        (Bound::Included(low), Bound::Unbounded),
+                        (Bound::Unbounded, Bound::Included(high)),
+                        (Bound::Unbounded, Bound::Unbounded),
                     ] {
                         let got: Vec<u64> = packed.range(range).copied().collect();
                         let expected: Vec<u64> = if super::inverted(&range.0, &range.1) {

@@ -1190,7 +1190,10 @@ mod tests {
         assert!(unknown.finish().is_err(), "postings of no post");
         let mut late = IndexLoader::default();
         late.post(keys[0]);
-        assert!(late.moved(&index.moved_records()[0]).is_err(), "moved docs after posts");
+        assert!(
+            late.moved(&index.moved_records()[0]).is_err(),
+            "moved docs after posts"
+        );
         let mut short = IndexLoader::default();
         assert!(short.term(&records[0][..records[0].len() - 3]).is_err());
     }

@@ -191,11 +191,7 @@ impl Caches {
             sessions_epoch: AtomicU64::new(0),
             posts_epoch: AtomicU64::new(0),
             sessions: Cache::new(room),
-            posts: Cache::with_weighter(
-                room,
-                room as u64 * POST_BYTES_PER_ENTRY,
-                PostWeight,
-            ),
+            posts: Cache::with_weighter(room, room as u64 * POST_BYTES_PER_ENTRY, PostWeight),
         }
     }
 
