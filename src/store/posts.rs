@@ -49,7 +49,7 @@ impl Embedded {
 
     pub async fn post_by_slug(&self, slug: &str, viewer: Option<&Actor>) -> Option<Post> {
         let state = self.read();
-        let id = *state.posts_by_slug.get(&Slug::from_stored(slug))?;
+        let id = state.post_by_slug(slug)?;
         visible_view(&state, id, viewer)
     }
 

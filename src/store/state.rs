@@ -127,7 +127,12 @@ pub struct State {
     pub(super) sessions_by_expiry: OrdSet<(Timestamp, SessionId)>,
     pub(super) clients: HashMap<ClientId, Arc<ClientRecord>>,
     pub(super) posts: HashMap<PostId, Arc<PostRecord>>,
-    pub(super) posts_by_slug: HashMap<Slug, PostId>,
+    /// Slug -> post, by a 64-bit hash of the slug ([`slug_hash`]): the slug itself is the
+    /// record's, not copied here (about 60 bytes a post). A post whose slug's hash is already
+    /// another slug's goes to `slug_collisions`, looked up first.
+    pub(super) posts_by_slug: HashMap<u64, PostId>,
+    /// The rare posts whose slug hashes like another post's slug, by their whole slug.
+    pub(super) slug_collisions: HashMap<Slug, PostId>,
     /// Base slug -> the next numeric suffix to try for it. Only grows, so finding a free slug
     /// for the 10,000th post of one title is one probe, not 10,000.
     pub(super) slug_suffixes: HashMap<Slug, u32>,
@@ -316,7 +321,7 @@ impl State {
                     post.published_at = Some(post.created_at);
                 }
                 self.note_slug(&post);
-                self.posts_by_slug.insert(post.slug.clone(), post.id);
+                self.index_slug(&post);
                 match public_key(&post) {
                     _ if self.loading => {
                         // Only the tag names, so that the posts to come share them.
@@ -479,7 +484,7 @@ impl State {
         let Some(post) = self.posts.remove(&id) else {
             return;
         };
-        self.posts_by_slug.remove(&post.slug);
+        self.unindex_slug(&post);
         let Some(key) = public_key(&post) else {
             let key = (post.created_at, post.id);
             remove_from_index(&mut self.drafts_by_author, &post.author, &key);
@@ -491,6 +496,56 @@ impl State {
         remove_from_index(&mut self.posts_by_author, &post.author, &key);
         for tag in post.tags.iter() {
             remove_from_index(&mut self.posts_by_tag, tag, &key);
+        }
+    }
+
+    /// The post with this slug.
+    pub(super) fn post_by_slug(&self, slug: &str) -> Option<PostId> {
+        if !self.slug_collisions.is_empty() {
+            if let Some(id) = self.slug_collisions.get(&Slug::from_stored(slug)) {
+                return Some(*id);
+            }
+        }
+        let id = *self.posts_by_slug.get(&slug_hash(slug))?;
+        self.posts
+            .get(&id)
+            .filter(|post| post.slug.as_str() == slug)
+            .map(|_| id)
+    }
+
+    /// Indexes `post` (not yet in `posts`) by its slug, which no other post has.
+    fn index_slug(&mut self, post: &PostRecord) {
+        let hash = slug_hash(post.slug.as_str());
+        let taken = self
+            .posts_by_slug
+            .get(&hash)
+            .is_some_and(|other| *other != post.id && self.posts.contains_key(other));
+        if taken {
+            self.slug_collisions.insert(post.slug.clone(), post.id);
+        } else {
+            self.posts_by_slug.insert(hash, post.id);
+        }
+    }
+
+    /// Removes `post` (just taken out of `posts`) from the slug index.
+    fn unindex_slug(&mut self, post: &PostRecord) {
+        if self.slug_collisions.get(&post.slug) == Some(&post.id) {
+            self.slug_collisions.remove(&post.slug);
+            return;
+        }
+        let hash = slug_hash(post.slug.as_str());
+        if self.posts_by_slug.get(&hash) == Some(&post.id) {
+            self.posts_by_slug.remove(&hash);
+            // A colliding slug moves in, so that `slug_collisions` stays for collisions only.
+            let moved = self
+                .slug_collisions
+                .iter()
+                .find(|(slug, _)| slug_hash(slug.as_str()) == hash)
+                .map(|(slug, id)| (slug.clone(), *id));
+            if let Some((slug, id)) = moved {
+                self.slug_collisions.remove(&slug);
+                self.posts_by_slug.insert(hash, id);
+            }
         }
     }
 
@@ -604,7 +659,10 @@ impl State {
                 return current.slug.clone();
             }
         }
-        let free = |slug: &Slug| self.posts_by_slug.get(slug).is_none_or(|id| *id == owner);
+        let free = |slug: &Slug| {
+            self.post_by_slug(slug.as_str())
+                .is_none_or(|id| id == owner)
+        };
         if free(wanted) {
             return wanted.clone();
         }
@@ -614,6 +672,22 @@ impl State {
             .find(free)
             .expect("an unbounded range always finds a free suffix")
     }
+}
+
+/// The hash a slug is indexed under: SipHash with fixed keys, so the same in every process
+/// (nothing depends on that across restarts: the index is rebuilt on load). Slugs that collide,
+/// by chance or by design, are kept whole in `slug_collisions`, so a collision costs a lookup,
+/// never a wrong answer. In unit tests, a hash that collides on purpose (the slug's length),
+/// so that every test walks the collision paths.
+fn slug_hash(slug: &str) -> u64 {
+    if cfg!(test) {
+        return slug.len() as u64;
+    }
+    use std::hash::{Hash, Hasher};
+    #[allow(deprecated)]
+    let mut hasher = std::hash::SipHasher::new();
+    slug.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Removes `key` from the set under `index[name]`, dropping the set when it empties so that

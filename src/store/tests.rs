@@ -81,6 +81,58 @@ async fn all_pages(store: &Store, mut query: PostQuery) -> Vec<String> {
     }
 }
 
+/// Unit tests hash a slug to its length (`state::slug_hash`), so these slugs all collide: each
+/// is still found, and none is lost when the one holding the hash's slot goes.
+#[actix_web::test]
+async fn slugs_that_hash_alike_are_told_apart() {
+    let store = Store::ephemeral();
+    let alice = user(&store, "alice").await;
+    let mut posts = Vec::new();
+    for title in ["abc", "abd", "abe", "abc"] {
+        posts.push(
+            store
+                .create_post(alice.user_id, new_post(title, &[]))
+                .await
+                .unwrap(),
+        );
+    }
+    let slugs: Vec<&str> = posts.iter().map(|post| post.slug.as_str()).collect();
+    assert_eq!(slugs, ["abc", "abd", "abe", "abc-2"]);
+    for post in &posts {
+        let found = store.post_by_slug(post.slug.as_str(), None).await.unwrap();
+        assert_eq!(found.id, post.id);
+    }
+    assert!(
+        store.post_by_slug("abz", None).await.is_none(),
+        "same hash, no post"
+    );
+    // The first holds the hash's slot: after it goes, the others are still found.
+    store
+        .delete_post(posts[0].id, &alice.actor(), &Expected::Any)
+        .await
+        .unwrap();
+    assert!(store.post_by_slug("abc", None).await.is_none());
+    for post in &posts[1..] {
+        let found = store.post_by_slug(post.slug.as_str(), None).await.unwrap();
+        assert_eq!(found.id, post.id);
+    }
+    // The freed slug is given again, and found.
+    let again = store
+        .create_post(alice.user_id, new_post("abc", &[]))
+        .await
+        .unwrap();
+    assert_eq!(again.slug.as_str(), "abc");
+    assert_eq!(store.post_by_slug("abc", None).await.unwrap().id, again.id);
+    for post in &posts[1..] {
+        store
+            .delete_post(post.id, &alice.actor(), &Expected::Any)
+            .await
+            .unwrap();
+        assert!(store.post_by_slug(post.slug.as_str(), None).await.is_none());
+    }
+    assert_eq!(store.post_by_slug("abc", None).await.unwrap().id, again.id);
+}
+
 #[actix_web::test]
 async fn duplicate_email_or_username_is_refused_ignoring_case() {
     let store = Store::ephemeral();
