@@ -125,11 +125,15 @@ impl From<Postgres> for Store {
 
 /// Writes the dispatching methods. `answers` lists the operations the embedded engine always
 /// answers (it returns `T`), `may_refuse` those it may refuse (it returns
-/// `Result<T, StoreError>`); PostgreSQL returns `Result<T, StoreError>` for all of them.
+/// `Result<T, StoreError>`), and `may_refuse_unseen` those it may refuse that change nothing a
+/// PostgreSQL read cache holds (a check; an account created). PostgreSQL returns
+/// `Result<T, StoreError>` for all of them; after a `may_refuse` operation that wrote, or may
+/// have (its outcome unknown), every server's read cache drops what it held before it answers.
 macro_rules! dispatch {
     (
         answers { $( $(#[$a_meta:meta])* fn $a_name:ident(&self $(, $a_arg:ident: $a_ty:ty)*) -> $a_ret:ty; )* }
         may_refuse { $( $(#[$r_meta:meta])* fn $r_name:ident(&self $(, $r_arg:ident: $r_ty:ty)*) -> $r_ret:ty; )* }
+        may_refuse_unseen { $( $(#[$u_meta:meta])* fn $u_name:ident(&self $(, $u_arg:ident: $u_ty:ty)*) -> $u_ret:ty; )* }
     ) => {
         impl Store {
             $(
@@ -148,23 +152,21 @@ macro_rules! dispatch {
                         Engine::Embedded(store) => store.$r_name($($r_arg),*).await,
                         Engine::Postgres(store) => {
                             let answer = store.$r_name($($r_arg),*).await;
-                            // An operation here that wrote, or may have (its outcome
-                            // unknown), makes every server's read cache drop what it held
-                            // before answering. A refusal wrote nothing; these two change
-                            // nothing a cache holds (a check, an account created).
-                            let neutral = matches!(
-                                stringify!($r_name),
-                                "check_available" | "external_principal"
-                            );
-                            let wrote = match &answer {
-                                Ok(_) | Err(StoreError::Unavailable) => true,
-                                Err(_) => false,
-                            };
-                            if wrote && !neutral {
+                            // A refusal wrote nothing.
+                            if matches!(answer, Ok(_) | Err(StoreError::Unavailable)) {
                                 store.wrote().await;
                             }
                             answer
                         }
+                    }
+                }
+            )*
+            $(
+                $(#[$u_meta])*
+                pub async fn $u_name(&self $(, $u_arg: $u_ty)*) -> Result<$u_ret, StoreError> {
+                    match &self.engine {
+                        Engine::Embedded(store) => store.$u_name($($u_arg),*).await,
+                        Engine::Postgres(store) => store.$u_name($($u_arg),*).await,
                     }
                 }
             )*
@@ -227,12 +229,8 @@ dispatch! {
         fn stats(&self) -> Stats;
     }
     may_refuse {
-        /// Fails fast when the username or email is taken.
-        fn check_available(&self, username: &Username, email: &Email) -> ();
         /// Creates an account and its first session in one step.
         fn create_user(&self, user: NewUser, session: NewSession) -> (User, SessionId);
-        /// The local account of an external identity, created on first use.
-        fn external_principal(&self, identity: &ExternalIdentity) -> Principal;
         /// Sets or clears the display name.
         fn set_user_name(&self, id: UserId, name: Option<DisplayName>) -> User;
         /// Replaces the password hash and ends every session of the account but `keep`.
@@ -279,5 +277,11 @@ dispatch! {
         fn add_comment(&self, actor: &Actor, post: PostId, body: CommentBody) -> Comment;
         /// Deletes a comment: its author's, the post author's or an admin's to delete.
         fn delete_comment(&self, actor: &Actor, post: PostId, comment: CommentId) -> ();
+    }
+    may_refuse_unseen {
+        /// Fails fast when the username or email is taken.
+        fn check_available(&self, username: &Username, email: &Email) -> ();
+        /// The local account of an external identity, created on first use.
+        fn external_principal(&self, identity: &ExternalIdentity) -> Principal;
     }
 }

@@ -396,16 +396,17 @@ impl<K: Ord + Clone, T: Clone + Borrow<K>> Blocks<K, T> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
 
-    /// A small deterministic generator (xorshift), for tests without a `rand` dependency.
-    struct Random(u64);
+    /// A small deterministic generator (xorshift), for tests without a `rand` dependency (the
+    /// search index's tests use it too).
+    pub(in crate::store) struct Random(pub u64);
 
     impl Random {
-        fn next_u64(&mut self) -> u64 {
+        pub fn next_u64(&mut self) -> u64 {
             self.0 ^= self.0 << 13;
             self.0 ^= self.0 >> 7;
             self.0 ^= self.0 << 17;

@@ -790,17 +790,7 @@ mod tests {
         }
     }
 
-    /// A small deterministic generator (xorshift), for tests without a `rand` dependency.
-    struct Random(u64);
-
-    impl Random {
-        fn next_u64(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
+    use super::super::packed::tests::Random;
 
     #[test]
     fn whole_words_only() {

@@ -556,6 +556,19 @@ mod durability {
     }
 
     /// Alice and three posts, one edited and one deleted.
+    /// [`fill`], then 40 posts titled "bulk N rust": enough to compact a 4 KiB journal into a
+    /// snapshot.
+    async fn fill_and_bulk(store: &Store) -> Principal {
+        let alice = fill(store).await;
+        for i in 0..40 {
+            store
+                .create_post(alice.user_id, new_post(&format!("bulk {i} rust"), &["t"]))
+                .await
+                .unwrap();
+        }
+        alice
+    }
+
     async fn fill(store: &Store) -> Principal {
         let alice = user(store, "alice").await;
         let mut ids = Vec::new();
@@ -810,13 +823,7 @@ mod durability {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path(), 4096).unwrap();
-            let alice = fill(&store).await;
-            for i in 0..40 {
-                store
-                    .create_post(alice.user_id, new_post(&format!("bulk {i} rust"), &["t"]))
-                    .await
-                    .unwrap();
-            }
+            fill_and_bulk(&store).await;
         }
         let path = dir.path().join("snapshot");
         let records = journal::records_of(&std::fs::read(&path).unwrap());
@@ -996,13 +1003,7 @@ mod durability {
         let dir = tempfile::tempdir().unwrap();
         let before = {
             let store = Store::open(dir.path(), 4096).unwrap();
-            let alice = fill(&store).await;
-            for i in 0..40 {
-                store
-                    .create_post(alice.user_id, new_post(&format!("bulk {i} rust"), &["t"]))
-                    .await
-                    .unwrap();
-            }
+            fill_and_bulk(&store).await;
             (
                 found(&store, &["rust"]).await,
                 found(&store, &["edited"]).await,
