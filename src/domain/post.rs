@@ -121,6 +121,11 @@ impl Tag {
     /// The rule the OpenAPI schema states.
     pub const PATTERN: &'static str = "^[A-Za-z0-9_-]{1,32}$";
 
+    /// A tag as the store saved it (already valid).
+    pub fn from_stored(tag: &str) -> Self {
+        Self(tag.into())
+    }
+
     /// ASCII letters, digits, `_` and `-`, lower-cased. Not trimmed: a tag with spaces around it is
     /// refused rather than silently changed.
     pub fn parse(input: &str) -> Result<Self, String> {
@@ -143,11 +148,13 @@ impl Tag {
     }
 }
 
-/// A post's tags: lower-case, sorted, de-duplicated, at most 10. A sorted boxed slice: a post
-/// with two tags holds two pointers, not a B-tree node of eleven slots.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// A post's tags: lower-case, sorted, de-duplicated, at most 10. A sorted shared slice: a post
+/// with two tags holds two pointers, not a B-tree node of eleven slots; copying the list for a
+/// response is a reference count, and posts with the same tags can share one list (loading a
+/// snapshot does that).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
-pub struct Tags(Box<[Tag]>);
+pub struct Tags(Arc<[Tag]>);
 
 impl<'de> Deserialize<'de> for Tags {
     /// Sorted and de-duplicated whatever the order stored.
@@ -172,10 +179,15 @@ impl Tags {
         Ok(Self::from_tags(tags))
     }
 
+    /// Tags as the store saved them (already valid), in any order.
+    pub fn from_stored(tags: Vec<Tag>) -> Self {
+        Self::from_tags(tags)
+    }
+
     fn from_tags(mut tags: Vec<Tag>) -> Self {
         tags.sort_unstable();
         tags.dedup();
-        Self(tags.into_boxed_slice())
+        Self(tags.into())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Tag> {
@@ -187,8 +199,8 @@ impl Tags {
     }
 
     /// Each tag replaced by an equal one from `existing`, where it has one: shares its text.
-    pub fn share_with(&mut self, existing: impl Fn(&Tag) -> Option<Tag>) {
-        for tag in self.0.iter_mut() {
+    pub fn share_with(&mut self, mut existing: impl FnMut(&Tag) -> Option<Tag>) {
+        for tag in Arc::make_mut(&mut self.0).iter_mut() {
             if let Some(shared) = existing(tag) {
                 *tag = shared;
             }

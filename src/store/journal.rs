@@ -14,15 +14,19 @@
 //! nothing and applies nothing twice: replay reads the snapshot, then `journal.old` if it is
 //! still there, then `journal`.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::records::PostRecord;
 use super::search::{self, IndexLoader, SearchIndex, MOVED_RECORD, TERM_RECORD};
-use super::state::{public_key, Change, State};
+use super::state::{public_key, Change, PostKey, PostLoader, State};
+use super::wire::{self, POST_RECORD, SUFFIXES_RECORD};
 use crate::data_dir::{create_private_dir, private_file, sync_dir};
+use crate::domain::{PostContent, PostTitle, Slug, Tag, Tags};
 
 const JOURNAL: &str = "journal";
 const JOURNAL_OLD: &str = "journal.old";
@@ -68,8 +72,10 @@ struct Entry {
 }
 
 /// The snapshot format written: 1 is the changes alone (JSON records); 2 adds the search index
-/// (binary records, see [`IndexLoader`]), so that loading does not rebuild it from the text.
-const SNAPSHOT_FORMAT: u32 = 2;
+/// (binary records, see [`IndexLoader`]), so that loading does not rebuild it from the text;
+/// 3 holds the posts and the slug suffix counters as binary records (see `wire.rs`), so that
+/// loading parses no JSON and derives no slug per post.
+const SNAPSHOT_FORMAT: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct SnapshotHeader {
@@ -430,13 +436,19 @@ pub fn write_snapshot(dir: &Path, seq: u64, state: &State) -> io::Result<()> {
         }
         Ok(())
     };
-    for change in state.as_changes() {
-        put(
-            &serde_json::to_vec(&change).map_err(io::Error::other)?,
-            &mut buf,
-        )?;
-    }
+    // The words before the posts: a loader builds the word map while it reads the posts.
     state.search.term_records(|record| put(record, &mut buf))?;
+    let counters = state.slug_suffixes.iter().map(|(base, n)| (base, *n));
+    for record in wire::suffixes_records(counters) {
+        put(&record, &mut buf)?;
+    }
+    for change in state.as_changes() {
+        let record = match &change {
+            Change::PutPost(post) => wire::post_record(post),
+            change => serde_json::to_vec(change).map_err(io::Error::other)?,
+        };
+        put(&record, &mut buf)?;
+    }
     file.write_all(&buf)?;
     let file = file.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
@@ -455,11 +467,20 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(error) => return Err(io_error(path)(error)),
     };
+    let empty = file.metadata().map_err(io_error(path))?.len() == 0;
+    // The records are read in place from the file mapped into memory (and paged in up front),
+    // not copied out of it through a buffer: a large snapshot is read once, by the checksums.
+    // SAFETY: the mapped file does not change while it is read: a snapshot is never written in
+    // place (a new one is written to `snapshot.tmp` and renamed over it, which leaves this one
+    // as it is), and only the server holding the directory's lock writes one.
+    let map = match empty {
+        true => None,
+        false => Some(unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(io_error(path))?),
+    };
     let mut records = SnapshotReader {
         path,
-        input: io::BufReader::with_capacity(1 << 20, file),
+        bytes: map.as_deref().unwrap_or_default(),
         offset: 0,
-        payload: Vec::new(),
     };
     let header: SnapshotHeader = match records.next_payload()? {
         Some(payload) => serde_json::from_slice(payload)
@@ -474,30 +495,55 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
     }
     // Format 2 holds the search index; format 1 has it rebuilt from the posts' text, and so
     // does a format 2 whose words were found another way than this server finds them.
-    let indexed = header.format >= 2 && header.index == Some(search::index_version());
-    const BATCH: usize = 4096;
-    // The search index is built on the decoding thread, from the posts as they are decoded,
-    // while this thread applies them: the two costs overlap instead of adding up.
-    state.loading = true;
-    let search = std::thread::scope(|scope| {
-        let (batches, decoded) = std::sync::mpsc::sync_channel::<Vec<Change>>(4);
-        let decoder = scope.spawn(move || -> Result<SearchIndex, JournalError> {
-            let mut batch = Vec::with_capacity(BATCH);
-            let mut searchable = Vec::new();
-            let mut loader = IndexLoader::default();
-            while let Some(payload) = records.next_payload()? {
-                match payload.first() {
-                    Some(&MOVED_RECORD | &TERM_RECORD) if !indexed && header.format >= 2 => {}
-                    Some(&MOVED_RECORD) if indexed => loader
-                        .moved(payload)
-                        .map_err(|reason| records.corrupt(reason))?,
-                    Some(&TERM_RECORD) if indexed => loader
-                        .term(payload)
-                        .map_err(|reason| records.corrupt(reason))?,
-                    _ => {
-                        let change: Change = serde_json::from_slice(payload)
-                            .map_err(|e| records.corrupt(e.to_string()))?;
-                        if let Change::PutPost(post) = &change {
+    let format = header.format;
+    let indexed = format >= 2 && header.index == Some(search::index_version());
+    // Small in tests, so that their snapshots are decoded on both threads.
+    const BATCH: usize = if cfg!(test) { 4 } else { 1024 };
+    // Two threads share the work. This one applies changes and notes the posts in a
+    // `PostLoader`. The reading thread reads and checks the records, gives the search index
+    // loader the moved docs and the words (whose map it builds on a third thread while the
+    // posts load), and decodes every other batch of records itself: it hands the applying
+    // thread each batch decoded, or raw for that thread to decode, so that decoding, the
+    // largest cost, is split between the two. A snapshot without a usable index (format 1, or
+    // words found another way) is decoded by the reading thread alone, which keeps the posts'
+    // text for the rebuild.
+    enum Batch {
+        Decoded(Vec<Loaded>),
+        /// Records to decode: where each one's payload lies in the file.
+        Raw(Vec<std::ops::Range<usize>>),
+    }
+    let bytes = records.bytes;
+    let loaded = std::thread::scope(|scope| {
+        let (batches, received) = std::sync::mpsc::sync_channel::<Batch>(4);
+        let reader = scope.spawn(
+            move || -> Result<(IndexLoader, Vec<Searchable>), JournalError> {
+                let mut decoder = Decoder::new(format);
+                let mut loader = IndexLoader::default();
+                let mut searchable = Vec::new();
+                let mut decoded = Vec::with_capacity(BATCH);
+                let mut raw = Vec::with_capacity(BATCH);
+                while let Some(payload) = records.next_payload()? {
+                    match payload.first() {
+                        Some(&MOVED_RECORD | &TERM_RECORD) if !indexed && format >= 2 => continue,
+                        Some(&MOVED_RECORD) if indexed => {
+                            loader
+                                .moved(payload)
+                                .map_err(|reason| records.corrupt(reason))?;
+                            continue;
+                        }
+                        Some(&TERM_RECORD) if indexed => {
+                            loader
+                                .term(payload)
+                                .map_err(|reason| records.corrupt(reason))?;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    if decoded.len() < BATCH {
+                        let loaded = decoder
+                            .decode(payload)
+                            .map_err(|reason| records.corrupt(reason))?;
+                        if let Loaded::Post(post) = &loaded {
                             if let Some(key) = public_key(post) {
                                 if indexed {
                                     loader.post(key);
@@ -511,86 +557,223 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
                                 }
                             }
                         }
-                        batch.push(change);
-                        if batch.len() == BATCH {
-                            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                            if batches.send(full).is_err() {
-                                return Ok(SearchIndex::default());
+                        decoded.push(loaded);
+                        if decoded.len() == BATCH && !indexed {
+                            let full = std::mem::replace(&mut decoded, Vec::with_capacity(BATCH));
+                            if batches.send(Batch::Decoded(full)).is_err() {
+                                break;
                             }
+                        }
+                    } else {
+                        let end = records.offset;
+                        raw.push(end - payload.len()..end);
+                        if raw.len() == BATCH {
+                            let sent = batches
+                                .send(Batch::Decoded(std::mem::take(&mut decoded)))
+                                .and_then(|()| batches.send(Batch::Raw(std::mem::take(&mut raw))));
+                            if sent.is_err() {
+                                break;
+                            }
+                            decoded.reserve(BATCH);
+                            raw.reserve(BATCH);
                         }
                     }
                 }
+                let _ = batches.send(Batch::Decoded(decoded));
+                let _ = batches.send(Batch::Raw(raw));
+                Ok((loader, searchable))
+            },
+        );
+        let mut posts = PostLoader::new(format < 3);
+        let mut decoder = Decoder::new(format);
+        let mut keys = Vec::new();
+        let mut apply = |loaded: Loaded, state: &mut State| match loaded {
+            Loaded::Change(change) => state.apply(change),
+            Loaded::Post(post) => posts.add(state, post),
+            Loaded::Suffixes(counters) => state.slug_suffixes.extend(counters),
+        };
+        let mut applied = Ok(());
+        for batch in received {
+            match batch {
+                Batch::Decoded(loaded) => loaded.into_iter().for_each(|l| apply(l, state)),
+                Batch::Raw(ranges) => {
+                    for range in ranges {
+                        let offset = (range.start - HEADER) as u64;
+                        let loaded = match decoder.decode(&bytes[range]) {
+                            Ok(loaded) => loaded,
+                            Err(reason) => {
+                                applied = Err(JournalError::Corrupt {
+                                    file: path.to_owned(),
+                                    offset,
+                                    reason,
+                                });
+                                break;
+                            }
+                        };
+                        if let Loaded::Post(post) = &loaded {
+                            keys.extend(public_key(post));
+                        }
+                        apply(loaded, state);
+                    }
+                }
             }
-            let _ = batches.send(batch);
-            drop(batches);
-            if indexed {
-                return loader.finish().map_err(|reason| records.corrupt(reason));
-            }
-            Ok(SearchIndex::from_posts(searchable.iter().map(
-                |(key, title, content, tags)| (*key, title.as_str(), content.as_str(), tags),
-            )))
-        });
-        for batch in decoded {
-            for change in batch {
-                state.apply(change);
+            if applied.is_err() {
+                break;
             }
         }
-        // While the decoder finishes the search index.
-        state.build_key_sets();
-        decoder.join().expect("the snapshot decoder does not panic")
+        let read = reader.join().expect("the snapshot reader does not panic");
+        applied?;
+        let (mut loader, searchable) = read?;
+        // The search index on one thread, the posts' maps and key sets on this one.
+        let search = scope.spawn(move || {
+            if !indexed {
+                return Ok(SearchIndex::from_posts(searchable.iter().map(
+                    |(key, title, content, tags)| (*key, title.as_str(), content.as_str(), tags),
+                )));
+            }
+            for key in keys {
+                loader.post(key);
+            }
+            loader.finish().map_err(|reason| JournalError::Corrupt {
+                file: path.to_owned(),
+                offset: 0,
+                reason,
+            })
+        });
+        let installed = posts
+            .finish(state)
+            .map_err(|duplicate| JournalError::Corrupt {
+                file: path.to_owned(),
+                offset: 0,
+                reason: format!("post {} is listed twice", duplicate.0),
+            });
+        let search = search
+            .join()
+            .expect("the search index loader does not panic");
+        installed.and(search)
     });
-    state.loading = false;
-    state.search = search?;
+    state.search = loaded?;
     Ok(header.seq)
 }
 
-/// The framed records of a snapshot file, read one at a time.
-struct SnapshotReader<'a> {
-    path: &'a Path,
-    input: io::BufReader<File>,
-    offset: u64,
-    payload: Vec<u8>,
+/// A decoded snapshot record (other than the search index's).
+enum Loaded {
+    Change(Change),
+    Post(PostRecord),
+    Suffixes(Vec<(Slug, u32)>),
 }
 
-impl SnapshotReader<'_> {
+/// A post's search key and text, for an index rebuilt from the text.
+type Searchable = (PostKey, PostTitle, PostContent, Tags);
+
+/// Decodes a snapshot's change, post and slug suffix records. Posts with the same tags share
+/// one list, and lists share their tags.
+struct Decoder {
+    format: u32,
+    /// Each list met, by its tags' names joined by newlines (which no tag holds).
+    lists: HashMap<String, Tags>,
+    tags: HashSet<Tag>,
+    key: String,
+}
+
+impl Decoder {
+    fn new(format: u32) -> Self {
+        Self {
+            format,
+            lists: HashMap::new(),
+            tags: HashSet::new(),
+            key: String::new(),
+        }
+    }
+
+    fn decode(&mut self, payload: &[u8]) -> Result<Loaded, String> {
+        Ok(match payload.first() {
+            Some(&SUFFIXES_RECORD) if self.format >= 3 => {
+                Loaded::Suffixes(wire::read_suffixes(payload)?)
+            }
+            Some(&POST_RECORD) if self.format >= 3 => {
+                Loaded::Post(wire::read_post(payload, |names| self.shared(names))?)
+            }
+            _ => match serde_json::from_slice(payload).map_err(|e| e.to_string())? {
+                Change::PutPost(mut post) => {
+                    let names: Vec<&str> = post.tags.iter().map(Tag::as_str).collect();
+                    post.tags = self.shared(&names);
+                    Loaded::Post(post)
+                }
+                change => Loaded::Change(change),
+            },
+        })
+    }
+
+    /// The list of the tags named, shared with the posts before that have the same.
+    fn shared(&mut self, names: &[&str]) -> Tags {
+        self.key.clear();
+        for name in names {
+            self.key.push_str(name);
+            self.key.push('\n');
+        }
+        if let Some(list) = self.lists.get(&self.key) {
+            return list.clone();
+        }
+        let tags = &mut self.tags;
+        let list = Tags::from_stored(
+            names
+                .iter()
+                .map(|name| {
+                    let tag = Tag::from_stored(name);
+                    match tags.get(&tag) {
+                        Some(shared) => shared.clone(),
+                        None => {
+                            tags.insert(tag.clone());
+                            tag
+                        }
+                    }
+                })
+                .collect(),
+        );
+        self.lists.insert(self.key.clone(), list.clone());
+        list
+    }
+}
+
+/// The framed records of a snapshot file's bytes, read one at a time, in place.
+struct SnapshotReader<'a> {
+    path: &'a Path,
+    bytes: &'a [u8],
+    /// Where the next record starts.
+    offset: usize,
+}
+
+impl<'a> SnapshotReader<'a> {
     fn corrupt(&self, reason: String) -> JournalError {
         JournalError::Corrupt {
             file: self.path.to_owned(),
-            offset: self.offset,
+            offset: self.offset as u64,
             reason,
         }
     }
 
     /// The next record's payload, checked; `None` at the end of the file.
-    fn next_payload(&mut self) -> Result<Option<&[u8]>, JournalError> {
-        let mut header = [0u8; HEADER];
-        let mut got = 0;
-        while got < HEADER {
-            match self.input.read(&mut header[got..]) {
-                Ok(0) if got == 0 => return Ok(None),
-                Ok(0) => return Err(self.corrupt("truncated record".into())),
-                Ok(n) => got += n,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(io_error(self.path)(error)),
-            }
+    fn next_payload(&mut self) -> Result<Option<&'a [u8]>, JournalError> {
+        let rest = &self.bytes[self.offset..];
+        if rest.is_empty() {
+            return Ok(None);
         }
-        let len = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
-        let crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
+        if rest.len() < HEADER {
+            return Err(self.corrupt("truncated record".into()));
+        }
+        let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
+        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
         if len > MAX_RECORD {
             return Err(self.corrupt(format!("record length {len} is impossible")));
         }
-        self.payload.resize(len, 0);
-        if let Err(error) = self.input.read_exact(&mut self.payload) {
-            return Err(if error.kind() == io::ErrorKind::UnexpectedEof {
-                self.corrupt("truncated record".into())
-            } else {
-                io_error(self.path)(error)
-            });
-        }
-        if crc32fast::hash(&self.payload) != crc {
+        let Some(payload) = rest.get(HEADER..HEADER + len) else {
+            return Err(self.corrupt("truncated record".into()));
+        };
+        if crc32fast::hash(payload) != crc {
             return Err(self.corrupt("checksum mismatch".into()));
         }
-        self.offset += (HEADER + len) as u64;
-        Ok(Some(&self.payload))
+        self.offset += HEADER + len;
+        Ok(Some(payload))
     }
 }

@@ -28,12 +28,14 @@ mod engine;
 mod journal;
 mod packed;
 pub mod postgres;
+mod postmap;
 mod posts;
 mod records;
 pub mod search;
 mod sessions;
 mod social;
 mod state;
+mod wire;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -632,18 +632,62 @@ pub(super) const TERM_RECORD: u8 = b'T';
 /// Most postings in one snapshot record (8 MiB; 16 in tests, so that words span records).
 const POSTINGS_PER_RECORD: usize = if cfg!(test) { 16 } else { 1 << 20 };
 
-/// Rebuilds a [`SearchIndex`] from a snapshot's records: the moved docs first, then each
-/// published post's key as the post is met, and the words' postings. It costs copies and
-/// sorts, where [`SearchIndex::from_posts`] splits and lower-cases every word of every post
-/// (most of a large snapshot's load time). What it is given is checked: the postings of a word
-/// ascending, every posting's doc one of a post.
+/// Rebuilds a [`SearchIndex`] from a snapshot's records: the moved docs first, the words'
+/// postings, then each published post's key as the post is met. It costs copies and sorts,
+/// where [`SearchIndex::from_posts`] splits and lower-cases every word of every post (most of a
+/// large snapshot's load time). Snapshot format 3 puts the words before the posts: when the
+/// first post comes, the word map is built on a thread of its own while the posts load
+/// (format 2 put them after the posts: then it is built at the end). What it is given is
+/// checked: the words in order, the postings of a word ascending, every word's first and last
+/// posting's doc one of a post's.
 #[derive(Default)]
 pub(super) struct IndexLoader {
     /// Whether a post was given: moved docs after one would come too late.
     posts_begun: bool,
     moved: HashMap<PostId, u64>,
     docs: Vec<Doc>,
-    terms: Vec<(Box<str>, Vec<u64>)>,
+    words: Words,
+}
+
+type WordMap = OrdMap<Box<str>, Packed<u64, u64>>;
+
+/// A word's postings as read: most words of a large index are in one post, and are kept
+/// without an allocation of their own.
+enum Read {
+    One(u64),
+    Many(Vec<u64>),
+}
+
+/// The words of an [`IndexLoader`].
+enum Words {
+    /// As read so far, in order.
+    Reading(Vec<(Box<str>, Read)>),
+    /// Being made into the word map, on the thread this joins.
+    Building(std::thread::JoinHandle<Result<WordMap, String>>),
+}
+
+impl Default for Words {
+    fn default() -> Self {
+        Self::Reading(Vec::new())
+    }
+}
+
+/// The word map of `words` (in order), each word's postings checked to be ascending.
+fn word_map(words: Vec<(Box<str>, Read)>) -> Result<WordMap, String> {
+    let mut map = OrdMap::new();
+    for (word, list) in words {
+        let postings = match list {
+            Read::One(posting) => Packed::One(posting),
+            Read::Many(list) => {
+                if list.windows(2).any(|pair| pair[0] >= pair[1]) {
+                    return Err(format!("the postings of {word:?} are out of order"));
+                }
+                Packed::from_sorted(list)
+            }
+        };
+        map.insert(word, postings);
+    }
+    Ok(map)
 }
 
 impl IndexLoader {
@@ -670,6 +714,22 @@ impl IndexLoader {
     /// A published post, under `key`.
     pub fn post(&mut self, key: PostKey) {
         self.posts_begun = true;
+        if let Words::Reading(words) = &mut self.words {
+            if !words.is_empty() {
+                let words = std::mem::take(words);
+                let building = std::thread::Builder::new()
+                    .name("blog-api-words".into())
+                    .spawn(move || word_map(words));
+                self.words = match building {
+                    Ok(thread) => Words::Building(thread),
+                    // No thread to be had: the words are built at the end instead.
+                    Err(error) => {
+                        tracing::warn!(%error, "building the search words at the end of the load");
+                        Words::Reading(Vec::new())
+                    }
+                };
+            }
+        }
         let doc = self
             .moved
             .get(&key.1)
@@ -680,6 +740,9 @@ impl IndexLoader {
 
     /// A record of [`SearchIndex::term_records`].
     pub fn term(&mut self, record: &[u8]) -> Result<(), String> {
+        let Words::Reading(words) = &mut self.words else {
+            return Err("words after the posts".into());
+        };
         let bad = || format!("word record of {} bytes", record.len());
         let len = u16::from_le_bytes(record.get(1..3).ok_or_else(bad)?.try_into().expect("2"));
         let end = 3 + usize::from(len);
@@ -689,15 +752,28 @@ impl IndexLoader {
         if body.is_empty() || !body.len().is_multiple_of(8) {
             return Err(bad());
         }
-        let postings = body
+        let mut postings = body
             .chunks_exact(8)
             .map(|posting| u64::from_le_bytes(posting.try_into().expect("8 bytes")));
-        match self.terms.last_mut() {
-            Some((last, list)) if **last == *word => list.extend(postings),
+        match words.last_mut() {
+            Some((last, list)) if **last == *word => {
+                if let Read::One(first) = *list {
+                    *list = Read::Many(vec![first]);
+                }
+                if let Read::Many(list) = list {
+                    list.extend(postings);
+                }
+            }
             Some((last, _)) if **last > *word => {
                 return Err(format!("words out of order at {word:?}"))
             }
-            _ => self.terms.push((word.into(), postings.collect())),
+            _ => {
+                let list = match (postings.next(), postings.len()) {
+                    (Some(posting), 0) => Read::One(posting),
+                    (first, _) => Read::Many(first.into_iter().chain(postings).collect()),
+                };
+                words.push((word.into(), list));
+            }
         }
         Ok(())
     }
@@ -708,24 +784,28 @@ impl IndexLoader {
         if self.docs.windows(2).any(|pair| pair[0].doc == pair[1].doc) {
             return Err("two posts share a doc".into());
         }
+        let terms = match self.words {
+            Words::Reading(words) => word_map(words)?,
+            Words::Building(thread) => thread
+                .join()
+                .map_err(|_| "building the search words failed".to_owned())??,
+        };
         let known = |doc: u64| {
             self.docs
                 .binary_search_by_key(&doc, |entry| entry.doc)
                 .is_ok()
         };
-        let mut terms = OrdMap::new();
-        for (word, list) in self.terms {
-            if list.windows(2).any(|pair| pair[0] >= pair[1]) {
-                return Err(format!("the postings of {word:?} are out of order"));
+        // Each word's first and last postings are checked against the posts: a cheap guard,
+        // next to the records' checksums, that the index is this snapshot's.
+        for (word, list) in terms.iter() {
+            let ends = [list.iter().next(), list.iter().next_back()];
+            if ends
+                .into_iter()
+                .flatten()
+                .any(|posting| !known(posting & DOC_MASK))
+            {
+                return Err(format!("a posting of {word:?} names no post"));
             }
-            // Each word's first and last postings are checked against the posts: a cheap
-            // guard, next to the records' checksums, that the index is this snapshot's.
-            for posting in [list.first(), list.last()].into_iter().flatten() {
-                if !known(posting & DOC_MASK) {
-                    return Err(format!("a posting of {word:?} names no post"));
-                }
-            }
-            terms.insert(word, Packed::from_sorted(list));
         }
         Ok(SearchIndex {
             terms,

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use imbl::{HashMap, HashSet, OrdSet};
 
 use super::packed::Packed;
+use super::postmap::{PostMap, SlugIndex};
 
 use crate::domain::{
     Bio, ClientId, CommentId, DisplayName, Email, ImageUrl, PostId, PostStatus, SessionId, Slug,
@@ -126,11 +127,13 @@ pub struct State {
     /// Live sessions by when their refresh token expires: the sweep walks it from the oldest.
     pub(super) sessions_by_expiry: OrdSet<(Timestamp, SessionId)>,
     pub(super) clients: HashMap<ClientId, Arc<ClientRecord>>,
-    pub(super) posts: HashMap<PostId, Arc<PostRecord>>,
+    /// Post id -> record, packed (see `postmap.rs`: a persistent hash map costs 137 bytes a
+    /// post, this about 25).
+    pub(super) posts: PostMap,
     /// Slug -> post, by a 64-bit hash of the slug ([`slug_hash`]): the slug itself is the
     /// record's, not copied here (about 60 bytes a post). A post whose slug's hash is already
     /// another slug's goes to `slug_collisions`, looked up first.
-    pub(super) posts_by_slug: HashMap<u64, PostId>,
+    pub(super) posts_by_slug: SlugIndex,
     /// The rare posts whose slug hashes like another post's slug, by their whole slug.
     pub(super) slug_collisions: HashMap<Slug, PostId>,
     /// Base slug -> the next numeric suffix to try for it. Only grows, so finding a free slug
@@ -157,9 +160,6 @@ pub struct State {
     pub(super) comments_by_post: HashMap<PostId, OrdSet<(u64, CommentId)>>,
     /// Each account's comments (so that deleting an account deletes them).
     pub(super) comments_by_author: HashMap<UserId, HashSet<CommentId>>,
-    /// While a snapshot loads, the search index and the post key sets are built apart, each in
-    /// one go (see [`State::build_key_sets`]), and `apply` leaves them alone.
-    pub(super) loading: bool,
 }
 
 /// Post keys in order, packed in full blocks (see `packed.rs`): about 34 bytes a key where a
@@ -323,14 +323,6 @@ impl State {
                 self.note_slug(&post);
                 self.index_slug(&post);
                 match public_key(&post) {
-                    _ if self.loading => {
-                        // Only the tag names, so that the posts to come share them.
-                        for tag in post.tags.iter() {
-                            if !self.posts_by_tag.contains_key(tag) {
-                                self.posts_by_tag.insert(tag.clone(), KeySet::default());
-                            }
-                        }
-                    }
                     Some(key) => {
                         self.search.add(
                             key,
@@ -357,7 +349,7 @@ impl State {
                             .insert((post.created_at, post.id));
                     }
                 }
-                self.posts.insert(post.id, Arc::new(post));
+                self.posts.insert(Arc::new(post));
             }
             Change::CreateClient(client) => {
                 self.clients.insert(client.id, Arc::new(client));
@@ -506,7 +498,7 @@ impl State {
                 return Some(*id);
             }
         }
-        let id = *self.posts_by_slug.get(&slug_hash(slug))?;
+        let id = self.posts_by_slug.get(slug_hash(slug))?;
         self.posts
             .get(&id)
             .filter(|post| post.slug.as_str() == slug)
@@ -518,8 +510,8 @@ impl State {
         let hash = slug_hash(post.slug.as_str());
         let taken = self
             .posts_by_slug
-            .get(&hash)
-            .is_some_and(|other| *other != post.id && self.posts.contains_key(other));
+            .get(hash)
+            .is_some_and(|other| other != post.id && self.posts.contains_key(&other));
         if taken {
             self.slug_collisions.insert(post.slug.clone(), post.id);
         } else {
@@ -534,8 +526,8 @@ impl State {
             return;
         }
         let hash = slug_hash(post.slug.as_str());
-        if self.posts_by_slug.get(&hash) == Some(&post.id) {
-            self.posts_by_slug.remove(&hash);
+        if self.posts_by_slug.get(hash) == Some(post.id) {
+            self.posts_by_slug.remove(hash);
             // A colliding slug moves in, so that `slug_collisions` stays for collisions only.
             let moved = self
                 .slug_collisions
@@ -551,59 +543,7 @@ impl State {
 
     /// Keeps the suffix counter of the post's base slug ahead of the suffix it uses.
     fn note_slug(&mut self, post: &PostRecord) {
-        let base = Slug::from_title(&post.title);
-        if post.slug == base {
-            return;
-        }
-        let suffix = post
-            .slug
-            .as_str()
-            .strip_prefix(base.as_str())
-            .and_then(|rest| rest.strip_prefix('-'))
-            .and_then(|n| n.parse::<u32>().ok());
-        if let Some(n) = suffix {
-            let next = self.slug_suffixes.entry(base).or_insert(2);
-            *next = (*next).max(n.saturating_add(1));
-        }
-    }
-
-    /// Builds the post key sets (timeline, by author, by tag, drafts) from the posts, each
-    /// sorted then cut into full blocks: what loading a snapshot does once the posts are in,
-    /// instead of a B-tree insert per key and set.
-    pub(super) fn build_key_sets(&mut self) {
-        type Lists<K> = std::collections::HashMap<K, Vec<PostKey>>;
-        let mut timeline = Vec::with_capacity(self.posts.len());
-        let (mut by_author, mut by_tag, mut drafts) =
-            (Lists::default(), Lists::<Tag>::default(), Lists::default());
-        for post in self.posts.values() {
-            match public_key(post) {
-                Some(key) => {
-                    timeline.push(key);
-                    by_author.entry(post.author).or_default().push(key);
-                    for tag in post.tags.iter() {
-                        by_tag.entry(tag.clone()).or_default().push(key);
-                    }
-                }
-                None => drafts
-                    .entry(post.author)
-                    .or_default()
-                    .push((post.created_at, post.id)),
-            }
-        }
-        fn set(mut keys: Vec<PostKey>) -> KeySet {
-            keys.sort_unstable();
-            KeySet::from_sorted(keys)
-        }
-        fn sets<K: std::hash::Hash + Eq + Clone>(lists: Lists<K>) -> HashMap<K, KeySet> {
-            lists
-                .into_iter()
-                .map(|(name, keys)| (name, set(keys)))
-                .collect()
-        }
-        self.timeline = set(timeline);
-        self.posts_by_author = sets(by_author);
-        self.posts_by_tag = sets(by_tag);
-        self.drafts_by_author = sets(drafts);
+        note_slug(&mut self.slug_suffixes, post);
     }
 
     /// The changes that rebuild this state from nothing: the content of a snapshot.
@@ -671,6 +611,121 @@ impl State {
             .map(|n| wanted.with_suffix(n))
             .find(free)
             .expect("an unbounded range always finds a free suffix")
+    }
+}
+
+/// Keeps the suffix counter of the post's base slug in `suffixes` ahead of the suffix it uses.
+fn note_slug(suffixes: &mut HashMap<Slug, u32>, post: &PostRecord) {
+    let base = Slug::from_title(&post.title);
+    if post.slug == base {
+        return;
+    }
+    let suffix = post
+        .slug
+        .as_str()
+        .strip_prefix(base.as_str())
+        .and_then(|rest| rest.strip_prefix('-'))
+        .and_then(|n| n.parse::<u32>().ok());
+    if let Some(n) = suffix {
+        let next = suffixes.entry(base).or_insert(2);
+        *next = (*next).max(n.saturating_add(1));
+    }
+}
+
+/// Builds the post side of a state from a snapshot's posts in one go. Each post is noted as it
+/// comes (its record, its slug's hash, its keys in each set); at the end the post map, the
+/// slug index and the key sets (timeline, by author, by tag, drafts) are cut from sorted lists
+/// into full blocks, instead of an insert per post into each persistent structure.
+pub(super) struct PostLoader {
+    records: Vec<Arc<PostRecord>>,
+    slugs: Vec<(u64, PostId)>,
+    timeline: Vec<PostKey>,
+    by_author: Lists<UserId>,
+    by_tag: Lists<Tag>,
+    drafts: Lists<UserId>,
+    /// Whether each post's slug suffix is noted as it comes: for snapshots that do not hold
+    /// the counters themselves (before format 3).
+    note_slugs: bool,
+}
+
+type Lists<K> = std::collections::HashMap<K, Vec<PostKey>>;
+
+/// A snapshot lists a post twice: it cannot be loaded.
+#[derive(Debug)]
+pub(super) struct DuplicatePost(pub PostId);
+
+impl PostLoader {
+    pub fn new(note_slugs: bool) -> Self {
+        Self {
+            records: Vec::new(),
+            slugs: Vec::new(),
+            timeline: Vec::new(),
+            by_author: Lists::default(),
+            by_tag: Lists::default(),
+            drafts: Lists::default(),
+            note_slugs,
+        }
+    }
+
+    /// A post of the snapshot (each post once). Its tags should already be shared with the
+    /// other posts' (the decoder does that, so that the copies are freed where they were made).
+    pub fn add(&mut self, state: &mut State, mut post: PostRecord) {
+        if post.status == PostStatus::Published && post.published_at.is_none() {
+            // Written before drafts existed: public since its creation.
+            post.published_at = Some(post.created_at);
+        }
+        if self.note_slugs {
+            note_slug(&mut state.slug_suffixes, &post);
+        }
+        self.slugs.push((slug_hash(post.slug.as_str()), post.id));
+        match public_key(&post) {
+            Some(key) => {
+                self.timeline.push(key);
+                self.by_author.entry(post.author).or_default().push(key);
+                for tag in post.tags.iter() {
+                    match self.by_tag.get_mut(tag) {
+                        Some(keys) => keys.push(key),
+                        None => {
+                            self.by_tag.insert(tag.clone(), vec![key]);
+                        }
+                    }
+                }
+            }
+            None => self
+                .drafts
+                .entry(post.author)
+                .or_default()
+                .push((post.created_at, post.id)),
+        }
+        self.records.push(Arc::new(post));
+    }
+
+    /// Installs the posts and their indexes (all but the search index) in `state`, which holds
+    /// no post yet.
+    pub fn finish(self, state: &mut State) -> Result<(), DuplicatePost> {
+        state.posts = PostMap::from_records(self.records).map_err(DuplicatePost)?;
+        let (slugs, colliding) = SlugIndex::build(self.slugs);
+        state.posts_by_slug = slugs;
+        for id in colliding {
+            if let Some(post) = state.posts.get(&id) {
+                state.slug_collisions.insert(post.slug.clone(), id);
+            }
+        }
+        fn set(mut keys: Vec<PostKey>) -> KeySet {
+            keys.sort_unstable();
+            KeySet::from_sorted(keys)
+        }
+        fn sets<K: std::hash::Hash + Eq + Clone>(lists: Lists<K>) -> HashMap<K, KeySet> {
+            lists
+                .into_iter()
+                .map(|(name, keys)| (name, set(keys)))
+                .collect()
+        }
+        state.timeline = set(self.timeline);
+        state.posts_by_author = sets(self.by_author);
+        state.posts_by_tag = sets(self.by_tag);
+        state.drafts_by_author = sets(self.drafts);
+        Ok(())
     }
 }
 

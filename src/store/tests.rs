@@ -569,6 +569,22 @@ mod durability {
         alice
     }
 
+    /// A snapshot record as format 1 or 2 held it: changes as JSON, posts too. `None` for the
+    /// records those formats did not have.
+    fn as_json(record: &[u8]) -> Option<Vec<u8>> {
+        match record[0] {
+            b'{' => Some(record.to_vec()),
+            b'P' => {
+                let tags = |names: &[&str]| {
+                    Tags::from_stored(names.iter().map(|name| Tag::from_stored(name)).collect())
+                };
+                let post = wire::read_post(record, tags).unwrap();
+                Some(serde_json::to_vec(&Change::PutPost(post)).unwrap())
+            }
+            _ => None,
+        }
+    }
+
     async fn fill(store: &Store) -> Principal {
         let alice = user(store, "alice").await;
         let mut ids = Vec::new();
@@ -828,20 +844,55 @@ mod durability {
         let path = dir.path().join("snapshot");
         let records = journal::records_of(&std::fs::read(&path).unwrap());
         let header: serde_json::Value = serde_json::from_slice(&records[0]).unwrap();
-        assert_eq!(header["format"], 2);
-        let words = records.iter().filter(|r| r[0] == b'T').count();
+        assert_eq!(header["format"], 3);
+        let kinds: Vec<u8> = records[1..].iter().map(|r| r[0]).collect();
+        let words = kinds.iter().filter(|kind| **kind == b'T').count();
         assert!(
             words > 40,
             "every word's postings are in the snapshot: {words}"
         );
+        let first_post = kinds.iter().position(|kind| *kind == b'P').unwrap();
+        assert!(
+            kinds[first_post..].iter().all(|kind| *kind != b'T'),
+            "the words come before the posts"
+        );
         let mut written = State::default();
         journal::load_snapshot(&path, &mut written).unwrap();
+        let post_records = kinds.iter().filter(|kind| **kind == b'P').count();
+        assert!(post_records > 30);
+        assert_eq!(post_records, written.posts.len());
         assert_eq!(written.search.len(), written.timeline.len());
 
-        // The same data as format 1 wrote it: the changes alone. The index is rebuilt from them.
+        // The same data as format 2 wrote it: JSON posts, the words after them.
         let all = records.clone();
-        let mut old: Vec<Vec<u8>> = records.into_iter().filter(|r| r[0] == b'{').collect();
+        let as_format_2: Vec<Vec<u8>> = [&records[..1]]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .chain(records.iter().filter(|r| r[0] == b'M').cloned())
+            .chain(records[1..].iter().filter_map(|r| as_json(r)))
+            .chain(records.iter().filter(|r| r[0] == b'T').cloned())
+            .collect();
         let mut header = header;
+        header["format"] = 2.into();
+        let mut second = as_format_2.clone();
+        second[0] = serde_json::to_vec(&header).unwrap();
+        std::fs::write(&path, journal::framed(&second)).unwrap();
+        let mut from_format_2 = State::default();
+        journal::load_snapshot(&path, &mut from_format_2).unwrap();
+        assert_eq!(from_format_2.search.words(), written.search.words());
+        assert_eq!(from_format_2.posts.len(), written.posts.len());
+        let slugs = |state: &State| -> Vec<String> {
+            state
+                .posts
+                .values()
+                .map(|p| p.slug.as_str().to_owned())
+                .collect()
+        };
+        assert_eq!(slugs(&from_format_2), slugs(&written));
+
+        // As format 1 wrote it: the changes alone. The index is rebuilt from them.
+        let mut old: Vec<Vec<u8>> = as_format_2.into_iter().filter(|r| r[0] == b'{').collect();
         header["format"] = 1.into();
         old[0] = serde_json::to_vec(&header).unwrap();
         std::fs::write(&path, journal::framed(&old)).unwrap();
@@ -886,11 +937,79 @@ mod durability {
         assert!(journal::load_snapshot(&path, &mut State::default()).is_err());
 
         // A format from the future is refused, not misread.
-        header["format"] = 3.into();
+        header["format"] = 4.into();
         old[0] = serde_json::to_vec(&header).unwrap();
         std::fs::write(&path, journal::framed(&old)).unwrap();
         let refused = journal::load_snapshot(&path, &mut State::default()).unwrap_err();
-        assert!(refused.to_string().contains("format 3"), "{refused}");
+        assert!(refused.to_string().contains("format 4"), "{refused}");
+    }
+
+    #[actix_web::test]
+    async fn a_snapshot_keeps_the_slug_counters_and_refuses_damaged_posts() {
+        let (dir, exported) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let live = {
+            let store = Store::open(dir.path(), 4096).unwrap();
+            let alice = fill_and_bulk(&store).await;
+            for _ in 0..3 {
+                store
+                    .create_post(alice.user_id, new_post("Same title", &["t"]))
+                    .await
+                    .unwrap();
+            }
+            store.export_snapshot(exported.path()).unwrap();
+            store.read()
+        };
+        let path = exported.path().join("snapshot");
+        let mut loaded = State::default();
+        journal::load_snapshot(&path, &mut loaded).unwrap();
+        let counters = |state: &State| -> Vec<(String, u32)> {
+            let mut all: Vec<_> = state
+                .slug_suffixes
+                .iter()
+                .map(|(base, n)| (base.as_str().to_owned(), *n))
+                .collect();
+            all.sort();
+            all
+        };
+        assert_eq!(counters(&loaded), vec![("same-title".to_owned(), 4)]);
+        assert_eq!(counters(&loaded), counters(&live));
+        // Read from the counters, not worked out from each post: a snapshot whose counters
+        // say otherwise is believed.
+        let records = journal::records_of(&std::fs::read(&path).unwrap());
+        let mut recounted: Vec<Vec<u8>> =
+            records.iter().filter(|r| r[0] != b'S').cloned().collect();
+        let at = recounted.iter().position(|r| r[0] == b'P').unwrap();
+        recounted.insert(
+            at,
+            wire::suffixes_records([(&Slug::from_stored("same-title"), 9)].into_iter()).remove(0),
+        );
+        std::fs::write(&path, journal::framed(&recounted)).unwrap();
+        let mut believed = State::default();
+        journal::load_snapshot(&path, &mut believed).unwrap();
+        assert_eq!(counters(&believed), vec![("same-title".to_owned(), 9)]);
+
+        // A post listed twice is refused.
+        let mut twice = records.clone();
+        let post = twice.iter().find(|r| r[0] == b'P').unwrap().clone();
+        twice.push(post);
+        std::fs::write(&path, journal::framed(&twice)).unwrap();
+        let refused = journal::load_snapshot(&path, &mut State::default()).unwrap_err();
+        assert!(refused.to_string().contains("listed twice"), "{refused}");
+
+        // A post record that does not decode is refused wherever it falls: the snapshot is
+        // decoded in batches on two threads, so one damaged post in each of the first batches.
+        let posts: Vec<usize> = (0..records.len())
+            .filter(|i| records[*i][0] == b'P')
+            .collect();
+        assert!(posts.len() > 16);
+        for damaged in posts.iter().take(12) {
+            let mut bad = records.clone();
+            let cut = bad[*damaged].len() - 3;
+            bad[*damaged].truncate(cut);
+            std::fs::write(&path, journal::framed(&bad)).unwrap();
+            let refused = journal::load_snapshot(&path, &mut State::default()).unwrap_err();
+            assert!(refused.to_string().contains("post record"), "{refused}");
+        }
     }
 
     #[actix_web::test]
@@ -935,23 +1054,23 @@ mod durability {
             all.sort();
             all
         }
-        let mut reloaded = State {
-            loading: true,
-            ..State::default()
-        };
+        let mut reloaded = State::default();
+        let mut posts = state::PostLoader::new(true);
         for change in live.as_changes() {
-            reloaded.apply(change);
+            match change {
+                Change::PutPost(post) => posts.add(&mut reloaded, post),
+                change => reloaded.apply(change),
+            }
         }
-        reloaded.build_key_sets();
-        reloaded.loading = false;
+        posts.finish(&mut reloaded).unwrap();
         // And the real load against the same snapshot's changes applied one by one.
         let mut one_by_one = State::default();
         for record in journal::records_of(&std::fs::read(dir.path().join("snapshot")).unwrap())
             .iter()
             .skip(1)
-            .filter(|record| record[0] == b'{')
+            .filter_map(|record| as_json(record))
         {
-            one_by_one.apply(serde_json::from_slice(record).unwrap());
+            one_by_one.apply(serde_json::from_slice(&record).unwrap());
         }
         assert!(one_by_one.timeline.len() > 10);
         for (built, kept) in [(&reloaded, &expected), (&loaded, &one_by_one)] {
