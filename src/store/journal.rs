@@ -468,11 +468,13 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
         Err(error) => return Err(io_error(path)(error)),
     };
     let empty = file.metadata().map_err(io_error(path))?.len() == 0;
-    // The records are read in place from the file mapped into memory (and paged in up front),
-    // not copied out of it through a buffer: a large snapshot is read once, by the checksums.
+    // The records are read in place from the file mapped into memory, not copied out of it
+    // through a buffer: a large snapshot is read once, by the checksums.
     // SAFETY: the mapped file does not change while it is read: a snapshot is never written in
     // place (a new one is written to `snapshot.tmp` and renamed over it, which leaves this one
-    // as it is), and only the server holding the directory's lock writes one.
+    // as it is), and only the server holding the directory's lock writes one. (Overwriting the
+    // file in place by hand while a server starts, or a disk read error, ends the process with
+    // SIGBUS instead of an error message: startup stops either way, nothing is written.)
     let map = match empty {
         true => None,
         false => Some(unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(io_error(path))?),
@@ -540,9 +542,16 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
                         _ => {}
                     }
                     if decoded.len() < BATCH {
-                        let loaded = decoder
-                            .decode(payload)
-                            .map_err(|reason| records.corrupt(reason))?;
+                        // Errors name the record's start, as on the other thread.
+                        let start = (records.offset - payload.len() - HEADER) as u64;
+                        let loaded =
+                            decoder
+                                .decode(payload)
+                                .map_err(|reason| JournalError::Corrupt {
+                                    file: path.to_owned(),
+                                    offset: start,
+                                    reason,
+                                })?;
                         if let Loaded::Post(post) = &loaded {
                             if let Some(key) = public_key(post) {
                                 if indexed {

@@ -717,17 +717,12 @@ impl IndexLoader {
         if let Words::Reading(words) = &mut self.words {
             if !words.is_empty() {
                 let words = std::mem::take(words);
-                let building = std::thread::Builder::new()
+                // Like the scoped threads of the load, a thread that cannot be started stops it.
+                let thread = std::thread::Builder::new()
                     .name("blog-api-words".into())
-                    .spawn(move || word_map(words));
-                self.words = match building {
-                    Ok(thread) => Words::Building(thread),
-                    // No thread to be had: the words are built at the end instead.
-                    Err(error) => {
-                        tracing::warn!(%error, "building the search words at the end of the load");
-                        Words::Reading(Vec::new())
-                    }
-                };
+                    .spawn(move || word_map(words))
+                    .expect("a thread can be started to build the search words");
+                self.words = Words::Building(thread);
             }
         }
         let doc = self

@@ -1007,8 +1007,15 @@ mod durability {
             let cut = bad[*damaged].len() - 3;
             bad[*damaged].truncate(cut);
             std::fs::write(&path, journal::framed(&bad)).unwrap();
-            let refused = journal::load_snapshot(&path, &mut State::default()).unwrap_err();
-            assert!(refused.to_string().contains("post record"), "{refused}");
+            let refused = journal::load_snapshot(&path, &mut State::default())
+                .unwrap_err()
+                .to_string();
+            assert!(refused.contains("post record"), "{refused}");
+            let start: usize = bad[..*damaged].iter().map(|r| 8 + r.len()).sum();
+            assert!(
+                refused.contains(&format!("byte offset {start}:")),
+                "{refused}"
+            );
         }
     }
 
