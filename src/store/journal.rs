@@ -48,6 +48,10 @@ pub enum JournalError {
         offset: u64,
         reason: String,
     },
+    /// Every record reads, but together they do not make a store (the same post twice, a search
+    /// index that names posts the file does not hold): no single place in the file is at fault.
+    #[error("{file} is inconsistent: {reason}; refusing to start rather than drop data (restore from a backup, see docs/operations.md)")]
+    Inconsistent { file: PathBuf, reason: String },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
@@ -643,17 +647,17 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
             for key in keys {
                 loader.post(key);
             }
-            loader.finish().map_err(|reason| JournalError::Corrupt {
-                file: path.to_owned(),
-                offset: 0,
-                reason,
-            })
+            loader
+                .finish()
+                .map_err(|reason| JournalError::Inconsistent {
+                    file: path.to_owned(),
+                    reason,
+                })
         });
         let installed = posts
             .finish(state)
-            .map_err(|duplicate| JournalError::Corrupt {
+            .map_err(|duplicate| JournalError::Inconsistent {
                 file: path.to_owned(),
-                offset: 0,
                 reason: format!("post {} is listed twice", duplicate.0),
             });
         let search = search

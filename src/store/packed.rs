@@ -145,36 +145,56 @@ impl<K: Ord + Clone + 'static, T: Clone + Borrow<K> + 'static> Packed<K, T> {
         }
     }
 
-    /// Removes the entry with `key`; `false` if there is none.
-    pub(super) fn remove(&mut self, key: &K) -> bool {
+    /// Removes the entry with `key` and returns it; `None` if there is none.
+    pub(super) fn remove(&mut self, key: &K) -> Option<T> {
         match self {
-            Self::Empty => false,
+            Self::Empty => None,
             Self::One(item) => {
                 if key_of::<K, T>(item) != key {
-                    return false;
+                    return None;
                 }
-                *self = Self::Empty;
-                true
+                match std::mem::take(self) {
+                    Self::One(item) => Some(item),
+                    _ => unreachable!("this is a set of one"),
+                }
             }
             Self::Block(block) => {
-                let Ok(at) = find(&block[..], key) else {
-                    return false;
-                };
+                let at = find(&block[..], key).ok()?;
                 let mut items = block.to_vec();
-                items.remove(at);
+                let item = items.remove(at);
                 *self = Self::from_items(items);
-                true
+                Some(item)
             }
             Self::Tree(tree) => {
                 let tree = Arc::make_mut(tree);
-                if !tree.remove(key) {
-                    return false;
-                }
+                let item = tree.remove(key)?;
                 if tree.blocks.len() == 1 {
                     let last = tree.blocks.iter().next().map(|(_, block)| block.to_vec());
                     *self = Self::from_items(last.unwrap_or_default());
                 }
-                true
+                Some(item)
+            }
+        }
+    }
+
+    /// The entry with `key`, to be changed in place (its block is copied first if another
+    /// version shares it). The change must keep the entry's key.
+    pub(super) fn get_mut(&mut self, key: &K) -> Option<&mut T> {
+        match self {
+            Self::Empty => None,
+            Self::One(item) => (key_of::<K, T>(item) == key).then_some(item),
+            Self::Block(block) => {
+                let at = find(&block[..], key).ok()?;
+                Some(&mut Arc::make_mut(block)[at])
+            }
+            Self::Tree(tree) => {
+                // Found before anything is copied: a miss changes nothing.
+                let (first, at) = tree.find(key)?;
+                let block = Arc::make_mut(tree)
+                    .blocks
+                    .get_mut(&first)
+                    .expect("the block was just found");
+                Some(&mut Arc::make_mut(block)[at])
             }
         }
     }
@@ -316,6 +336,12 @@ impl<K: Ord + Clone, T: Clone + Borrow<K>> Blocks<K, T> {
         find(&block[..], key).ok().map(|at| &block[at])
     }
 
+    /// The first key of the block holding `key`, and its place there.
+    fn find(&self, key: &K) -> Option<(K, usize)> {
+        let (first, block) = self.blocks.range(at_or_before(key)).next_back()?;
+        find(&block[..], key).ok().map(|at| (first.clone(), at))
+    }
+
     fn insert(&mut self, item: T) -> bool {
         let (first, block) = self.block_for(key_of::<K, T>(&item));
         let at = match find(&block[..], key_of::<K, T>(&item)) {
@@ -346,22 +372,17 @@ impl<K: Ord + Clone, T: Clone + Borrow<K>> Blocks<K, T> {
             .insert(key_of::<K, T>(&items[0]).clone(), items.into());
     }
 
-    fn remove(&mut self, key: &K) -> bool {
-        let Some((first, block)) = self
+    fn remove(&mut self, key: &K) -> Option<T> {
+        let (first, block) = self
             .blocks
             .range(at_or_before(key))
             .next_back()
-            .map(|(first, block)| (first.clone(), Arc::clone(block)))
-        else {
-            return false;
-        };
-        let Ok(at) = find(&block[..], key) else {
-            return false;
-        };
+            .map(|(first, block)| (first.clone(), Arc::clone(block)))?;
+        let at = find(&block[..], key).ok()?;
         self.blocks.remove(&first);
         self.len -= 1;
         let mut items = block.to_vec();
-        items.remove(at);
+        let removed = items.remove(at);
         // A block down to a quarter joins a neighbour with room, so that removals do not leave
         // a trail of nearly empty blocks.
         if items.len() < BLOCK / 4 {
@@ -391,7 +412,7 @@ impl<K: Ord + Clone, T: Clone + Borrow<K>> Blocks<K, T> {
             self.blocks
                 .insert(key_of::<K, T>(&items[0]).clone(), items.into());
         }
-        true
+        Some(removed)
     }
 }
 
@@ -414,6 +435,49 @@ pub(super) mod tests {
         }
     }
 
+    /// An entry with a value beside its key.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Counted {
+        key: u64,
+        count: u64,
+    }
+
+    impl Borrow<u64> for Counted {
+        fn borrow(&self) -> &u64 {
+            &self.key
+        }
+    }
+
+    /// `get_mut` changes one version in place, at every size, and leaves earlier versions (which
+    /// share its blocks) as they were.
+    #[test]
+    fn entries_change_in_place_without_touching_other_versions() {
+        for size in [1u64, 2, 64, 65, 1_000] {
+            let mut packed: Packed<u64, Counted> = Packed::default();
+            for key in 0..size {
+                packed.insert(Counted { key: key * 2, count: 0 });
+            }
+            let before = packed.clone();
+            for key in (0..size).step_by(3) {
+                packed.get_mut(&(key * 2)).expect("present").count += key + 1;
+            }
+            assert!(packed.get_mut(&1).is_none(), "odd keys are absent");
+            assert!(packed.get_mut(&(size * 2)).is_none());
+            for key in 0..size {
+                let expected = if key % 3 == 0 { key + 1 } else { 0 };
+                assert_eq!(packed.get(&(key * 2)).map(|c| c.count), Some(expected));
+                assert_eq!(before.get(&(key * 2)).map(|c| c.count), Some(0));
+            }
+            assert_eq!(packed.len(), size as usize);
+            assert_eq!(
+                packed.remove(&0),
+                Some(Counted { key: 0, count: 1 }),
+                "remove returns the entry"
+            );
+            assert_eq!(packed.remove(&0), None);
+        }
+    }
+
     /// The packed set against a `BTreeSet`: random inserts and removals, then every range.
     #[test]
     fn packed_sets_behave_like_sorted_sets() {
@@ -430,7 +494,7 @@ pub(super) mod tests {
             if random.next_u64().is_multiple_of(5) {
                 assert_eq!(
                     packed.remove(&value),
-                    model.remove(&value),
+                    model.take(&value),
                     "remove {value}"
                 );
             } else {
@@ -506,7 +570,7 @@ pub(super) mod tests {
         let mut values: Vec<u64> = (0..10_000).collect();
         values.sort_by_key(|v| v.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         for value in values {
-            assert!(appended.remove(&value));
+            assert_eq!(appended.remove(&value), Some(value));
         }
         assert!(appended.is_empty());
         assert!(matches!(appended, Packed::Empty));

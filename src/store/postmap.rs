@@ -69,18 +69,20 @@ impl PostMap {
 
     /// Adds the record, or replaces the one with its id.
     pub fn insert(&mut self, record: Arc<PostRecord>) {
-        self.0.remove(&record.id);
-        self.0.insert(Stored {
-            id: record.id,
-            record,
-        });
+        match self.0.get_mut(&record.id) {
+            Some(stored) => stored.record = record,
+            None => {
+                self.0.insert(Stored {
+                    id: record.id,
+                    record,
+                });
+            }
+        }
     }
 
     /// Removes and returns the record with this id.
     pub fn remove(&mut self, id: &PostId) -> Option<Arc<PostRecord>> {
-        let record = self.get(id).cloned()?;
-        self.0.remove(id);
-        Some(record)
+        self.0.remove(id).map(|stored| stored.record)
     }
 
     /// Every record, in id order (creation order, for UUIDv7 ids).
@@ -129,8 +131,12 @@ impl SlugIndex {
 
     /// Indexes `id` under `hash`, replacing whatever was there.
     pub fn insert(&mut self, hash: u64, id: PostId) {
-        self.0.remove(&hash);
-        self.0.insert(Named { hash, id });
+        match self.0.get_mut(&hash) {
+            Some(named) => named.id = id,
+            None => {
+                self.0.insert(Named { hash, id });
+            }
+        }
     }
 
     pub fn remove(&mut self, hash: u64) {
