@@ -42,16 +42,18 @@ impl TryFrom<Time> for Timestamp {
     }
 }
 
-/// A [`PostRecord`] as a snapshot holds it.
+/// A [`PostRecord`] as a snapshot holds it. One layout for writing and reading, generic over
+/// the tags only: [`Tags`] to write, the names as the record holds them to read (so that posts
+/// with the same tags can share them without a copy being made first).
 #[derive(Serialize, Deserialize)]
-struct PostBody {
+struct PostBody<T> {
     id: PostId,
     author: UserId,
     slug: Slug,
     title: PostTitle,
     description: Option<PostDescription>,
     content: PostContent,
-    tags: Tags,
+    tags: T,
     status: PostStatus,
     published_at: Option<Time>,
     created_at: Time,
@@ -68,7 +70,7 @@ pub(super) fn post_record(post: &PostRecord) -> Vec<u8> {
         title: post.title.clone(),
         description: post.description.clone(),
         content: post.content.clone(),
-        tags: post.tags.clone(),
+        tags: &post.tags,
         status: post.status,
         published_at: post.published_at.map(Time::from),
         created_at: post.created_at.into(),
@@ -78,31 +80,13 @@ pub(super) fn post_record(post: &PostRecord) -> Vec<u8> {
     postcard::to_extend(&body, vec![POST_RECORD]).expect("a post always encodes")
 }
 
-/// A [`PostBody`] as read: the tags as they are in the record, for the reader to share.
-#[derive(Deserialize)]
-struct PostRead<'a> {
-    id: PostId,
-    author: UserId,
-    slug: Slug,
-    title: PostTitle,
-    description: Option<PostDescription>,
-    content: PostContent,
-    #[serde(borrow)]
-    tags: Vec<&'a str>,
-    status: PostStatus,
-    published_at: Option<Time>,
-    created_at: Time,
-    updated_at: Time,
-    version: u64,
-}
-
 /// The post of a record of [`post_record`], its tags made by `tags` from their names (so that
 /// posts with the same tags can share them without a copy being made first).
 pub(super) fn read_post(
     record: &[u8],
     tags: impl FnOnce(&[&str]) -> Tags,
 ) -> Result<PostRecord, String> {
-    let body: PostRead = decode(record, "post")?;
+    let body: PostBody<Vec<&str>> = decode(record, "post")?;
     Ok(PostRecord {
         id: body.id,
         author: body.author,
