@@ -81,7 +81,8 @@ use std::fmt;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::DateTime;
-use imbl::{HashMap, OrdMap};
+use compact_str::CompactString;
+use imbl::HashMap;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::domain::{PostId, Tags};
@@ -225,7 +226,7 @@ pub struct SearchPage {
 /// The inverted index: see the module documentation.
 #[derive(Clone, Default)]
 pub struct SearchIndex {
-    terms: OrdMap<Box<str>, Packed<u64, u64>>,
+    terms: Packed<Word, Term>,
     docs: Packed<u64, Doc>,
     moved: HashMap<PostId, u64>,
 }
@@ -237,6 +238,35 @@ impl fmt::Debug for SearchIndex {
             .field("words", &self.terms.len())
             .finish()
     }
+}
+
+/// A word as the index keeps it: inline up to 24 bytes (nearly every word), so that a word
+/// found in a single post costs no allocation of its own.
+type Word = CompactString;
+
+/// A word with its postings.
+#[derive(Clone)]
+struct Term {
+    word: Word,
+    postings: Packed<u64, u64>,
+}
+
+impl Borrow<Word> for Term {
+    fn borrow(&self) -> &Word {
+        &self.word
+    }
+}
+
+/// The terms of `words` (distinct, in any order), in full blocks.
+fn terms_of(words: impl IntoIterator<Item = (Word, Packed<u64, u64>)>) -> Packed<Word, Term> {
+    let mut terms: Vec<Term> = words
+        .into_iter()
+        .map(|(word, postings)| Term { word, postings })
+        .collect();
+    if !terms.is_sorted_by(|a, b| a.word < b.word) {
+        terms.sort_unstable_by(|a, b| a.word.cmp(&b.word));
+    }
+    Packed::from_sorted(terms)
 }
 
 /// A post's doc number with its key.
@@ -294,12 +324,16 @@ impl SearchIndex {
         };
         for (word, fields) in post_words(title, content, tags) {
             let entry = posting(fields, doc);
-            match self.terms.get_mut(word.as_ref()) {
-                Some(postings) => {
-                    postings.insert(entry);
+            let word = Word::from(word);
+            match self.terms.get_mut(&word) {
+                Some(term) => {
+                    term.postings.insert(entry);
                 }
                 None => {
-                    self.terms.insert(word.into(), Packed::One(entry));
+                    self.terms.insert(Term {
+                        word,
+                        postings: Packed::One(entry),
+                    });
                 }
             }
         }
@@ -315,7 +349,7 @@ impl SearchIndex {
         let mut moved = HashMap::new();
         let mut docs = Vec::new();
         let mut taken = std::collections::HashSet::new();
-        let mut postings: std::collections::HashMap<Box<str>, Vec<u64>> =
+        let mut postings: std::collections::HashMap<Word, Vec<u64>> =
             std::collections::HashMap::new();
         for (key, title, content, tags) in posts {
             let doc = free_doc(&key, |doc| taken.contains(&doc));
@@ -335,13 +369,10 @@ impl SearchIndex {
             }
         }
         docs.sort_unstable_by_key(|entry| entry.doc);
-        let terms = postings
-            .into_iter()
-            .map(|(word, mut list)| {
-                list.sort_unstable();
-                (word, Packed::from_sorted(list))
-            })
-            .collect();
+        let terms = terms_of(postings.into_iter().map(|(word, mut list)| {
+            list.sort_unstable();
+            (word, Packed::from_sorted(list))
+        }));
         Self {
             terms,
             docs: Packed::from_sorted(docs),
@@ -382,7 +413,7 @@ impl SearchIndex {
     ) -> std::io::Result<()> {
         let mut record = Vec::new();
         let mut postings = Vec::new();
-        for (word, list) in self.terms.iter() {
+        for Term { word, postings: list } in self.terms.iter() {
             postings.clear();
             postings.extend(list.iter().copied());
             for chunk in postings.chunks(POSTINGS_PER_RECORD) {
@@ -406,10 +437,11 @@ impl SearchIndex {
             return;
         };
         for (word, fields) in post_words(title, content, tags) {
-            if let Some(postings) = self.terms.get_mut(word.as_ref()) {
-                postings.remove(&posting(fields, doc));
-                if postings.is_empty() {
-                    self.terms.remove(word.as_ref());
+            let word = Word::from(word);
+            if let Some(term) = self.terms.get_mut(&word) {
+                term.postings.remove(&posting(fields, doc));
+                if term.postings.is_empty() {
+                    self.terms.remove(&word);
                 }
             }
         }
@@ -440,8 +472,10 @@ impl SearchIndex {
         let mut words: Vec<&str> = words.iter().map(String::as_str).collect();
         words.sort_unstable();
         words.dedup();
-        let lists: Option<Vec<&Packed<u64, u64>>> =
-            words.iter().map(|word| self.terms.get(*word)).collect();
+        let lists: Option<Vec<&Packed<u64, u64>>> = words
+            .iter()
+            .map(|word| self.terms.get(&Word::from(*word)).map(|term| &term.postings))
+            .collect();
         let Some(mut lists) = lists else {
             return SearchPage::default();
         };
@@ -649,7 +683,7 @@ pub(super) struct IndexLoader {
     words: Words,
 }
 
-type WordMap = OrdMap<Box<str>, Packed<u64, u64>>;
+type WordMap = Packed<Word, Term>;
 
 /// A word's postings as read: most words of a large index are in one post, and are kept
 /// without an allocation of their own.
@@ -661,7 +695,7 @@ enum Read {
 /// The words of an [`IndexLoader`].
 enum Words {
     /// As read so far, in order.
-    Reading(Vec<(Box<str>, Read)>),
+    Reading(Vec<(Word, Read)>),
     /// Being made into the word map, on the thread this joins.
     Building(std::thread::JoinHandle<Result<WordMap, String>>),
 }
@@ -673,8 +707,8 @@ impl Default for Words {
 }
 
 /// The word map of `words` (in order), each word's postings checked to be ascending.
-fn word_map(words: Vec<(Box<str>, Read)>) -> Result<WordMap, String> {
-    let mut map = OrdMap::new();
+fn word_map(words: Vec<(Word, Read)>) -> Result<WordMap, String> {
+    let mut terms = Vec::with_capacity(words.len());
     for (word, list) in words {
         let postings = match list {
             Read::One(posting) => Packed::One(posting),
@@ -685,9 +719,9 @@ fn word_map(words: Vec<(Box<str>, Read)>) -> Result<WordMap, String> {
                 Packed::from_sorted(list)
             }
         };
-        map.insert(word, postings);
+        terms.push((word, postings));
     }
-    Ok(map)
+    Ok(terms_of(terms))
 }
 
 impl IndexLoader {
@@ -792,8 +826,8 @@ impl IndexLoader {
         };
         // Each word's first and last postings are checked against the posts: a cheap guard,
         // next to the records' checksums, that the index is this snapshot's.
-        for (word, list) in terms.iter() {
-            let ends = [list.iter().next(), list.iter().next_back()];
+        for Term { word, postings } in terms.iter() {
+            let ends = [postings.iter().next(), postings.iter().next_back()];
             if ends
                 .into_iter()
                 .flatten()
