@@ -46,6 +46,11 @@ pub struct PostTitle(#[serde(deserialize_with = "shared_str")] Arc<str>);
 impl PostTitle {
     pub const MAX_CHARS: usize = 200;
 
+    /// A title the store holds (checked when it was given), without checking it again.
+    pub fn from_stored(title: &str) -> Self {
+        Self(title.into())
+    }
+
     pub fn parse(input: &str) -> Result<Self, String> {
         let title = text(input, Self::MAX_CHARS, "title")?;
         if title.chars().any(char::is_control) {
@@ -66,6 +71,11 @@ pub struct PostContent(#[serde(deserialize_with = "shared_str")] Arc<str>);
 
 impl PostContent {
     pub const MAX_CHARS: usize = 100_000;
+
+    /// A content the store holds (checked when it was given), without checking it again.
+    pub fn from_stored(content: &str) -> Self {
+        Self(content.into())
+    }
 
     pub fn parse(input: &str) -> Result<Self, String> {
         // Content keeps its inner and trailing whitespace (Markdown cares); it only must not be blank.
@@ -96,6 +106,11 @@ pub struct PostDescription(#[serde(deserialize_with = "shared_str")] Arc<str>);
 
 impl PostDescription {
     pub const MAX_CHARS: usize = 500;
+
+    /// A description the store holds (checked when it was given), without checking it again.
+    pub fn from_stored(description: &str) -> Self {
+        Self(description.into())
+    }
 
     /// `Ok(None)` for a blank description.
     pub fn parse(input: &str) -> Result<Option<Self>, String> {
@@ -239,9 +254,9 @@ impl Slug {
     const MAX_CHARS: usize = 80;
 
     /// The slug a title asks for, before uniqueness.
-    pub fn from_title(title: &PostTitle) -> Self {
+    pub fn from_title(title: &str) -> Self {
         let mut slug = String::new();
-        for c in title.as_str().chars().flat_map(char::to_lowercase) {
+        for c in title.chars().flat_map(char::to_lowercase) {
             if c.is_alphanumeric() {
                 slug.push(c);
             } else if !slug.is_empty() && !slug.ends_with('-') {
@@ -295,7 +310,7 @@ mod tests {
     use super::*;
 
     fn slug(title: &str) -> String {
-        Slug::from_title(&PostTitle::parse(title).unwrap())
+        Slug::from_title(PostTitle::parse(title).unwrap().as_str())
             .as_str()
             .to_owned()
     }

@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +27,7 @@ use super::search::{self, IndexLoader, SearchIndex, MOVED_RECORD, TERM_RECORD};
 use super::state::{public_key, Change, PostKey, PostLoader, State};
 use super::wire::{self, POST_RECORD, SUFFIXES_RECORD};
 use crate::data_dir::{create_private_dir, private_file, sync_dir};
-use crate::domain::{PostContent, PostTitle, Slug, Tag, Tags};
+use crate::domain::{Slug, Tag, Tags};
 
 const JOURNAL: &str = "journal";
 const JOURNAL_OLD: &str = "journal.old";
@@ -561,12 +562,7 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
                                 if indexed {
                                     loader.post(key);
                                 } else {
-                                    searchable.push((
-                                        key,
-                                        post.title.clone(),
-                                        post.content.clone(),
-                                        post.tags.clone(),
-                                    ));
+                                    searchable.push((key, Arc::clone(post)));
                                 }
                             }
                         }
@@ -641,7 +637,7 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
         let search = scope.spawn(move || {
             if !indexed {
                 return Ok(SearchIndex::from_posts(searchable.iter().map(
-                    |(key, title, content, tags)| (*key, title.as_str(), content.as_str(), tags),
+                    |(key, post)| (*key, post.title(), post.content(), &post.tags),
                 )));
             }
             for key in keys {
@@ -672,12 +668,12 @@ pub(super) fn load_snapshot(path: &Path, state: &mut State) -> Result<u64, Journ
 /// A decoded snapshot record (other than the search index's).
 enum Loaded {
     Change(Change),
-    Post(PostRecord),
+    Post(Arc<PostRecord>),
     Suffixes(Vec<(Slug, u32)>),
 }
 
-/// A post's search key and text, for an index rebuilt from the text.
-type Searchable = (PostKey, PostTitle, PostContent, Tags);
+/// A post's search key and the post, for an index rebuilt from the text.
+type Searchable = (PostKey, Arc<PostRecord>);
 
 /// Decodes a snapshot's change, post and slug suffix records. Posts with the same tags share
 /// one list, and lists share their tags.
@@ -705,13 +701,15 @@ impl Decoder {
                 Loaded::Suffixes(wire::read_suffixes(payload)?)
             }
             Some(&POST_RECORD) if self.format >= 3 => {
-                Loaded::Post(wire::read_post(payload, |names| self.shared(names))?)
+                Loaded::Post(Arc::new(wire::read_post(payload, |names| {
+                    self.shared(names)
+                })?))
             }
             _ => match serde_json::from_slice(payload).map_err(|e| e.to_string())? {
                 Change::PutPost(mut post) => {
                     let names: Vec<&str> = post.tags.iter().map(Tag::as_str).collect();
                     post.tags = self.shared(&names);
-                    Loaded::Post(post)
+                    Loaded::Post(Arc::new(post))
                 }
                 change => Loaded::Change(change),
             },

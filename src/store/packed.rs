@@ -455,7 +455,10 @@ pub(super) mod tests {
         for size in [1u64, 2, 64, 65, 1_000] {
             let mut packed: Packed<u64, Counted> = Packed::default();
             for key in 0..size {
-                packed.insert(Counted { key: key * 2, count: 0 });
+                packed.insert(Counted {
+                    key: key * 2,
+                    count: 0,
+                });
             }
             let before = packed.clone();
             for key in (0..size).step_by(3) {
@@ -492,11 +495,7 @@ pub(super) mod tests {
                 _ => round * 3 + (random.next_u64() % 3),
             };
             if random.next_u64().is_multiple_of(5) {
-                assert_eq!(
-                    packed.remove(&value),
-                    model.take(&value),
-                    "remove {value}"
-                );
+                assert_eq!(packed.remove(&value), model.take(&value), "remove {value}");
             } else {
                 assert_eq!(packed.insert(value), model.insert(value), "insert {value}");
             }

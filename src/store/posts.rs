@@ -2,10 +2,12 @@
 
 use std::ops::Bound;
 
-use crate::domain::{now, PostId, PostStatus, Slug, UserId};
+use crate::domain::{
+    now, PostContent, PostDescription, PostId, PostStatus, PostTitle, Slug, UserId,
+};
 
 use super::cursor::Cursor;
-use super::records::{Actor, Author, Post, PostRecord};
+use super::records::{Actor, Author, Post, PostFields, PostRecord};
 use super::state::{Change, PostKey, State};
 use super::{
     Embedded, Expected, Listing, NewPost, Page, PostEdit, PostQuery, PostSearch, SearchResults,
@@ -21,10 +23,12 @@ impl Embedded {
             let id = PostId::new();
             let created_at = now();
             let published_at = publication(&post, created_at)?;
-            let record = PostRecord {
+            let record = PostFields {
                 id,
                 author,
-                slug: tx.state.unique_slug(&Slug::from_title(&post.title), id),
+                slug: tx
+                    .state
+                    .unique_slug(&Slug::from_title(post.title.as_str()), id),
                 title: post.title,
                 description: post.description,
                 content: post.content,
@@ -35,7 +39,7 @@ impl Embedded {
                 updated_at: created_at,
                 version: 1,
             };
-            tx.commit(Change::PutPost(record));
+            tx.commit(Change::PutPost(record.into()));
             view(tx.state, id, Some(author)).ok_or(StoreError::NotFound("post"))
         })
         .await
@@ -71,8 +75,10 @@ impl Embedded {
             }
             expected.check(current.version)?;
             if let Some(mut next) = edited(current, edit)? {
-                next.slug = tx.state.unique_slug(&Slug::from_title(&next.title), id);
-                tx.commit(Change::PutPost(next));
+                next.slug = tx
+                    .state
+                    .unique_slug(&Slug::from_title(next.title.as_str()), id);
+                tx.commit(Change::PutPost(next.into()));
             }
             view(tx.state, id, Some(actor.user_id)).ok_or(StoreError::NotFound("post"))
         })
@@ -225,8 +231,8 @@ impl Embedded {
 pub(super) fn edited(
     current: &PostRecord,
     edit: PostEdit,
-) -> Result<Option<PostRecord>, StoreError> {
-    let mut next = PostRecord::clone(current);
+) -> Result<Option<PostFields>, StoreError> {
+    let mut next = current.fields();
     let status = edit.status.unwrap_or(current.status);
     next.status = status;
     next.published_at = match (status, edit.published_at) {
@@ -247,9 +253,9 @@ pub(super) fn edited(
     if let Some(tags) = edit.tags {
         next.tags = tags;
     }
-    let unchanged = next.title == current.title
-        && next.content == current.content
-        && next.description == current.description
+    let unchanged = next.title.as_str() == current.title()
+        && next.content.as_str() == current.content()
+        && next.description.as_ref().map(PostDescription::as_str) == current.description()
         && next.tags == current.tags
         && next.status == current.status
         && next.published_at == current.published_at;
@@ -315,10 +321,10 @@ pub(super) fn view(state: &State, id: PostId, viewer: Option<UserId>) -> Option<
     let favorited_by = state.favorited_by.get(&id);
     Some(Post {
         id: post.id,
-        slug: post.slug.clone(),
-        title: post.title.clone(),
-        description: post.description.clone(),
-        content: post.content.clone(),
+        slug: Slug::from_stored(post.slug()),
+        title: PostTitle::from_stored(post.title()),
+        description: post.description().map(PostDescription::from_stored),
+        content: PostContent::from_stored(post.content()),
         tags: post.tags.clone(),
         status: post.status,
         published_at: post.published_at,

@@ -413,7 +413,11 @@ impl SearchIndex {
     ) -> std::io::Result<()> {
         let mut record = Vec::new();
         let mut postings = Vec::new();
-        for Term { word, postings: list } in self.terms.iter() {
+        for Term {
+            word,
+            postings: list,
+        } in self.terms.iter()
+        {
             postings.clear();
             postings.extend(list.iter().copied());
             for chunk in postings.chunks(POSTINGS_PER_RECORD) {
@@ -474,7 +478,11 @@ impl SearchIndex {
         words.dedup();
         let lists: Option<Vec<&Packed<u64, u64>>> = words
             .iter()
-            .map(|word| self.terms.get(&Word::from(*word)).map(|term| &term.postings))
+            .map(|word| {
+                self.terms
+                    .get(&Word::from(*word))
+                    .map(|term| &term.postings)
+            })
             .collect();
         let Some(mut lists) = lists else {
             return SearchPage::default();

@@ -324,12 +324,8 @@ impl State {
                 self.index_slug(&post);
                 match public_key(&post) {
                     Some(key) => {
-                        self.search.add(
-                            key,
-                            post.title.as_str(),
-                            post.content.as_str(),
-                            &post.tags,
-                        );
+                        self.search
+                            .add(key, post.title(), post.content(), &post.tags);
                         self.timeline.insert(key);
                         self.posts_by_author
                             .entry(post.author)
@@ -483,7 +479,7 @@ impl State {
             return;
         };
         self.search
-            .remove(key, post.title.as_str(), post.content.as_str(), &post.tags);
+            .remove(key, post.title(), post.content(), &post.tags);
         self.timeline.remove(&key);
         remove_from_index(&mut self.posts_by_author, &post.author, &key);
         for tag in post.tags.iter() {
@@ -501,19 +497,20 @@ impl State {
         let id = self.posts_by_slug.get(slug_hash(slug))?;
         self.posts
             .get(&id)
-            .filter(|post| post.slug.as_str() == slug)
+            .filter(|post| post.slug() == slug)
             .map(|_| id)
     }
 
     /// Indexes `post` (not yet in `posts`) by its slug, which no other post has.
     fn index_slug(&mut self, post: &PostRecord) {
-        let hash = slug_hash(post.slug.as_str());
+        let hash = slug_hash(post.slug());
         let taken = self
             .posts_by_slug
             .get(hash)
             .is_some_and(|other| other != post.id && self.posts.contains_key(&other));
         if taken {
-            self.slug_collisions.insert(post.slug.clone(), post.id);
+            self.slug_collisions
+                .insert(Slug::from_stored(post.slug()), post.id);
         } else {
             self.posts_by_slug.insert(hash, post.id);
         }
@@ -521,11 +518,12 @@ impl State {
 
     /// Removes `post` (just taken out of `posts`) from the slug index.
     fn unindex_slug(&mut self, post: &PostRecord) {
-        if self.slug_collisions.get(&post.slug) == Some(&post.id) {
-            self.slug_collisions.remove(&post.slug);
+        let slug = Slug::from_stored(post.slug());
+        if self.slug_collisions.get(&slug) == Some(&post.id) {
+            self.slug_collisions.remove(&slug);
             return;
         }
-        let hash = slug_hash(post.slug.as_str());
+        let hash = slug_hash(post.slug());
         if self.posts_by_slug.get(hash) == Some(post.id) {
             self.posts_by_slug.remove(hash);
             // A colliding slug moves in, so that `slug_collisions` stays for collisions only.
@@ -595,8 +593,8 @@ impl State {
     pub fn unique_slug(&self, wanted: &Slug, owner: PostId) -> Slug {
         // A post keeps its slug while its title asks for the same base: edits never move it.
         if let Some(current) = self.posts.get(&owner) {
-            if Slug::from_title(&current.title) == *wanted {
-                return current.slug.clone();
+            if Slug::from_title(current.title()) == *wanted {
+                return Slug::from_stored(current.slug());
             }
         }
         let free = |slug: &Slug| {
@@ -616,13 +614,12 @@ impl State {
 
 /// Keeps the suffix counter of the post's base slug in `suffixes` ahead of the suffix it uses.
 fn note_slug(suffixes: &mut HashMap<Slug, u32>, post: &PostRecord) {
-    let base = Slug::from_title(&post.title);
-    if post.slug == base {
+    let base = Slug::from_title(post.title());
+    if post.slug() == base.as_str() {
         return;
     }
     let suffix = post
-        .slug
-        .as_str()
+        .slug()
         .strip_prefix(base.as_str())
         .and_then(|rest| rest.strip_prefix('-'))
         .and_then(|n| n.parse::<u32>().ok());
@@ -669,15 +666,16 @@ impl PostLoader {
 
     /// A post of the snapshot (each post once). Its tags should already be shared with the
     /// other posts' (the decoder does that, so that the copies are freed where they were made).
-    pub fn add(&mut self, state: &mut State, mut post: PostRecord) {
+    pub fn add(&mut self, state: &mut State, mut post: Arc<PostRecord>) {
         if post.status == PostStatus::Published && post.published_at.is_none() {
             // Written before drafts existed: public since its creation.
+            let post = Arc::make_mut(&mut post);
             post.published_at = Some(post.created_at);
         }
         if self.note_slugs {
             note_slug(&mut state.slug_suffixes, &post);
         }
-        self.slugs.push((slug_hash(post.slug.as_str()), post.id));
+        self.slugs.push((slug_hash(post.slug()), post.id));
         match public_key(&post) {
             Some(key) => {
                 self.timeline.push(key);
@@ -697,7 +695,7 @@ impl PostLoader {
                 .or_default()
                 .push((post.created_at, post.id)),
         }
-        self.records.push(Arc::new(post));
+        self.records.push(post);
     }
 
     /// Installs the posts and their indexes (all but the search index) in `state`, which holds
@@ -708,7 +706,9 @@ impl PostLoader {
         state.posts_by_slug = slugs;
         for id in colliding {
             if let Some(post) = state.posts.get(&id) {
-                state.slug_collisions.insert(post.slug.clone(), id);
+                state
+                    .slug_collisions
+                    .insert(Slug::from_stored(post.slug()), id);
             }
         }
         fn set(mut keys: Vec<PostKey>) -> KeySet {

@@ -883,11 +883,7 @@ mod durability {
         assert_eq!(from_format_2.search.words(), written.search.words());
         assert_eq!(from_format_2.posts.len(), written.posts.len());
         let slugs = |state: &State| -> Vec<String> {
-            state
-                .posts
-                .values()
-                .map(|p| p.slug.as_str().to_owned())
-                .collect()
+            state.posts.values().map(|p| p.slug().to_owned()).collect()
         };
         assert_eq!(slugs(&from_format_2), slugs(&written));
 
@@ -998,7 +994,10 @@ mod durability {
             matches!(&refused, JournalError::Inconsistent { reason, .. } if reason.contains("listed twice")),
             "{refused}"
         );
-        assert!(!refused.to_string().contains("offset"), "no one place is at fault");
+        assert!(
+            !refused.to_string().contains("offset"),
+            "no one place is at fault"
+        );
 
         // A post record that does not decode is refused wherever it falls: the snapshot is
         // decoded in batches on two threads, so one damaged post in each of the first batches.
@@ -1069,7 +1068,7 @@ mod durability {
         let mut posts = state::PostLoader::new(true);
         for change in live.as_changes() {
             match change {
-                Change::PutPost(post) => posts.add(&mut reloaded, post),
+                Change::PutPost(post) => posts.add(&mut reloaded, Arc::new(post)),
                 change => reloaded.apply(change),
             }
         }

@@ -9,11 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{
-    PostContent, PostDescription, PostId, PostStatus, PostTitle, Slug, Tags, Timestamp, UserId,
-};
+use crate::domain::{PostId, PostStatus, Slug, Tags, Timestamp, UserId};
 
-use super::records::PostRecord;
+use super::records::{PostRecord, PostText};
 
 /// First byte of a post record.
 pub(super) const POST_RECORD: u8 = b'P';
@@ -44,15 +42,16 @@ impl TryFrom<Time> for Timestamp {
 
 /// A [`PostRecord`] as a snapshot holds it. One layout for writing and reading, generic over
 /// the tags only: [`Tags`] to write, the names as the record holds them to read (so that posts
-/// with the same tags can share them without a copy being made first).
+/// with the same tags can share them without a copy being made first). The texts are borrowed
+/// both ways: read straight out of the record into the post's one allocation.
 #[derive(Serialize, Deserialize)]
-struct PostBody<T> {
+struct PostBody<'a, T> {
     id: PostId,
     author: UserId,
-    slug: Slug,
-    title: PostTitle,
-    description: Option<PostDescription>,
-    content: PostContent,
+    slug: &'a str,
+    title: &'a str,
+    description: Option<&'a str>,
+    content: &'a str,
     tags: T,
     status: PostStatus,
     published_at: Option<Time>,
@@ -66,10 +65,10 @@ pub(super) fn post_record(post: &PostRecord) -> Vec<u8> {
     let body = PostBody {
         id: post.id,
         author: post.author,
-        slug: post.slug.clone(),
-        title: post.title.clone(),
-        description: post.description.clone(),
-        content: post.content.clone(),
+        slug: post.slug(),
+        title: post.title(),
+        description: post.description(),
+        content: post.content(),
         tags: &post.tags,
         status: post.status,
         published_at: post.published_at.map(Time::from),
@@ -90,10 +89,7 @@ pub(super) fn read_post(
     Ok(PostRecord {
         id: body.id,
         author: body.author,
-        slug: body.slug,
-        title: body.title,
-        description: body.description,
-        content: body.content,
+        text: PostText::new(body.slug, body.title, body.description, body.content),
         tags: tags(&body.tags),
         status: body.status,
         published_at: body.published_at.map(Timestamp::try_from).transpose()?,

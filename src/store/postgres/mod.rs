@@ -35,7 +35,7 @@ use crate::domain::{
 };
 
 use self::cache::{Caches, Listener};
-use super::records::{Author, Post, PostRecord, User};
+use super::records::{Author, Post, PostFields, User};
 use super::{Stats, StoreError, DEFAULT_SESSION_CAP};
 
 /// The schema this build knows. A database holding a newer one is refused at startup.
@@ -521,11 +521,11 @@ pub(super) fn user_from(row: &PgRow) -> Result<User, StoreError> {
 pub(super) const POST_COLUMNS: &str = "p.id, p.author, p.slug, p.title, p.description, p.content, \
      p.tags, p.status, p.published_at, p.created_at, p.updated_at, p.version";
 
-/// A stored post from a row holding [`POST_COLUMNS`].
-pub(super) fn record_from(row: &PgRow) -> Result<PostRecord, StoreError> {
+/// A stored post, each text on its own, from a row holding [`POST_COLUMNS`].
+pub(super) fn record_from(row: &PgRow) -> Result<PostFields, StoreError> {
     let tags: Vec<String> = get(row, "tags")?;
     let description: Option<String> = get(row, "description")?;
-    Ok(PostRecord {
+    Ok(PostFields {
         id: PostId::from(get::<Uuid>(row, "id")?),
         author: UserId::from(get::<Uuid>(row, "author")?),
         slug: Slug::from_stored(&get::<String>(row, "slug")?),

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::domain::{PostId, PostStatus, Slug, Tags, Timestamp, UserId};
 
 use super::super::posts::{edited, publication};
-use super::super::records::{Actor, Post, PostRecord};
+use super::super::records::{Actor, Post, PostFields, PostRecord};
 use super::super::search::{post_words, SearchCursor};
 use super::super::{
     Expected, Listing, NewPost, Page, PostEdit, PostQuery, PostSearch, SearchResults, StoreError,
@@ -94,8 +94,8 @@ impl Postgres {
             return Err(StoreError::NotFound("user").into());
         }
         let published_at = publication(post, created_at)?;
-        let slug = unique_slug(&mut tx, &Slug::from_title(&post.title), id, None).await?;
-        let record = PostRecord {
+        let slug = unique_slug(&mut tx, &Slug::from_title(post.title.as_str()), id, None).await?;
+        let record: PostRecord = PostFields {
             id,
             author,
             slug,
@@ -108,7 +108,8 @@ impl Postgres {
             created_at,
             updated_at: created_at,
             version: 1,
-        };
+        }
+        .into();
         insert_post(&mut tx, &record).await?;
         index_post(&mut tx, &record, false).await?;
         let post = view_post(&mut tx, id, author).await?;
@@ -212,8 +213,14 @@ impl Postgres {
         }
         expected.check(current.version)?;
         if let Some(mut next) = edited(&current, edit)? {
-            next.slug =
-                unique_slug(&mut tx, &Slug::from_title(&next.title), id, Some(&current)).await?;
+            next.slug = unique_slug(
+                &mut tx,
+                &Slug::from_title(next.title.as_str()),
+                id,
+                Some(&current),
+            )
+            .await?;
+            let next = PostRecord::from(next);
             let done = sqlx::query(
                 "UPDATE posts SET slug = $3, title = $4, description = $5, content = $6, \
                  tags = $7, status = $8, published_at = $9, updated_at = $10, version = $11 \
@@ -221,10 +228,10 @@ impl Postgres {
             )
             .bind(id.as_uuid())
             .bind(version(current.version))
-            .bind(next.slug.as_str())
-            .bind(next.title.as_str())
-            .bind(next.description.as_ref().map(|d| d.as_str()))
-            .bind(next.content.as_str())
+            .bind(next.slug())
+            .bind(next.title())
+            .bind(next.description())
+            .bind(next.content())
             .bind(tag_texts(&next.tags))
             .bind(status_text(next.status))
             .bind(next.published_at)
@@ -445,8 +452,8 @@ async fn unique_slug(
     current: Option<&PostRecord>,
 ) -> Result<Slug, StoreError> {
     if let Some(current) = current {
-        if Slug::from_title(&current.title) == *wanted {
-            return Ok(current.slug.clone());
+        if Slug::from_title(current.title()) == *wanted {
+            return Ok(Slug::from_stored(current.slug()));
         }
     }
     if !slug_taken(conn, wanted, owner).await? {
@@ -495,10 +502,10 @@ async fn insert_post(conn: &mut PgConnection, record: &PostRecord) -> Result<(),
     )
     .bind(record.id.as_uuid())
     .bind(record.author.as_uuid())
-    .bind(record.slug.as_str())
-    .bind(record.title.as_str())
-    .bind(record.description.as_ref().map(|d| d.as_str()))
-    .bind(record.content.as_str())
+    .bind(record.slug())
+    .bind(record.title())
+    .bind(record.description())
+    .bind(record.content())
     .bind(tag_texts(&record.tags))
     .bind(status_text(record.status))
     .bind(record.published_at)
@@ -551,7 +558,7 @@ pub(super) async fn index_post(
         .map_err(unavailable)?;
     }
     let (words, fields): (Vec<String>, Vec<i16>) =
-        post_words(record.title.as_str(), record.content.as_str(), &record.tags)
+        post_words(record.title(), record.content(), &record.tags)
             .into_iter()
             .map(|(word, fields)| (word.into_owned(), i16::from(fields)))
             .unzip();
@@ -575,8 +582,8 @@ pub(super) async fn index_post(
 fn indexed_differently(current: &PostRecord, next: &PostRecord) -> bool {
     next.status != current.status
         || next.published_at != current.published_at
-        || next.title != current.title
-        || next.content != current.content
+        || next.title() != current.title()
+        || next.content() != current.content()
         || next.tags != current.tags
 }
 
@@ -591,7 +598,9 @@ async fn locked_post(
         .fetch_optional(&mut *conn)
         .await
         .map_err(unavailable)?;
-    row.as_ref().map(record_from).transpose()
+    row.as_ref()
+        .map(|row| record_from(row).map(PostRecord::from))
+        .transpose()
 }
 
 /// The post `id` as `viewer` sees it, within a transaction.
