@@ -27,7 +27,7 @@ use super::search::{self, IndexLoader, SearchIndex, MOVED_RECORD, TERM_RECORD};
 use super::state::{public_key, Change, PostKey, PostLoader, State};
 use super::wire::{self, POST_RECORD, SUFFIXES_RECORD};
 use crate::data_dir::{create_private_dir, private_file, sync_dir};
-use crate::domain::{Slug, Tag, Tags};
+use crate::domain::{PostStatus, Slug, Tag, Tags};
 
 const JOURNAL: &str = "journal";
 const JOURNAL_OLD: &str = "journal.old";
@@ -709,6 +709,11 @@ impl Decoder {
                 Change::PutPost(mut post) => {
                     let names: Vec<&str> = post.tags.iter().map(Tag::as_str).collect();
                     post.tags = self.shared(&names);
+                    if post.status == PostStatus::Published && post.published_at.is_none() {
+                        // Written before drafts existed: public since its creation. Filled in
+                        // here, before the post is shared with the search index's rebuild.
+                        post.published_at = Some(post.created_at);
+                    }
                     Loaded::Post(Arc::new(post))
                 }
                 change => Loaded::Change(change),

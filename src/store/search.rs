@@ -25,16 +25,18 @@
 //! blocks are held in a persistent B-tree keyed by their first posting; a word found in one post
 //! holds its posting inline, one found in a few holds one block. Appends (new posts are the
 //! newest) fill blocks completely, so a posting costs about 8.5 bytes, where a persistent B-tree
-//! of postings would cost about 20 (its nodes split in half and stay half full). Words are kept
-//! in a persistent B-tree too: a persistent hash map (HAMT) allocates whole nodes however few
-//! words they hold, about 250 bytes per word seen in a single post, the B-tree about 60. No list
+//! of postings would cost about 20 (its nodes split in half and stay half full). The words are
+//! packed the same way: `terms` is a `Packed` set of (word, postings) entries in word order,
+//! the word inline up to 24 bytes (`compact_str`), so a word seen in a single post costs about
+//! 50 bytes and no allocation of its own. A persistent B-tree of boxed words cost 129 bytes a
+//! word (measured at 1M posts), a persistent hash map (HAMT) about 250. No list
 //! of its words is kept per post: [`SearchIndex::remove`] takes the same title, content and tags
 //! as [`SearchIndex::add`] and recomputes them (the store has the old record in hand when it
 //! replaces or deletes a post).
 //!
 //! Measured on the bench corpus (posts of 150 words from a 20-word vocabulary, a title holding a
-//! number of its own, two tags: 21 distinct words a post, one of them unique), the index takes
-//! 312 bytes a post at 100k and at 1M posts; adding a post costs about 16 µs (most of it finding
+//! number of its own, two tags: 21 distinct words a post, one of them unique), the index took
+//! 312 bytes a post at 100k and at 1M posts with the words in a B-tree (about 75 fewer since); adding a post costs about 16 µs (most of it finding
 //! and lower-casing 150 words), [`SearchIndex::from_posts`] builds the same index at about 9 µs
 //! a post.
 //!
@@ -821,7 +823,7 @@ impl IndexLoader {
         if self.docs.windows(2).any(|pair| pair[0].doc == pair[1].doc) {
             return Err("two posts share a doc".into());
         }
-        let terms = match self.words {
+        let terms = match std::mem::take(&mut self.words) {
             Words::Reading(words) => word_map(words)?,
             Words::Building(thread) => thread
                 .join()
@@ -846,9 +848,20 @@ impl IndexLoader {
         }
         Ok(SearchIndex {
             terms,
-            docs: Packed::from_sorted(self.docs),
-            moved: self.moved,
+            docs: Packed::from_sorted(std::mem::take(&mut self.docs)),
+            moved: std::mem::take(&mut self.moved),
         })
+    }
+}
+
+impl Drop for IndexLoader {
+    /// A load that fails before [`IndexLoader::finish`] still waits for the words thread, so
+    /// that no work of a failed load goes on after it (the thread is a single pass over the
+    /// words, well under a second at 1M posts).
+    fn drop(&mut self) {
+        if let Words::Building(thread) = std::mem::take(&mut self.words) {
+            let _ = thread.join();
+        }
     }
 }
 
