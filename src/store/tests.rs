@@ -134,28 +134,6 @@ async fn slugs_that_hash_alike_are_told_apart() {
 }
 
 #[actix_web::test]
-async fn duplicate_email_or_username_is_refused_ignoring_case() {
-    let store = Store::ephemeral();
-    user(&store, "alice").await;
-    let clash = |username: &str, email: &str| NewUser {
-        username: Username::parse(username).unwrap(),
-        email: Email::parse(email).unwrap(),
-        name: None,
-        role: Role::User,
-        password_hash: String::new(),
-    };
-    let by_email = store
-        .create_user(clash("bob", "ALICE@example.com"), session())
-        .await;
-    assert_eq!(by_email.unwrap_err(), StoreError::EmailTaken);
-    let by_name = store
-        .create_user(clash("ALICE", "other@example.com"), session())
-        .await;
-    assert_eq!(by_name.unwrap_err(), StoreError::UsernameTaken);
-    assert_eq!(store.stats().await.users, 1);
-}
-
-#[actix_web::test]
 async fn pages_walk_newest_first_without_gaps_or_repeats() {
     let store = Store::ephemeral();
     let alice = user(&store, "alice").await;
@@ -203,85 +181,6 @@ async fn pages_walk_newest_first_without_gaps_or_repeats() {
 }
 
 #[actix_web::test]
-async fn slugs_stay_unique_and_follow_the_title() {
-    let store = Store::ephemeral();
-    let alice = user(&store, "alice").await;
-    let first = store
-        .create_post(alice.user_id, new_post("Hello", &[]))
-        .await
-        .unwrap();
-    let second = store
-        .create_post(alice.user_id, new_post("Hello", &[]))
-        .await
-        .unwrap();
-    assert_eq!(
-        (first.slug.as_str(), second.slug.as_str()),
-        ("hello", "hello-2")
-    );
-    let edit = PostEdit {
-        title: Some(PostTitle::parse("Other").unwrap()),
-        ..Default::default()
-    };
-    let renamed = store
-        .update_post(first.id, &alice.actor(), &Expected::Any, edit)
-        .await
-        .unwrap();
-    assert_eq!(renamed.slug.as_str(), "other");
-    assert_eq!(
-        store.post_by_slug("hello", None).await,
-        None,
-        "the old slug is released"
-    );
-    assert_eq!(
-        store.post_by_slug("other", None).await.unwrap().id,
-        first.id
-    );
-}
-
-#[actix_web::test]
-async fn updates_check_author_and_version_then_bump_the_version() {
-    let store = Store::ephemeral();
-    let alice = user(&store, "alice").await;
-    let bob = user(&store, "bob").await;
-    let post = store
-        .create_post(alice.user_id, new_post("T", &["a"]))
-        .await
-        .unwrap();
-    let retag = || PostEdit {
-        tags: Some(Tags::parse(&["b"]).unwrap()),
-        ..Default::default()
-    };
-
-    let by_bob = store
-        .update_post(post.id, &bob.actor(), &Expected::Any, retag())
-        .await;
-    assert_eq!(by_bob.unwrap_err(), StoreError::NotAuthor);
-    let stale = store
-        .update_post(post.id, &alice.actor(), &Expected::OneOf(vec![7]), retag())
-        .await;
-    assert_eq!(stale.unwrap_err(), StoreError::VersionMismatch);
-
-    let updated = store
-        .update_post(post.id, &alice.actor(), &Expected::OneOf(vec![1]), retag())
-        .await
-        .unwrap();
-    assert_eq!(updated.version, 2);
-    let again = store
-        .update_post(post.id, &alice.actor(), &Expected::Any, retag())
-        .await
-        .unwrap();
-    assert_eq!(
-        again.version, 2,
-        "a change that changes nothing keeps the version"
-    );
-    assert_eq!(
-        all_pages(&store, query(None, Some("a"), 10)).await,
-        Vec::<String>::new()
-    );
-    assert_eq!(all_pages(&store, query(None, Some("b"), 10)).await, ["T"]);
-}
-
-#[actix_web::test]
 async fn deleting_a_user_removes_posts_sessions_and_index_entries() {
     let store = Store::ephemeral();
     let alice = user(&store, "alice").await;
@@ -309,48 +208,6 @@ async fn deleting_a_user_removes_posts_sessions_and_index_entries() {
     assert!(!state.posts_by_author.contains_key(&alice.user_id));
     assert!(!state.sessions_by_user.contains_key(&alice.user_id));
     assert!(!state.users_by_username.contains_key("alice"));
-}
-
-#[actix_web::test]
-async fn password_change_ends_other_sessions_only() {
-    let store = Store::ephemeral();
-    let alice = user(&store, "alice").await;
-    let (_, other) = store.start_session(alice.user_id, session()).await.unwrap();
-    store
-        .set_password_hash(alice.user_id, "new".into(), alice.session_id)
-        .await
-        .unwrap();
-    assert!(store
-        .principal(alice.user_id, alice.session_id.unwrap())
-        .await
-        .is_some());
-    assert!(store.principal(alice.user_id, other).await.is_none());
-}
-
-#[actix_web::test]
-async fn admins_may_delete_any_post_others_may_not() {
-    let store = Store::ephemeral();
-    let alice = user(&store, "alice").await;
-    let mallory = user(&store, "mallory").await;
-    let post = store
-        .create_post(alice.user_id, new_post("T", &[]))
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .delete_post(post.id, &mallory.actor(), &Expected::Any)
-            .await,
-        Err(StoreError::NotAuthor)
-    );
-    let admin = Principal {
-        role: Role::Admin,
-        ..mallory
-    };
-    store
-        .delete_post(post.id, &admin.actor(), &Expected::Any)
-        .await
-        .unwrap();
-    assert_eq!(store.post(post.id, None).await, None);
 }
 
 /// The refresh token a session holds now, as the store sees a presentation of it.
@@ -489,23 +346,6 @@ async fn the_login_past_the_cap_ends_the_least_recently_used_session() {
         "the least recently used ended"
     );
     assert_eq!(store.principal(alice.user_id, sessions[1]).await, None);
-}
-
-#[actix_web::test]
-async fn the_sweep_removes_expired_sessions_only() {
-    let store = Store::ephemeral();
-    let alice = user(&store, "alice").await;
-    for _ in 0..3 {
-        expired_session(&store, alice.user_id).await;
-    }
-    assert_eq!(store.stats().await.sessions, 4);
-    assert_eq!(store.sweep_sessions().await, 3);
-    assert_eq!(store.stats().await.sessions, 1);
-    assert_eq!(store.sweep_sessions().await, 0, "nothing left to sweep");
-    assert!(store
-        .principal(alice.user_id, alice.session_id.unwrap())
-        .await
-        .is_some());
 }
 
 #[actix_web::test]
@@ -1298,29 +1138,6 @@ async fn an_external_identity_gets_one_account_even_when_first_seen_twice_at_onc
     assert_eq!(store.stats().await.users, 1);
     // No password: at login the account does not exist.
     assert_eq!(store.credentials(LoginName::Username("eve")).await, None);
-}
-
-#[actix_web::test]
-async fn an_external_username_falls_back_to_a_digest_when_the_hint_is_taken_or_invalid() {
-    let store = Store::ephemeral();
-    user(&store, "eve").await;
-    let taken = store
-        .external_principal(&identity("auth0|eve", Some("eve")))
-        .await
-        .unwrap();
-    let invalid = store
-        .external_principal(&identity("auth0|x", Some("x")))
-        .await
-        .unwrap();
-    let email = store
-        .external_principal(&identity("auth0|y", Some("yves@example.com")))
-        .await
-        .unwrap();
-    for principal in [taken, invalid, email] {
-        let name = store.user(principal.user_id).await.unwrap().username;
-        assert!(name.as_str().starts_with("ext-"), "{name}");
-        assert_eq!(name.as_str().len(), 16);
-    }
 }
 
 #[test]
