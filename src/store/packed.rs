@@ -145,6 +145,16 @@ impl<K: Ord + Clone + 'static, T: Clone + Borrow<K> + 'static> Packed<K, T> {
         }
     }
 
+    /// Adds `item`, or replaces the entry with its key (changed in place: one block copied).
+    pub(super) fn put(&mut self, item: T) {
+        match self.get_mut(key_of::<K, T>(&item)) {
+            Some(entry) => *entry = item,
+            None => {
+                self.insert(item);
+            }
+        }
+    }
+
     /// Removes the entry with `key` and returns it; `None` if there is none.
     pub(super) fn remove(&mut self, key: &K) -> Option<T> {
         match self {
@@ -478,6 +488,14 @@ pub(super) mod tests {
                 "remove returns the entry"
             );
             assert_eq!(packed.remove(&0), None);
+            // `put` replaces the entry with its key, or adds one.
+            packed.put(Counted { key: 2, count: 9 });
+            packed.put(Counted { key: 1, count: 7 });
+            assert_eq!(packed.get(&2).map(|c| c.count), Some(9));
+            assert_eq!(packed.get(&1).map(|c| c.count), Some(7));
+            // Key 0 was removed; key 2 was there unless size is 1; key 1 never was.
+            assert_eq!(packed.len(), if size == 1 { 2 } else { size as usize });
+            assert_eq!(before.get(&2).map(|c| c.count), (size > 1).then_some(0));
         }
     }
 

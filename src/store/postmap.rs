@@ -5,9 +5,10 @@
 //! entries they hold: measured at 1M entries, 137 bytes an entry for `PostId -> Arc<PostRecord>`
 //! (24 bytes of data) and as much for a slug hash -> `PostId`. Packed in sorted blocks, an entry
 //! costs its size plus about 1/40: 9 bytes for a post (a pointer; its id is read through it) and
-//! 25 for a slug, so the two maps hold a million posts in about 35 MB instead of 270 MB. Lookups are a B-tree descent to the block (O(log n)) and a binary
-//! search in it; a change copies one block of at most 64 entries. Post ids are UUIDv7, so new
-//! posts are appended at the end of the id order and fill blocks completely.
+//! 25 for a slug, so the two maps hold a million posts in about 35 MB instead of 270 MB. Lookups
+//! are a B-tree descent to the block (O(log n)) and a binary search in it; a change copies one
+//! block of at most 64 entries. Post ids are UUIDv7, so new posts are appended at the end of the
+//! id order and fill blocks completely.
 
 use std::borrow::Borrow;
 use std::sync::Arc;
@@ -62,12 +63,7 @@ impl PostMap {
 
     /// Adds the record, or replaces the one with its id.
     pub fn insert(&mut self, record: Arc<PostRecord>) {
-        match self.0.get_mut(&record.id) {
-            Some(stored) => stored.0 = record,
-            None => {
-                self.0.insert(Stored(record));
-            }
-        }
+        self.0.put(Stored(record));
     }
 
     /// Removes and returns the record with this id.
@@ -121,12 +117,7 @@ impl SlugIndex {
 
     /// Indexes `id` under `hash`, replacing whatever was there.
     pub fn insert(&mut self, hash: u64, id: PostId) {
-        match self.0.get_mut(&hash) {
-            Some(named) => named.id = id,
-            None => {
-                self.0.insert(Named { hash, id });
-            }
-        }
+        self.0.put(Named { hash, id });
     }
 
     pub fn remove(&mut self, hash: u64) {

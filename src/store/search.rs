@@ -36,9 +36,9 @@
 //!
 //! Measured on the bench corpus (posts of 150 words from a 20-word vocabulary, a title holding a
 //! number of its own, two tags: 21 distinct words a post, one of them unique), the index took
-//! 312 bytes a post at 100k and at 1M posts with the words in a B-tree (about 75 fewer since); adding a post costs about 16 µs (most of it finding
-//! and lower-casing 150 words), [`SearchIndex::from_posts`] builds the same index at about 9 µs
-//! a post.
+//! 312 bytes a post at 100k and at 1M posts with the words in a B-tree (about 75 fewer since);
+//! adding a post costs about 16 µs (most of it finding and lower-casing 150 words),
+//! [`SearchIndex::from_posts`] builds the same index at about 9 µs a post.
 //!
 //! # Doc numbers
 //! A post's doc is `millisecond << 17 | slot`, where the millisecond is its key's timestamp
