@@ -72,11 +72,12 @@ echo "== posts"
 call 201 POST "$API/posts" "${AUTH[@]}" "${JSON[@]}" \
   -d '{"title":"Hello, world","content":"My first post.","description":"Hi","tags":["intro","Rust"]}'
 POST_ID=$(json .id)
-call 200 GET "$API/posts/$POST_ID"
 call 200 GET "$API/posts/hello-world"
-call 304 GET "$API/posts/$POST_ID" -H 'if-none-match: "1"'
-call 200 PATCH "$API/posts/$POST_ID" "${AUTH[@]}" "${JSON[@]}" -H 'if-match: "1"' -d '{"title":"Hello again"}'
-call 412 PATCH "$API/posts/$POST_ID" "${AUTH[@]}" "${JSON[@]}" -H 'if-match: "1"' -d '{"title":"Stale edit"}'
+call 200 GET "$API/posts/$POST_ID"
+POST_ETAG=$(awk 'tolower($1) == "etag:" { sub(/\r$/, "", $2); print $2 }' "$HEADERS")
+call 304 GET "$API/posts/$POST_ID" -H "if-none-match: $POST_ETAG"
+call 200 PATCH "$API/posts/$POST_ID" "${AUTH[@]}" "${JSON[@]}" -H "if-match: $POST_ETAG" -d '{"title":"Hello again"}'
+call 412 PATCH "$API/posts/$POST_ID" "${AUTH[@]}" "${JSON[@]}" -H "if-match: $POST_ETAG" -d '{"title":"Stale edit"}'
 call 200 PUT "$API/posts/$POST_ID" "${AUTH[@]}" "${JSON[@]}" -d '{"title":"Replaced","content":"All new."}'
 call 403 PATCH "$API/posts/$POST_ID" -H "authorization: Bearer $BOB" "${JSON[@]}" -d '{"title":"Bob was here"}'
 call 401 POST "$API/posts" "${JSON[@]}" -d '{"title":"No token","content":"x"}'

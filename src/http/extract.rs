@@ -15,10 +15,12 @@ use std::time::Duration;
 use actix_web::body::{BodySize, BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH};
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 
@@ -314,9 +316,32 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// The strong ETag of a resource at `version`.
-pub fn etag(version: u64) -> String {
-    format!("\"{version}\"")
+/// A strong ETag `"<version>-<digest>"`: the version of the resource, which `If-Match` checks,
+/// then a digest (base64url) of what its answer shows besides and that changes without a new
+/// version (counts, the viewer's own flags, another resource's fields). `If-None-Match`
+/// compares whole tags, so such a change is never answered 304.
+pub fn versioned_etag(version: u64, digest: &[u8]) -> String {
+    format!("\"{version}-{}\"", URL_SAFE_NO_PAD.encode(digest))
+}
+
+/// Whether the request's `If-None-Match` (every header line: comma-separated entity tags, or
+/// `*`) names `etag`, so that the answer is 304.
+pub fn none_match(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(IF_NONE_MATCH)
+        .filter_map(|value| value.to_str().ok())
+        .any(|given| not_modified(given, etag))
+}
+
+/// Whether an `If-None-Match` header value (a comma-separated list of entity tags, or `*`)
+/// names `etag`. Comparison is weak (RFC 9110 section 13.1.2): `W/` prefixes are ignored.
+pub fn not_modified(if_none_match: &str, etag: &str) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    let current = opaque(etag);
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || opaque(tag) == current)
 }
 
 /// The `If-Match` precondition (RFC 9110 section 13.1.1) as versions the resource must be at.
@@ -352,7 +377,14 @@ pub fn expected_versions(
     Expected::OneOf(
         values
             .iter()
-            .filter_map(|tag| tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok())
+            .filter_map(|tag| {
+                let opaque = tag.strip_prefix('"')?.strip_suffix('"')?;
+                // `"<version>-<digest>"`, or `"<version>"` as tags were before the digest.
+                let version = opaque
+                    .split_once('-')
+                    .map_or(opaque, |(version, _)| version);
+                version.parse().ok()
+            })
             .collect(),
     )
 }
@@ -434,6 +466,28 @@ mod tests {
     }
 
     #[test]
+    fn if_none_match_compares_whole_tags_weakly() {
+        let tag = versioned_etag(3, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(tag, "\"3-AQIDBAUGBwg\"");
+        assert!(not_modified(&tag, &tag));
+        assert!(not_modified(&format!("W/{tag}"), &tag), "weak comparison");
+        assert!(not_modified(&format!("\"other\", {tag}"), &tag));
+        assert!(not_modified("*", &tag));
+        assert!(!not_modified("\"other\"", &tag));
+        assert!(
+            !not_modified("\"3\"", &tag),
+            "the version alone is not the tag"
+        );
+        assert!(!not_modified("", &tag));
+        let req = TestRequest::default()
+            .append_header((IF_NONE_MATCH, "\"1-x\""))
+            .append_header((IF_NONE_MATCH, tag.as_str()))
+            .to_http_request();
+        assert!(none_match(&req, &tag), "every header line counts");
+        assert!(!none_match(&TestRequest::default().to_http_request(), &tag));
+    }
+
+    #[test]
     fn if_match_lists_versions() {
         let req = |v: &str| {
             TestRequest::default()
@@ -452,6 +506,11 @@ mod tests {
         assert_eq!(
             expected_versions(&req("W/\"3\""), IF_MATCH),
             Expected::OneOf(vec![])
+        );
+        // The version part of a tag with its digest; the digest does not count.
+        assert_eq!(
+            expected_versions(&req("\"4-AAECAwQFBgc\", \"x-1\""), IF_MATCH),
+            Expected::OneOf(vec![4])
         );
         let none = TestRequest::default().to_http_request();
         assert_eq!(expected_versions(&none, IF_MATCH), Expected::Any);

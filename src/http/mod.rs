@@ -16,4 +16,4 @@ pub mod middleware;
 
 pub use auth::{AdminUser, AuthUser, MaybeAuthUser, PostsReader, PostsWriter, SessionUser};
 pub use credentials::{AuthenticatedClient, Credentials};
-pub use extract::{etag, expected_versions, BodyLimit, IfMatch, JsonBody};
+pub use extract::{none_match, versioned_etag, BodyLimit, IfMatch, JsonBody};

@@ -1,6 +1,6 @@
 //! `/api/v1/posts`: the blog's posts.
 
-use actix_web::http::header::{self, IF_NONE_MATCH};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,13 +13,11 @@ use crate::domain::{
 };
 use crate::error::{ApiError, ApiResult, AuthFailure, FieldErrors};
 use crate::http::{
-    etag, expected_versions, AuthUser, BodyLimit, IfMatch, JsonBody, PostsReader, PostsWriter,
+    none_match, versioned_etag, AuthUser, BodyLimit, IfMatch, JsonBody, PostsReader, PostsWriter,
 };
 use crate::routes::users::present;
 use crate::store::search::{query_words, SearchCursor};
-use crate::store::{
-    Actor, Author, Expected, Listing, NewPost, Post, PostEdit, PostQuery, PostSearch, Store,
-};
+use crate::store::{Actor, Author, Listing, NewPost, Post, PostEdit, PostQuery, PostSearch, Store};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -273,7 +271,7 @@ pub struct PostView {
     #[serde(serialize_with = "rfc3339_millis")]
     #[schema(value_type = String, format = DateTime, example = "2026-11-23T10:00:00.000Z")]
     pub updated_at: Timestamp,
-    /// Starts at 1 and increments on every change; the `ETag` is derived from it.
+    /// Starts at 1 and increments on every change; the `ETag` starts with it.
     #[schema(example = 1)]
     pub version: u64,
     /// How many accounts favorited the post.
@@ -522,8 +520,38 @@ fn with_etag(
     post: Post,
 ) -> HttpResponse {
     builder
-        .insert_header((header::ETAG, etag(post.version)))
+        .insert_header((header::ETAG, post_etag(&post)))
         .json(html.view(post))
+}
+
+/// The post's `ETag`: `"<version>-<digest>"`. `If-Match` checks the version; the digest is of
+/// what the answer shows that the version does not count (the favorites, whether the viewer
+/// favorited it, the author's profile), so that `If-None-Match` never gets 304 for an answer
+/// that would now read differently, and a favorite never makes its author's edit fail.
+fn post_etag(post: &Post) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    digest.update(post.favorites.to_le_bytes());
+    digest.update([u8::from(post.favorited)]);
+    let author = &post.author;
+    digest.update(author.id.as_uuid().as_bytes());
+    let texts = [
+        Some(author.username.as_str()),
+        author.name.as_ref().map(DisplayName::as_str),
+        author.bio.as_ref().map(Bio::as_str),
+        author.image.as_ref().map(ImageUrl::as_str),
+    ];
+    for text in texts {
+        // Length-prefixed (u64::MAX for none), so that no two profiles hash the same bytes.
+        match text {
+            Some(text) => {
+                digest.update((text.len() as u64).to_le_bytes());
+                digest.update(text.as_bytes());
+            }
+            None => digest.update(u64::MAX.to_le_bytes()),
+        }
+    }
+    versioned_etag(post.version, &digest.finalize()[..8])
 }
 
 /// Creates a post by the caller. 201 with `Location` and `ETag`.
@@ -555,7 +583,7 @@ pub async fn create(
     get, path = "/api/v1/posts/{id}", tag = "posts",
     params(("id" = String, Path, description = "Post id (UUID) or slug")),
     responses(
-        (status = 200, description = "The post, with its current version as ETag", body = PostView, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
+        (status = 200, description = "The post, with its ETag", body = PostView, headers(("ETag" = String, description = "\"<version>-<digest>\": If-Match checks the version, If-None-Match the whole tag"))),
         (status = 304, description = "Not modified"),
         crate::problems::NotFoundProblem,
     )
@@ -573,12 +601,11 @@ pub async fn get(
         Err(_) => store.post_by_slug(&id, viewer.as_ref()).await?,
     }
     .ok_or(ApiError::NotFound("post"))?;
-    if let Expected::OneOf(versions) = expected_versions(&req, IF_NONE_MATCH) {
-        if versions.contains(&post.version) {
-            return Ok(HttpResponse::NotModified()
-                .insert_header((header::ETAG, etag(post.version)))
-                .finish());
-        }
+    let tag = post_etag(&post);
+    if none_match(&req, &tag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, tag))
+            .finish());
     }
     Ok(with_etag(HttpResponse::Ok(), &html, post))
 }
@@ -592,7 +619,7 @@ pub async fn get(
     request_body = PostInput,
     security(("oauth2_password" = []), ("bearer" = []), ("oauth2_client" = ["posts:write"])),
     responses(
-        (status = 200, description = "The replaced post, with its new ETag", body = PostView, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
+        (status = 200, description = "The replaced post, with its new ETag", body = PostView, headers(("ETag" = String, description = "\"<version>-<digest>\": If-Match checks the version, If-None-Match the whole tag"))),
         crate::problems::BodyProblems, crate::problems::AuthProblems, crate::problems::PostWriteProblems,
     )
 )]
@@ -625,7 +652,7 @@ pub async fn replace(
     request_body = PostPatch,
     security(("oauth2_password" = []), ("bearer" = []), ("oauth2_client" = ["posts:write"])),
     responses(
-        (status = 200, description = "The changed post, with its new ETag", body = PostView, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
+        (status = 200, description = "The changed post, with its new ETag", body = PostView, headers(("ETag" = String, description = "\"<version>-<digest>\": If-Match checks the version, If-None-Match the whole tag"))),
         crate::problems::BodyProblems, crate::problems::AuthProblems, crate::problems::PostWriteProblems,
     )
 )]
@@ -669,7 +696,7 @@ pub async fn delete(
     params(("id" = String, Path, format = Uuid)),
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
-        (status = 200, description = "The post, favorited by the caller", body = PostView, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
+        (status = 200, description = "The post, favorited by the caller", body = PostView, headers(("ETag" = String, description = "\"<version>-<digest>\": If-Match checks the version, If-None-Match the whole tag"))),
         crate::problems::AuthProblems, crate::problems::NotFoundProblem,
     )
 )]
@@ -690,7 +717,7 @@ pub async fn favorite(
     params(("id" = String, Path, format = Uuid)),
     security(("oauth2_password" = []), ("bearer" = [])),
     responses(
-        (status = 200, description = "The post, not favorited by the caller", body = PostView, headers(("ETag" = String, description = "The post's version, for If-Match and If-None-Match"))),
+        (status = 200, description = "The post, not favorited by the caller", body = PostView, headers(("ETag" = String, description = "\"<version>-<digest>\": If-Match checks the version, If-None-Match the whole tag"))),
         crate::problems::AuthProblems, crate::problems::NotFoundProblem,
     )
 )]

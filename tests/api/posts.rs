@@ -40,7 +40,13 @@ async fn create_returns_201_with_location_etag_and_the_post() {
     let etag = response.headers()["etag"].to_str().unwrap().to_owned();
     let post: Value = response.json().await.unwrap();
     assert_eq!(location, format!("/api/v1/posts/{}", id(&post)));
-    assert_eq!(etag, "\"1\"");
+    // The version, then 8 bytes of digest (11 characters of base64url).
+    let (version, digest) = etag
+        .strip_prefix('"')
+        .and_then(|tag| tag.strip_suffix('"'))
+        .and_then(|tag| tag.split_once('-'))
+        .expect("\"<version>-<digest>\"");
+    assert_eq!((version, digest.len()), ("1", 11), "{etag}");
     assert_eq!(post["slug"], "hello-world");
     assert_eq!(post["title"], "Hello, World!");
     assert_eq!(post["content"], "# Hi\n");
@@ -207,7 +213,8 @@ async fn put_replaces_patch_changes_and_versions_count_changes() {
     )
     .await;
     assert_eq!(replaced.status(), 200);
-    assert_eq!(replaced.headers()["etag"], "\"2\"");
+    let tag = replaced.headers()["etag"].to_str().unwrap();
+    assert!(tag.starts_with("\"2-"), "{tag}");
     let replaced: Value = replaced.json().await.unwrap();
     assert_eq!(
         (replaced["title"].as_str(), replaced["slug"].as_str()),
@@ -354,13 +361,126 @@ async fn if_none_match_answers_304() {
     let app = spawn_app().await;
     let alice = app.signup("alice").await;
     let post_id = id(&app.create_post(&alice.token, &post_body("Cached")).await);
-    let get = |tag: &'static str| {
-        app.request(Method::GET, &format!("/api/v1/posts/{post_id}"))
+    let path = format!("/api/v1/posts/{post_id}");
+    let get = |tag: String| {
+        app.request(Method::GET, &path)
             .header("if-none-match", tag)
             .send()
     };
-    assert_eq!(get("\"1\"").await.unwrap().status(), 304);
-    assert_eq!(get("\"7\"").await.unwrap().status(), 200);
+    let tag = app.get(&path).await.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(tag.starts_with("\"1-"), "{tag}");
+    let unchanged = get(tag.clone()).await.unwrap();
+    assert_eq!(unchanged.status(), 304);
+    assert_eq!(unchanged.headers()["etag"].to_str().unwrap(), tag);
+    assert_eq!(get(format!("W/{tag}")).await.unwrap().status(), 304);
+    assert_eq!(get("\"1\"".into()).await.unwrap().status(), 200);
+    assert_eq!(get("\"7\"".into()).await.unwrap().status(), 200);
+}
+
+/// What a post's answer shows besides its own fields (favorites, the viewer's `favorited`, the
+/// author's profile) changes without a new version: the ETag changes with it, so a client
+/// revalidating gets the new answer, not 304; `If-Match` still checks the version alone.
+#[tokio::test]
+async fn etag_follows_favorites_and_the_authors_profile() {
+    let app = spawn_app().await;
+    let alice = app.signup("alice").await;
+    let bob = app.signup("bob").await;
+    let post_id = id(&app.create_post(&alice.token, &post_body("Cached")).await);
+    let path = format!("/api/v1/posts/{post_id}");
+    let etag =
+        |response: &reqwest::Response| response.headers()["etag"].to_str().unwrap().to_owned();
+    let revalidate = |tag: String, token: Option<String>| {
+        let mut request = app.request(Method::GET, &path).header("if-none-match", tag);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let first = etag(&app.get(&path).await);
+
+    // Bob favorites it: the anonymous answer now counts one favorite.
+    let favorited = app
+        .request(Method::PUT, &format!("{path}/favorite"))
+        .bearer_auth(&bob.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(favorited.status(), 200);
+    let as_bob = etag(&favorited);
+    let after = revalidate(first.clone(), None).await.unwrap();
+    assert_eq!(after.status(), 200, "a favorite changes the answer");
+    let counted = etag(&after);
+    assert_ne!(counted, first);
+    let body: Value = after.json().await.unwrap();
+    assert_eq!(
+        (&body["favorites_count"], &body["version"]),
+        (&json!(1), &json!(1))
+    );
+    assert_eq!(
+        revalidate(counted.clone(), None).await.unwrap().status(),
+        304
+    );
+
+    // Bob's answer says `favorited: true`, the anonymous one does not: different tags.
+    assert_ne!(as_bob, counted);
+    assert_eq!(
+        revalidate(counted.clone(), Some(bob.token.clone()))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        revalidate(as_bob.clone(), Some(bob.token.clone()))
+            .await
+            .unwrap()
+            .status(),
+        304
+    );
+
+    // Alice changes her bio: every answer showing her as author changes.
+    let me = app
+        .send_json(
+            Method::PATCH,
+            "/api/v1/users/me",
+            Some(&alice.token),
+            &json!({"bio": "New bio."}),
+        )
+        .await;
+    assert_eq!(me.status(), 200);
+    let after = revalidate(counted.clone(), None).await.unwrap();
+    assert_eq!(
+        after.status(),
+        200,
+        "the author's profile changes the answer"
+    );
+    assert_ne!(etag(&after), counted);
+
+    // The favorite and the bio did not make a new version: an edit under the first tag succeeds.
+    let edited = edit(
+        &app,
+        Method::PATCH,
+        &alice,
+        &post_id,
+        &json!({"title": "Edited"}),
+        Some(&first),
+    )
+    .await;
+    assert_eq!(edited.status(), 200);
+    assert!(etag(&edited).starts_with("\"2-"), "{}", etag(&edited));
+    let stale = edit(
+        &app,
+        Method::PATCH,
+        &alice,
+        &post_id,
+        &json!({"title": "Stale"}),
+        Some(&first),
+    )
+    .await;
+    assert_problem(stale, 412, "precondition_failed").await;
 }
 
 #[tokio::test]

@@ -372,7 +372,8 @@ async fn favorites_are_counted_shown_per_reader_and_idempotent() {
     let by_id = format!("/api/v1/posts/{post}");
 
     let response = app.send_as(Method::PUT, &favorite, &bob.token).await;
-    assert_eq!(response.headers()["etag"], "\"1\"", "a favorite is no edit");
+    let tag = response.headers()["etag"].to_str().unwrap();
+    assert!(tag.starts_with("\"1-"), "a favorite is no edit: {tag}");
     let favorited = expect(response, 200).await;
     assert_eq!(favorited["id"], post.as_str());
     assert_eq!(
