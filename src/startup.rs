@@ -50,6 +50,7 @@ pub enum StartupError {
 pub struct Application {
     address: SocketAddr,
     server: Server,
+    store: web::Data<Store>,
 }
 
 impl Application {
@@ -136,6 +137,7 @@ impl Application {
             settings.realworld_token_ttl,
         ));
         let metrics = settings.metrics;
+        let own_store = store.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(Compress::default())
@@ -191,7 +193,11 @@ impl Application {
         .listen(listener)
         .map_err(listen_error)?
         .run();
-        Ok(Self { address, server })
+        Ok(Self {
+            address,
+            server,
+            store: own_store,
+        })
     }
 
     /// The address actually bound (with the real port when 0 was asked for).
@@ -208,9 +214,12 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGINT/SIGTERM finish in-flight requests first).
+    /// Serves until stopped (SIGINT/SIGTERM finish in-flight requests first), then tells the
+    /// store it no longer serves (see [`Store::stopped_serving`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.store.stopped_serving().await;
+        served
     }
 }
 

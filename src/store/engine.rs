@@ -81,6 +81,15 @@ impl Store {
         }
     }
 
+    /// The server has stopped serving requests (it is shutting down). On PostgreSQL the other
+    /// servers are told, so that their writes no longer wait for this one; the embedded engine
+    /// has nothing to do (every acknowledged write is on disk already).
+    pub async fn stopped_serving(&self) {
+        if let Engine::Postgres(store) = &self.engine {
+            store.leave().await;
+        }
+    }
+
     /// Exchanges a refresh token (see [`Embedded::rotate_refresh`]).
     pub async fn rotate_refresh(
         &self,

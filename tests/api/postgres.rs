@@ -255,6 +255,38 @@ async fn of_twelve_concurrent_refreshes_over_two_servers_exactly_one_wins() {
     assert_eq!(counts.get(&401), Some(&11), "{counts:?}");
 }
 
+/// A server that stops tells the others on the database (`bye`), so that their writes stop
+/// waiting for its read cache at once instead of for its lease to run out; the other server
+/// forgets it and goes on writing.
+#[actix_web::test]
+async fn a_stopping_server_says_goodbye_and_the_other_forgets_it() {
+    let Some((a, b)) = two_servers("a_stopping_server_says_goodbye...").await else {
+        return;
+    };
+    let url = a.database.as_ref().expect("a test database").url.clone();
+    let mut listener = sqlx::postgres::PgListener::connect(&url).await.unwrap();
+    listener.listen("blog_cache").await.unwrap();
+    drop(b);
+    let goodbye = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let notification = listener.recv().await.unwrap();
+            if notification.payload().starts_with("bye:") {
+                return notification.payload().to_owned();
+            }
+        }
+    })
+    .await
+    .expect("the stopped server said goodbye");
+    assert!(
+        uuid::Uuid::parse_str(goodbye.trim_start_matches("bye:")).is_ok(),
+        "{goodbye}"
+    );
+    hears_peers(&a, 0).await;
+    let gina = a.signup("gina").await;
+    a.create_post(&gina.token, &post_body("After the goodbye"))
+        .await;
+}
+
 async fn futures_statuses(
     requests: impl Iterator<Item = impl std::future::Future<Output = reqwest::Response> + 'static>,
 ) -> Vec<StatusCode> {

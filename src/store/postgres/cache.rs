@@ -30,7 +30,10 @@
 //! its cache only while it has heard its *own* heartbeat within [`LEASE`] (proof that its
 //! listening connection is up and caught up), and a writer waits for the servers it has heard
 //! within the lease. A server cut off from the database stops serving from its cache within the
-//! lease, and a writer waits at most [`ACK_WAIT`] for one that went silent.
+//! lease, and a writer waits at most a lease and a [`MARGIN`] for one that went silent. A server that shuts
+//! down says so once it has stopped serving requests (`bye:<its id>`): the others forget it at
+//! once, and their writes no longer wait for it (a restart of one server would otherwise hold
+//! every write of the others for up to a lease). Its heartbeats still in flight are ignored.
 //!
 //! # Why an entry is never stale
 //! - An entry carries the epoch read *before* its query: if a change commits while the query
@@ -72,6 +75,10 @@ const LEASE: Duration = Duration::from_secs(3);
 /// Added to a lease wherever one server waits for another's to end (the time between a
 /// notification's commit and the writer's clock reading).
 const MARGIN: Duration = Duration::from_millis(200);
+
+/// How long a server that said it stopped is remembered: far longer than any heartbeat of its
+/// can be in flight (server ids are never reused; a restarted server has a new one).
+const DEPARTED_FOR: Duration = Duration::from_secs(60);
 
 /// How long the listener waits before connecting again after losing its connection.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
@@ -164,6 +171,9 @@ pub(super) struct Caches {
     self_beats: AtomicU32,
     /// The other servers, by when they were last heard.
     peers: Mutex<HashMap<Uuid, Instant>>,
+    /// Servers that said they stopped, by when: a heartbeat of theirs still in flight must not
+    /// bring them back. Kept for [`DEPARTED_FOR`].
+    departed: Mutex<HashMap<Uuid, Instant>>,
     waiters: Mutex<HashMap<u64, Waiter>>,
     next_sync: AtomicU64,
     sessions_epoch: AtomicU64,
@@ -186,6 +196,7 @@ impl Caches {
             heard_self: AtomicU64::new(0),
             self_beats: AtomicU32::new(0),
             peers: Mutex::new(HashMap::new()),
+            departed: Mutex::new(HashMap::new()),
             waiters: Mutex::new(HashMap::new()),
             next_sync: AtomicU64::new(0),
             sessions_epoch: AtomicU64::new(0),
@@ -280,6 +291,33 @@ impl Caches {
         peers.keys().copied().collect()
     }
 
+    /// `peer` said it stopped serving: forgotten at once, and no write waits for it any more.
+    fn forget(&self, peer: Uuid) {
+        {
+            let mut departed = self.departed.lock();
+            departed.retain(|_, when| when.elapsed() < DEPARTED_FOR);
+            departed.insert(peer, Instant::now());
+        }
+        self.peers.lock().remove(&peer);
+        for waiter in self.waiters.lock().values_mut() {
+            if waiter.pending.remove(&peer) && waiter.pending.is_empty() {
+                if let Some(done) = waiter.done.take() {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+
+    /// This server has stopped serving requests (it is shutting down): nothing is served from
+    /// the cache any more, and the others are told to stop waiting for its acknowledgements.
+    /// Sent over `pool`, the cache's own.
+    pub async fn leave(&self, pool: &PgPool) {
+        self.suspend();
+        if notify(pool, &format!("bye:{}", self.id)).await {
+            tracing::info!("told the other servers that this one stopped");
+        }
+    }
+
     /// How many other servers this one hears (for `/health`).
     pub fn peer_count(&self) -> usize {
         self.live_peers().len()
@@ -339,8 +377,14 @@ impl Caches {
                     let sent = sent.parse::<u64>().ok()?;
                     self.heard_self.fetch_max(sent + 1, Ordering::AcqRel);
                     self.self_beats.fetch_add(1, Ordering::AcqRel);
-                } else {
+                } else if !self.departed.lock().contains_key(&id) {
                     self.peers.lock().insert(id, Instant::now());
+                }
+            }
+            (Some("bye"), Some(id), None, _) => {
+                let id = Uuid::parse_str(id).ok()?;
+                if id != self.id {
+                    self.forget(id);
                 }
             }
             (Some("sync"), Some(from), Some(n), None) => {
@@ -494,4 +538,58 @@ pub(super) fn listen(pool: PgPool, caches: Weak<Caches>) -> Listener {
         }
     });
     Listener(vec![heartbeat.abort_handle(), listener.abort_handle()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write waiting for `pending`, and the receiver that hears when it may answer.
+    fn waiter(caches: &Caches, n: u64, pending: &[Uuid]) -> oneshot::Receiver<()> {
+        let (done, acked) = oneshot::channel();
+        caches.waiters.lock().insert(
+            n,
+            Waiter {
+                pending: pending.iter().copied().collect(),
+                done: Some(done),
+            },
+        );
+        acked
+    }
+
+    #[test]
+    fn a_server_that_says_bye_is_forgotten_and_no_write_waits_for_it() {
+        let caches = Caches::new(10);
+        let (leaving, staying) = (Uuid::new_v4(), Uuid::new_v4());
+        for peer in [leaving, staying] {
+            assert_eq!(caches.notified(&format!("hb:{peer}:5")), None);
+        }
+        assert_eq!(caches.peer_count(), 2);
+        let mut on_leaving = waiter(&caches, 0, &[leaving]);
+        let mut on_both = waiter(&caches, 1, &[leaving, staying]);
+
+        assert_eq!(caches.notified(&format!("bye:{leaving}")), None);
+        assert_eq!(caches.peer_count(), 1, "forgotten at once");
+        assert!(
+            on_leaving.try_recv().is_ok(),
+            "a write waiting for it alone answers"
+        );
+        assert!(
+            on_both.try_recv().is_err(),
+            "a write waiting for another too still waits"
+        );
+        assert_eq!(
+            caches.notified(&format!("ack:{}:1:{staying}", caches.id)),
+            None
+        );
+        assert!(on_both.try_recv().is_ok());
+
+        // A heartbeat of the departed server still in flight does not bring it back.
+        caches.notified(&format!("hb:{leaving}:6"));
+        assert_eq!(caches.peer_count(), 1);
+        // A server never forgets itself, and a malformed goodbye changes nothing.
+        caches.notified(&format!("bye:{}", caches.id));
+        caches.notified("bye:not-a-uuid");
+        assert_eq!(caches.peer_count(), 1);
+    }
 }

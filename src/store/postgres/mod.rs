@@ -310,6 +310,12 @@ impl Postgres {
         self.cache.state()
     }
 
+    /// This server has stopped serving requests: the other servers on the database are told,
+    /// so that their writes stop waiting for its read cache at once.
+    pub async fn leave(&self) {
+        self.cache.leave(&self.cache_pool).await;
+    }
+
     /// How many other servers this one hears on the database (for `/health`).
     pub fn cache_peers(&self) -> usize {
         self.cache.peer_count()
