@@ -187,8 +187,8 @@ impl Application {
                 }))
         })
         .workers(workers)
-        // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (every acknowledged
-        // write is already on disk), then exit.
+        // SIGTERM: stop accepting, let in-flight requests finish (every acknowledged write is
+        // already on disk), then exit. SIGINT and SIGQUIT: actix-web's forced stop, at once.
         .shutdown_timeout(10)
         .listen(listener)
         .map_err(listen_error)?
@@ -214,8 +214,8 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGINT/SIGTERM finish in-flight requests first), then tells the
-    /// store it no longer serves (see [`Store::stopped_serving`]).
+    /// Serves until stopped (SIGTERM lets in-flight requests finish first; SIGINT and SIGQUIT
+    /// do not), then tells the store it no longer serves (see [`Store::stopped_serving`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.store.stopped_serving().await;

@@ -383,6 +383,10 @@ pub fn expected_versions(
                 let version = opaque
                     .split_once('-')
                     .map_or(opaque, |(version, _)| version);
+                // Digits only: `u64::from_str` would take "+3" too.
+                if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
                 version.parse().ok()
             })
             .collect(),
@@ -509,7 +513,7 @@ mod tests {
         );
         // The version part of a tag with its digest; the digest does not count.
         assert_eq!(
-            expected_versions(&req("\"4-AAECAwQFBgc\", \"x-1\""), IF_MATCH),
+            expected_versions(&req("\"4-AAECAwQFBgc\", \"x-1\", \"+5\", \"-6\""), IF_MATCH),
             Expected::OneOf(vec![4])
         );
         let none = TestRequest::default().to_http_request();

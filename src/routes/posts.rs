@@ -527,10 +527,14 @@ fn with_etag(
 /// The post's `ETag`: `"<version>-<digest>"`. `If-Match` checks the version; the digest is of
 /// what the answer shows that the version does not count (the favorites, whether the viewer
 /// favorited it, the author's profile), so that `If-None-Match` never gets 304 for an answer
-/// that would now read differently, and a favorite never makes its author's edit fail.
+/// that would now read differently, and a favorite never makes its author's edit fail. It also
+/// takes the post's id (a slug freed by a deleted post and taken by a new one at version 1 is
+/// another answer) and this release (its renderer makes `content_html`).
 fn post_etag(post: &Post) -> String {
     use sha2::{Digest, Sha256};
     let mut digest = Sha256::new();
+    digest.update(env!("CARGO_PKG_VERSION").as_bytes());
+    digest.update(post.id.as_uuid().as_bytes());
     digest.update(post.favorites.to_le_bytes());
     digest.update([u8::from(post.favorited)]);
     let author = &post.author;

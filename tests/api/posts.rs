@@ -380,6 +380,41 @@ async fn if_none_match_answers_304() {
     assert_eq!(get("\"7\"".into()).await.unwrap().status(), 200);
 }
 
+/// A slug freed by a deleted post and taken by a new one (at version 1, same author, no
+/// favorites) names another answer: the old tag gets 200, not 304.
+#[tokio::test]
+async fn a_reused_slug_is_not_answered_304() {
+    let app = spawn_app().await;
+    let alice = app.signup("alice").await;
+    let first = app.create_post(&alice.token, &post_body("Reused")).await;
+    let slug = first["slug"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/posts/{slug}");
+    let old = app.get(&path).await.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let deleted = app
+        .request(Method::DELETE, &format!("/api/v1/posts/{}", id(&first)))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let second = app.create_post(&alice.token, &post_body("Reused")).await;
+    assert_eq!(
+        (second["slug"].as_str(), second["version"].as_u64()),
+        (Some(slug.as_str()), Some(1))
+    );
+    let again = app
+        .request(Method::GET, &path)
+        .header("if-none-match", &old)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    assert_ne!(again.headers()["etag"].to_str().unwrap(), old);
+}
+
 /// What a post's answer shows besides its own fields (favorites, the viewer's `favorited`, the
 /// author's profile) changes without a new version: the ETag changes with it, so a client
 /// revalidating gets the new answer, not 304; `If-Match` still checks the version alone.

@@ -161,6 +161,9 @@ pub(super) struct Caches {
     /// makes the others drop theirs before its writes answer.
     enabled: bool,
     listening: AtomicBool,
+    /// This server has stopped serving and said so ([`Caches::leave`]): nothing is served from
+    /// the cache again, whatever the listener does.
+    left: AtomicBool,
     /// The origin of the times below.
     born: Instant,
     /// When the latest own heartbeat heard was sent, in milliseconds after `born` plus one
@@ -192,6 +195,7 @@ impl Caches {
             id: Uuid::new_v4(),
             enabled: entries > 0,
             listening: AtomicBool::new(false),
+            left: AtomicBool::new(false),
             born: Instant::now(),
             heard_self: AtomicU64::new(0),
             self_beats: AtomicU32::new(0),
@@ -209,6 +213,7 @@ impl Caches {
     /// Whether entries may be served and filled now.
     fn live(&self) -> bool {
         self.enabled
+            && !self.left.load(Ordering::Acquire)
             && self.listening.load(Ordering::Acquire)
             && self.self_beats.load(Ordering::Acquire) >= 2
             && match self.heard_self.load(Ordering::Acquire) {
@@ -312,6 +317,7 @@ impl Caches {
     /// the cache any more, and the others are told to stop waiting for its acknowledgements.
     /// Sent over `pool`, the cache's own.
     pub async fn leave(&self, pool: &PgPool) {
+        self.left.store(true, Ordering::Release);
         self.suspend();
         if notify(pool, &format!("bye:{}", self.id)).await {
             tracing::info!("told the other servers that this one stopped");
@@ -328,19 +334,24 @@ impl Caches {
     /// before it (see the module documentation). Sent over `pool`, the cache's own.
     pub async fn wrote(&self, pool: &PgPool) {
         self.bump();
-        let peers = self.live_peers();
-        if peers.is_empty() {
-            return;
-        }
         let n = self.next_sync.fetch_add(1, Ordering::Relaxed);
         let (done, acked) = oneshot::channel();
-        self.waiters.lock().insert(
-            n,
-            Waiter {
-                pending: peers,
-                done: Some(done),
-            },
-        );
+        {
+            // The peers are read under the waiters' lock: a `bye` handled meanwhile has either
+            // taken its server out of the peers already, or finds this waiter when it looks.
+            let mut waiters = self.waiters.lock();
+            let peers = self.live_peers();
+            if peers.is_empty() {
+                return;
+            }
+            waiters.insert(
+                n,
+                Waiter {
+                    pending: peers,
+                    done: Some(done),
+                },
+            );
+        }
         // Removes the waiter however this ends, the request dropped included.
         struct Forget<'a>(&'a Caches, u64);
         impl Drop for Forget<'_> {
@@ -470,6 +481,15 @@ async fn notify(pool: &PgPool, payload: &str) -> bool {
 /// The listener and heartbeat tasks: aborted when the engine is dropped.
 pub(super) struct Listener(Vec<tokio::task::AbortHandle>);
 
+impl Listener {
+    /// No more heartbeats (this server is leaving); the listener goes on.
+    pub fn stop_heartbeat(&self) {
+        if let Some(heartbeat) = self.0.first() {
+            heartbeat.abort();
+        }
+    }
+}
+
 impl Drop for Listener {
     fn drop(&mut self) {
         for task in &self.0 {
@@ -537,6 +557,7 @@ pub(super) fn listen(pool: PgPool, caches: Weak<Caches>) -> Listener {
             tokio::time::sleep(RECONNECT_AFTER).await;
         }
     });
+    // The heartbeat first: [`Listener::stop_heartbeat`].
     Listener(vec![heartbeat.abort_handle(), listener.abort_handle()])
 }
 
@@ -591,5 +612,33 @@ mod tests {
         caches.notified(&format!("bye:{}", caches.id));
         caches.notified("bye:not-a-uuid");
         assert_eq!(caches.peer_count(), 1);
+    }
+
+    #[actix_web::test]
+    async fn a_server_that_left_never_serves_from_its_cache_again() {
+        let caches = Caches::new(10);
+        caches.resume();
+        for sent in 0..2 {
+            let sent = caches.millis() + sent;
+            caches.notified(&format!("hb:{}:{sent}", caches.id));
+        }
+        assert!(
+            caches.live(),
+            "listening, two own heartbeats heard within the lease"
+        );
+        // Nowhere to send the goodbye: `leave` goes on without it.
+        let nowhere = sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(Duration::from_millis(100))
+            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+            .unwrap();
+        caches.leave(&nowhere).await;
+        assert!(!caches.live());
+        // The listener reconnecting afterwards (it runs until the engine goes) changes nothing.
+        caches.resume();
+        for sent in 0..2 {
+            let sent = caches.millis() + sent;
+            caches.notified(&format!("hb:{}:{sent}", caches.id));
+        }
+        assert!(!caches.live());
     }
 }

@@ -245,7 +245,7 @@ pub struct Postgres {
     /// The cache's own connections: its listener, heartbeats and handshake.
     cache_pool: PgPool,
     /// Feeds `cache` the other servers' changes; stops with the engine.
-    _listener: Listener,
+    listener: Listener,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -289,7 +289,7 @@ impl Postgres {
             session_cap: DEFAULT_SESSION_CAP,
             cache,
             cache_pool,
-            _listener: listener,
+            listener,
         })
     }
 
@@ -313,6 +313,7 @@ impl Postgres {
     /// This server has stopped serving requests: the other servers on the database are told,
     /// so that their writes stop waiting for its read cache at once.
     pub async fn leave(&self) {
+        self.listener.stop_heartbeat();
         self.cache.leave(&self.cache_pool).await;
     }
 
