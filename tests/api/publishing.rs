@@ -105,12 +105,15 @@ async fn a_draft_is_seen_only_by_its_author_and_admins_until_published() {
 async fn a_scheduled_post_becomes_public_when_its_time_comes() {
     let app = spawn_app().await;
     let alice = app.signup("alice").await;
-    app.create_post(&alice.token, &json!({"title": "Now", "content": "x"}))
-        .await;
+    app.create_post(
+        &alice.token,
+        &json!({"title": "Now", "content": "x", "tags": ["now"]}),
+    )
+    .await;
     let scheduled = app
         .create_post(
             &alice.token,
-            &json!({"title": "Later", "content": "x", "published_at": in_seconds(2)}),
+            &json!({"title": "Later", "content": "x", "tags": ["later"], "published_at": in_seconds(2)}),
         )
         .await;
     assert_eq!(scheduled["status"], "published");
@@ -133,10 +136,19 @@ async fn a_scheduled_post_becomes_public_when_its_time_comes() {
     assert_problem(app.get(&path).await, 404, "not_found").await;
     assert_eq!(app.get_as(&path, &alice.token).await.status(), 200);
     assert_eq!(titles(&app, "", None).await, ["Now"]);
+    // The counts over public posts (on PostgreSQL these are cached: read now, they must not
+    // outlive the scheduled post's time).
+    let counts = || async {
+        let tags: Value = app.get("/api/tags").await.json().await.unwrap();
+        let articles: Value = app.get("/api/articles").await.json().await.unwrap();
+        (tags["tags"].clone(), articles["articlesCount"].clone())
+    };
+    assert_eq!(counts().await, (json!(["now"]), json!(1)));
 
     tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
     assert_eq!(app.get(&path).await.status(), 200, "no job, no restart");
     assert_eq!(titles(&app, "", None).await, ["Later", "Now"]);
+    assert_eq!(counts().await, (json!(["later", "now"]), json!(2)));
     assert!(titles(&app, "?status=scheduled", Some(&alice.token))
         .await
         .is_empty());

@@ -2,6 +2,8 @@
 //! favorites, comments, tags in use, and the article lists (offset pages with a total, and
 //! cursor pages). The same meaning as the embedded engine's `social.rs`.
 
+use std::sync::Arc;
+
 use sqlx::postgres::PgRow;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
@@ -13,6 +15,7 @@ use crate::store::{
 };
 
 use super::accounts::{end_other_sessions, taken};
+use super::cache::{Aggregate, AggregateKey};
 use super::{
     author_from, get, now, parsed, post_from, unavailable, user_from, viewer_uuid, Postgres,
     POST_VIEW, USER_COLUMNS,
@@ -410,25 +413,119 @@ impl Postgres {
     }
 
     /// The tags of public posts, with how many carry each, most used first (then by name).
+    /// From the read cache while nothing changed (a scan of every tag row otherwise).
     pub async fn tags(&self, limit: usize) -> Result<Vec<(Tag, usize)>, StoreError> {
-        // `post_tags` holds published posts only; scheduled ones sit past now. Names compare
-        // byte by byte (`C`), as the embedded engine sorts them.
-        let rows = sqlx::query(
-            "SELECT tag, count(*) AS uses FROM post_tags WHERE published_at <= $1 \
-             GROUP BY tag ORDER BY uses DESC, tag COLLATE \"C\" LIMIT $2",
-        )
-        .bind(now())
-        .bind(sql_count(limit))
-        .fetch_all(&self.pool)
+        let at = now();
+        let pick = |value| match value {
+            Aggregate::Tags(tags) => Some(tags),
+            Aggregate::Total(_) => None,
+        };
+        let tags = self
+            .aggregate(
+                AggregateKey::Tags(limit),
+                at,
+                pick,
+                Aggregate::Tags,
+                || async {
+                    // `post_tags` holds published posts only; scheduled ones sit past now. Names
+                    // compare byte by byte (`C`), as the embedded engine sorts them.
+                    let rows = sqlx::query(
+                        "SELECT tag, count(*) AS uses FROM post_tags WHERE published_at <= $1 \
+                     GROUP BY tag ORDER BY uses DESC, tag COLLATE \"C\" LIMIT $2",
+                    )
+                    .bind(at)
+                    .bind(sql_count(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
+                    rows.iter()
+                        .map(|row| -> Result<(Tag, usize), StoreError> {
+                            let tag = parsed("tag", &get::<String>(row, "tag")?, Tag::parse)?;
+                            let uses = get::<i64>(row, "uses")?;
+                            Ok((tag, usize::try_from(uses).unwrap_or(0)))
+                        })
+                        .collect::<Result<Arc<[_]>, _>>()
+                },
+            )
+            .await?;
+        Ok(tags.to_vec())
+    }
+
+    /// How many public posts `query`'s filters match (its page aside), from the read cache
+    /// while nothing changed (a count of every matching post otherwise).
+    async fn article_total(
+        &self,
+        query: &ArticleQuery,
+        at: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let key = AggregateKey::Total {
+            tag: query.tag.as_ref().map(|tag| tag.as_str().into()),
+            author: query
+                .author
+                .as_deref()
+                .map(|name| username_key(name).into()),
+            favorited: query
+                .favorited
+                .as_deref()
+                .map(|name| username_key(name).into()),
+            feed_of: query.feed_of.map(|reader| reader.as_uuid()),
+        };
+        let pick = |value| match value {
+            Aggregate::Total(total) => Some(total),
+            Aggregate::Tags(_) => None,
+        };
+        self.aggregate(key, at, pick, Aggregate::Total, || async {
+            let mut count: QueryBuilder<'_, sqlx::Postgres> =
+                QueryBuilder::new("SELECT count(*) AS total FROM posts p");
+            push_selection(&mut count, query, at);
+            let row = count
+                .build()
+                .fetch_one(&self.pool)
+                .await
+                .map_err(unavailable)?;
+            Ok(usize::try_from(get::<i64>(&row, "total")?).unwrap_or(0))
+        })
         .await
-        .map_err(unavailable)?;
-        rows.iter()
-            .map(|row| -> Result<(Tag, usize), StoreError> {
-                let tag = parsed("tag", &get::<String>(row, "tag")?, Tag::parse)?;
-                let uses = get::<i64>(row, "uses")?;
-                Ok((tag, usize::try_from(uses).unwrap_or(0)))
-            })
-            .collect()
+    }
+
+    /// The aggregate of `key` over the posts public at `at`: from the read cache, or counted by
+    /// `count` and kept until something changes or the next scheduled post becomes public. One
+    /// count of a key at a time: the requests that miss meanwhile wait for it and take its
+    /// result, rather than each scanning the same rows (at 1M posts a scan takes 150-300 ms).
+    async fn aggregate<T: Clone, F: std::future::Future<Output = Result<T, StoreError>>>(
+        &self,
+        key: AggregateKey,
+        at: Timestamp,
+        pick: impl Fn(Aggregate) -> Option<T>,
+        wrap: impl FnOnce(T) -> Aggregate,
+        count: impl FnOnce() -> F,
+    ) -> Result<T, StoreError> {
+        let cached = || self.cache.aggregate(&key, at).and_then(&pick);
+        if let Some(value) = cached() {
+            return Ok(value);
+        }
+        let _one_count_at_a_time = self.cache.counting(&key).await;
+        if let Some(value) = cached() {
+            return Ok(value);
+        }
+        let ticket = self.cache.post_ticket();
+        let value = count().await?;
+        let until = self.next_public(at).await?;
+        self.cache
+            .put_aggregate(key, ticket, wrap(value.clone()), until);
+        Ok(value)
+    }
+
+    /// When the next scheduled post (published, due after `at`) becomes public: what counts
+    /// public posts at `at` holds until then, unless something is written.
+    async fn next_public(&self, at: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT min(published_at) FROM posts WHERE status = 'published' AND published_at > $1",
+        )
+        .bind(at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)
     }
 
     /// Public posts, newest first, filtered by tag, author, favoriting account or followed
@@ -452,15 +549,7 @@ impl Postgres {
             .map(post_from)
             .collect::<Result<Vec<Post>, StoreError>>()?;
 
-        let mut count: QueryBuilder<'_, sqlx::Postgres> =
-            QueryBuilder::new("SELECT count(*) AS total FROM posts p");
-        push_selection(&mut count, query, at);
-        let row = count
-            .build()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        let total = usize::try_from(get::<i64>(&row, "total")?).unwrap_or(0);
+        let total = self.article_total(query, at).await?;
         Ok(ArticlePage { posts, total })
     }
 
