@@ -637,6 +637,20 @@ def postgres_rows(work, sizes, pool_size, scripts, d, c, embedded, notes, row, s
                     pg["sizes"][sizes[0]]["page"])
             get = wrk(srv.base, d, c, scripts["get_auth"], {**env, "PATH_TO": f"/api/v1/posts/{post_id}"})
             row(f"PostgreSQL: authenticated GET one post ({label}), vs embedded", get, embedded["get"].get(n))
+            # What a RealWorld front page asks for besides its page: the tags in use, and the
+            # page with its articlesCount (both counts are read-cached since session 6).
+            tags = wrk(srv.base + "/api/tags", d, c)
+            rw = wrk(srv.base + RW_PAGE, d, c)
+            if first:
+                row(f"PostgreSQL: GET /api/tags ({label})", tags)
+                row(f"PostgreSQL: GET /api/articles?limit=20, with articlesCount ({label}), vs its /api/v1 page",
+                    rw, page)
+            else:
+                row(f"PostgreSQL: GET /api/tags ({label}), vs PostgreSQL at {sizes[0] // 1000}k", tags,
+                    pg["sizes"][sizes[0]]["tags"])
+                row(f"PostgreSQL: GET /api/articles?limit=20, with articlesCount ({label}), vs PostgreSQL at "
+                    f"{sizes[0] // 1000}k", rw, pg["sizes"][sizes[0]]["rw"])
+            result.update({"tags": tags, "rw": rw})
             if first:
                 me = wrk(srv.base, d, c, scripts["get_auth"], {**env, "PATH_TO": "/api/v1/users/me"})
                 row("PostgreSQL: authenticated GET /api/v1/users/me (JWT + session query), vs embedded", me, embedded.get("me"))
@@ -1109,7 +1123,9 @@ def render(rows, notes, d, c):
                      f"last, on the loaded database. The GET rows repeat one post with one token: with the read cache "
                      f"(default, BLOG_DATABASE_CACHE_ENTRIES=10000) every request after the first is a hit; the row "
                      f"\"read cache off\" is the same GET with BLOG_DATABASE_CACHE_ENTRIES=0, two round trips each, what a "
-                     f"miss costs. p99s: {p99s or 'none'}."
+                     f"miss costs. The /api/tags and /api/articles rows are anonymous; their counts (tags in use, "
+                     f"articlesCount) come from the read cache, counted again after every change and at the 5 s TTL, one "
+                     f"count per key at a time while the other requests wait for it. p99s: {p99s or 'none'}."
                      + (f" Stopped early: {pg['error']}." if "error" in pg else ""))
     if "beside_writers" in notes:
         lines.append(f"- GET one post beside a writer: the same server (disk store) and post, alone and then while a second wrk "
