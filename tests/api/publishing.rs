@@ -113,7 +113,7 @@ async fn a_scheduled_post_becomes_public_when_its_time_comes() {
     let scheduled = app
         .create_post(
             &alice.token,
-            &json!({"title": "Later", "content": "x", "tags": ["later"], "published_at": in_seconds(2)}),
+            &json!({"title": "Later", "content": "x", "tags": ["later"], "published_at": in_seconds(4)}),
         )
         .await;
     assert_eq!(scheduled["status"], "published");
@@ -145,7 +145,11 @@ async fn a_scheduled_post_becomes_public_when_its_time_comes() {
     };
     assert_eq!(counts().await, (json!(["now"]), json!(1)));
 
-    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let due = chrono::DateTime::parse_from_rfc3339(scheduled["published_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let wait = (due - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + std::time::Duration::from_millis(300)).await;
     assert_eq!(app.get(&path).await.status(), 200, "no job, no restart");
     assert_eq!(titles(&app, "", None).await, ["Later", "Now"]);
     assert_eq!(counts().await, (json!(["later", "now"]), json!(2)));

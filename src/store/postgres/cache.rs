@@ -90,8 +90,16 @@ const POST_BYTES_PER_ENTRY: u64 = 4096;
 /// Most aggregates kept (each a few hundred bytes: a tag list or a count).
 const AGGREGATES: usize = 1024;
 
-/// Aggregates counted at once, at most (each on one connection of the pool).
-const COUNTS: usize = 8;
+/// The right to count an aggregate and store it: while one is held, the requests that miss
+/// the same key wait for what it stores.
+pub(super) type AggregateGuard<'a> = quick_cache::sync::PlaceholderGuard<
+    'a,
+    AggregateKey,
+    CachedAggregate,
+    quick_cache::UnitWeighter,
+    quick_cache::DefaultHashBuilder,
+    quick_cache::sync::DefaultLifecycle<AggregateKey, CachedAggregate>,
+>;
 
 /// A live session as the per-request check needs it.
 #[derive(Clone)]
@@ -157,7 +165,7 @@ pub(super) enum Aggregate {
 }
 
 #[derive(Clone)]
-struct CachedAggregate {
+pub(super) struct CachedAggregate {
     value: Aggregate,
     epoch: u64,
     filled: Instant,
@@ -227,9 +235,6 @@ pub(super) struct Caches {
     /// Under the posts' epoch: every change that can change a count (a post, a favorite, a
     /// follow, an account) bumps it.
     aggregates: Cache<AggregateKey, CachedAggregate>,
-    /// One count of an aggregate at a time ([`Caches::counting`]): keys hash to one of these.
-    counts: Box<[tokio::sync::Mutex<()>]>,
-    hasher: std::hash::RandomState,
 }
 
 impl Caches {
@@ -253,8 +258,6 @@ impl Caches {
             sessions: Cache::new(room),
             posts: Cache::with_weighter(room, room as u64 * POST_BYTES_PER_ENTRY, PostWeight),
             aggregates: Cache::new(AGGREGATES.min(room)),
-            counts: (0..COUNTS).map(|_| tokio::sync::Mutex::new(())).collect(),
-            hasher: std::hash::RandomState::new(),
         }
     }
 
@@ -331,31 +334,44 @@ impl Caches {
         }
     }
 
-    /// The aggregate of `key`, if it was counted under the current posts epoch, within the
-    /// TTL, and before the next scheduled post became public.
-    pub fn aggregate(&self, key: &AggregateKey, now: Timestamp) -> Option<Aggregate> {
-        if !self.enabled {
-            return None;
+    /// Whether `entry` may be served at `now`: counted under the current posts epoch, within
+    /// the TTL, and before the next scheduled post became public.
+    fn serves(&self, entry: &CachedAggregate, now: Timestamp) -> bool {
+        self.fresh(entry.epoch, entry.filled, &self.posts_epoch)
+            && entry.until.is_none_or(|until| now < until)
+    }
+
+    /// The aggregate of `key` at `now`, or else the guard to count it with (`None` while the
+    /// cache does not serve: count without storing). One count of a key at a time: a request
+    /// that misses while another counts waits for what that one stores.
+    pub async fn aggregate(
+        &self,
+        key: &AggregateKey,
+        now: Timestamp,
+    ) -> Result<Aggregate, Option<AggregateGuard<'_>>> {
+        loop {
+            if !self.live() {
+                return Err(None);
+            }
+            match self.aggregates.get_value_or_guard_async(key).await {
+                Ok(entry) if self.serves(&entry, now) => return Ok(entry.value),
+                // Outdated: dropped (unless replaced meanwhile), then asked again.
+                Ok(_) => {
+                    self.aggregates
+                        .remove_if(key, |entry| !self.serves(entry, now));
+                }
+                Err(guard) => return Err(Some(guard)),
+            }
         }
-        let entry = self.aggregates.get(key)?;
-        (self.fresh(entry.epoch, entry.filled, &self.posts_epoch)
-            && entry.until.is_none_or(|until| now < until))
-        .then_some(entry.value)
     }
 
-    /// Held while `key` is counted, so that the requests missing it meanwhile wait for that
-    /// count instead of scanning the same rows each (keys share [`COUNTS`] locks).
-    pub async fn counting(&self, key: &AggregateKey) -> tokio::sync::MutexGuard<'_, ()> {
-        use std::hash::BuildHasher as _;
-        let stripe = self.hasher.hash_one(key) as usize % self.counts.len();
-        self.counts[stripe].lock().await
-    }
-
-    /// Keeps `value`, counted after `ticket` was taken (a [`Caches::post_ticket`]), until the
-    /// next scheduled post, due at `until`, becomes public.
+    /// Stores `value` through `guard`, counted after `ticket` was taken (a
+    /// [`Caches::post_ticket`]), until the next scheduled post, due at `until`, becomes public.
+    /// Without a ticket (the cache stopped serving meanwhile) nothing is stored, and the
+    /// requests waiting on the guard count for themselves.
     pub fn put_aggregate(
         &self,
-        key: AggregateKey,
+        guard: AggregateGuard<'_>,
         ticket: Ticket,
         value: Aggregate,
         until: Option<Timestamp>,
@@ -367,7 +383,7 @@ impl Caches {
                 filled: asked,
                 until,
             };
-            self.aggregates.insert(key, entry);
+            let _ = guard.insert(entry);
         }
     }
 

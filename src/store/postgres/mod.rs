@@ -167,8 +167,8 @@ CREATE INDEX IF NOT EXISTS login_failures_by_last ON login_failures (last);
 CREATE INDEX IF NOT EXISTS posts_by_author_any ON posts (author);
 CREATE INDEX IF NOT EXISTS clients_by_owner ON clients (owner);
 
--- The read cache's invalidation (cache.rs): every statement that can change a cached session
--- or post view notifies every listening server when it commits.
+-- The read cache's invalidation (cache.rs): every statement that can change a cached session,
+-- post view or count notifies every listening server when it commits.
 CREATE OR REPLACE FUNCTION blog_cache_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('blog_cache', TG_ARGV[0]);
@@ -189,6 +189,10 @@ CREATE OR REPLACE TRIGGER favorites_notify AFTER INSERT OR DELETE ON favorites
     FOR EACH ROW EXECUTE FUNCTION blog_cache_notify('posts');
 CREATE OR REPLACE TRIGGER follows_notify AFTER INSERT OR DELETE ON follows
     FOR EACH ROW EXECUTE FUNCTION blog_cache_notify('posts');
+-- The tags in use are counted from post_tags (cached too); the server writes it only beside
+-- posts, an operator's psql may not.
+CREATE OR REPLACE TRIGGER post_tags_notify AFTER INSERT OR UPDATE OR DELETE ON post_tags
+    FOR EACH ROW EXECUTE FUNCTION blog_cache_notify('posts');
 -- Row triggers: a statement that changes nothing (the sweep, the cap, ON CONFLICT DO NOTHING)
 -- notifies nothing; PostgreSQL sends one notification per payload and transaction.
 CREATE OR REPLACE TRIGGER sessions_truncated AFTER TRUNCATE ON sessions
@@ -200,6 +204,8 @@ CREATE OR REPLACE TRIGGER posts_truncated AFTER TRUNCATE ON posts
 CREATE OR REPLACE TRIGGER favorites_truncated AFTER TRUNCATE ON favorites
     FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('all');
 CREATE OR REPLACE TRIGGER follows_truncated AFTER TRUNCATE ON follows
+    FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('all');
+CREATE OR REPLACE TRIGGER post_tags_truncated AFTER TRUNCATE ON post_tags
     FOR EACH STATEMENT EXECUTE FUNCTION blog_cache_notify('all');
 "#;
 

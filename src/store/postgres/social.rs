@@ -496,23 +496,26 @@ impl Postgres {
         &self,
         key: AggregateKey,
         at: Timestamp,
-        pick: impl Fn(Aggregate) -> Option<T>,
+        pick: impl FnOnce(Aggregate) -> Option<T>,
         wrap: impl FnOnce(T) -> Aggregate,
         count: impl FnOnce() -> F,
     ) -> Result<T, StoreError> {
-        let cached = || self.cache.aggregate(&key, at).and_then(&pick);
-        if let Some(value) = cached() {
-            return Ok(value);
-        }
-        let _one_count_at_a_time = self.cache.counting(&key).await;
-        if let Some(value) = cached() {
-            return Ok(value);
-        }
+        let guard = match self.cache.aggregate(&key, at).await {
+            Ok(value) => match pick(value) {
+                Some(value) => return Ok(value),
+                None => None,
+            },
+            Err(guard) => guard,
+        };
         let ticket = self.cache.post_ticket();
         let value = count().await?;
-        let until = self.next_public(at).await?;
-        self.cache
-            .put_aggregate(key, ticket, wrap(value.clone()), until);
+        if let Some(guard) = guard {
+            // Without the next due time the count is answered, not kept.
+            if let Ok(until) = self.next_public(at).await {
+                self.cache
+                    .put_aggregate(guard, ticket, wrap(value.clone()), until);
+            }
+        }
         Ok(value)
     }
 
