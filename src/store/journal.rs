@@ -414,6 +414,9 @@ fn replay(
     Ok(offset as u64)
 }
 
+/// How much of a snapshot is written between two flushes to the disk.
+const SYNC_EVERY: usize = 8 << 20;
+
 /// Writes `state` as the snapshot of `dir` at sequence number `seq`: to a temporary file,
 /// flushed, then renamed into place.
 pub fn write_snapshot(dir: &Path, seq: u64, state: &State) -> io::Result<()> {
@@ -433,11 +436,21 @@ pub fn write_snapshot(dir: &Path, seq: u64, state: &State) -> io::Result<()> {
     for record in state.search.moved_records() {
         frame(&record, &mut buf);
     }
+    // Flushed to the disk every SYNC_EVERY bytes, not all at the end: dirty pages never pile
+    // up, so the journal's own flushes (a `fdatasync` per group commit, on the same disk) do
+    // not queue behind the writeback of a whole snapshot.
+    let mut unsynced = 0;
     let mut put = |payload: &[u8], buf: &mut Vec<u8>| -> io::Result<()> {
         frame(payload, buf);
         if buf.len() > 1 << 20 {
             file.write_all(buf)?;
+            unsynced += buf.len();
             buf.clear();
+            if unsynced >= SYNC_EVERY {
+                file.flush()?;
+                file.get_ref().sync_data()?;
+                unsynced = 0;
+            }
         }
         Ok(())
     };
