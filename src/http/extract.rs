@@ -335,7 +335,7 @@ pub fn none_match(req: &HttpRequest, etag: &str) -> bool {
 
 /// Whether an `If-None-Match` header value (a comma-separated list of entity tags, or `*`)
 /// names `etag`. Comparison is weak (RFC 9110 section 13.1.2): `W/` prefixes are ignored.
-pub fn not_modified(if_none_match: &str, etag: &str) -> bool {
+fn not_modified(if_none_match: &str, etag: &str) -> bool {
     let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
     let current = opaque(etag);
     if_none_match
@@ -359,10 +359,7 @@ impl FromRequest for IfMatch {
 }
 
 /// Versions listed in a conditional header; `Expected::Any` when it is absent or `*`.
-pub fn expected_versions(
-    req: &HttpRequest,
-    header: actix_web::http::header::HeaderName,
-) -> Expected {
+fn expected_versions(req: &HttpRequest, header: actix_web::http::header::HeaderName) -> Expected {
     let values: Vec<&str> = req
         .headers()
         .get_all(header)

@@ -282,3 +282,21 @@ pub async fn app_with_admin() -> (TestApp, String) {
     let token = login["access_token"].as_str().unwrap().to_owned();
     (app, token)
 }
+
+/// What a front page counts, as `app` answers anonymously: the tags in use (`/api/tags`), the
+/// `articlesCount` of all public posts and of those tagged `tag`.
+pub async fn counts(app: &TestApp, tag: &str) -> (Value, Value, Value) {
+    let tags: Value = app.get("/api/tags").await.json().await.unwrap();
+    let all: Value = app.get("/api/articles").await.json().await.unwrap();
+    let tagged: Value = app
+        .get(&format!("/api/articles?tag={tag}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    (
+        tags["tags"].clone(),
+        all["articlesCount"].clone(),
+        tagged["articlesCount"].clone(),
+    )
+}

@@ -7,7 +7,9 @@ use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use crate::helpers::{post_body, spawn_app, spawn_app_with, test_database_url, TestApp, PASSWORD};
+use crate::helpers::{
+    counts, post_body, spawn_app, spawn_app_with, test_database_url, TestApp, PASSWORD,
+};
 
 /// `Some(server A, server B)` on one database, or `None` (printed) without PostgreSQL.
 async fn two_servers(test: &str) -> Option<(TestApp, TestApp)> {
@@ -285,24 +287,6 @@ async fn a_stopping_server_says_goodbye_and_the_other_forgets_it() {
     let gina = a.signup("gina").await;
     a.create_post(&gina.token, &post_body("After the goodbye"))
         .await;
-}
-
-/// `/api/tags` and `articlesCount` and `/api/articles?tag=`, as B counts them (once, then from
-/// its read cache).
-async fn counts(app: &TestApp, tag: &str) -> (Value, Value, Value) {
-    let tags: Value = app.get("/api/tags").await.json().await.unwrap();
-    let all: Value = app.get("/api/articles").await.json().await.unwrap();
-    let tagged: Value = app
-        .get(&format!("/api/articles?tag={tag}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    (
-        tags["tags"].clone(),
-        all["articlesCount"].clone(),
-        tagged["articlesCount"].clone(),
-    )
 }
 
 /// The counts B keeps in its read cache follow posts made and deleted on A at once.

@@ -495,27 +495,15 @@ async fn etag_follows_favorites_and_the_authors_profile() {
     assert_ne!(etag(&after), counted);
 
     // The favorite and the bio did not make a new version: an edit under the first tag succeeds.
-    let edited = edit(
-        &app,
-        Method::PATCH,
-        &alice,
-        &post_id,
-        &json!({"title": "Edited"}),
-        Some(&first),
-    )
-    .await;
+    let (app, alice, post_id, first) = (&app, &alice, &post_id, &first);
+    let retitle = |title: &'static str| async move {
+        let body = json!({"title": title});
+        edit(app, Method::PATCH, alice, post_id, &body, Some(first)).await
+    };
+    let edited = retitle("Edited").await;
     assert_eq!(edited.status(), 200);
     assert!(etag(&edited).starts_with("\"2-"), "{}", etag(&edited));
-    let stale = edit(
-        &app,
-        Method::PATCH,
-        &alice,
-        &post_id,
-        &json!({"title": "Stale"}),
-        Some(&first),
-    )
-    .await;
-    assert_problem(stale, 412, "precondition_failed").await;
+    assert_problem(retitle("Stale").await, 412, "precondition_failed").await;
 }
 
 #[tokio::test]

@@ -87,18 +87,21 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 /// weighed by its text, so a few long posts cannot take gigabytes).
 const POST_BYTES_PER_ENTRY: u64 = 4096;
 
-/// Most aggregates kept (each a few hundred bytes: a tag list or a count).
-const AGGREGATES: usize = 1024;
+/// Most counts kept of each kind (each a few hundred bytes: a tag list or a number).
+const COUNTS: usize = 1024;
 
-/// The right to count an aggregate and store it: while one is held, the requests that miss
-/// the same key wait for what it stores.
-pub(super) type AggregateGuard<'a> = quick_cache::sync::PlaceholderGuard<
+/// Counts of a kind, by what they were asked with.
+pub(super) type Counts<K, T> = Cache<K, Counted<T>>;
+
+/// The right to count `key` and keep the count: while one is held, the requests that miss the
+/// same key wait for what it keeps.
+pub(super) type CountGuard<'a, K, T> = quick_cache::sync::PlaceholderGuard<
     'a,
-    AggregateKey,
-    CachedAggregate,
+    K,
+    Counted<T>,
     quick_cache::UnitWeighter,
     quick_cache::DefaultHashBuilder,
-    quick_cache::sync::DefaultLifecycle<AggregateKey, CachedAggregate>,
+    quick_cache::sync::DefaultLifecycle<K, Counted<T>>,
 >;
 
 /// A live session as the per-request check needs it.
@@ -141,36 +144,25 @@ struct CachedPost {
     filled: Instant,
 }
 
-/// An aggregate over many posts that a page asks for, cached so that it is counted once per
-/// change rather than once per request (at 1M posts each is a scan of 150-300 ms).
+/// The filters of a RealWorld article list whose `articlesCount` is kept: tag, the author's and
+/// favoriting account's usernames (as looked up), the follower of a feed.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub(super) enum AggregateKey {
-    /// `/tags`: the `limit` most used tags of public posts.
-    Tags(usize),
-    /// How many public posts a RealWorld article filter matches (`articlesCount`): tag,
-    /// author's and favoriting account's usernames (as looked up), the follower of a feed.
-    Total {
-        tag: Option<Box<str>>,
-        author: Option<Box<str>>,
-        favorited: Option<Box<str>>,
-        feed_of: Option<Uuid>,
-    },
+pub(super) struct TotalKey {
+    pub tag: Option<Box<str>>,
+    pub author: Option<Box<str>>,
+    pub favorited: Option<Box<str>>,
+    pub feed_of: Option<Uuid>,
 }
 
-/// The value of an [`AggregateKey`].
+/// A count over many posts that a page asks for, kept so that it is counted once per change
+/// rather than once per request (at 1M posts each is a scan of 150-300 ms).
 #[derive(Clone)]
-pub(super) enum Aggregate {
-    Tags(Arc<[(Tag, usize)]>),
-    Total(usize),
-}
-
-#[derive(Clone)]
-pub(super) struct CachedAggregate {
-    value: Aggregate,
+pub(super) struct Counted<T> {
+    value: T,
     epoch: u64,
     filled: Instant,
-    /// When the next scheduled post becomes public (it changes every aggregate of public
-    /// posts with no write to notify): the entry is not served from then on.
+    /// When the next scheduled post becomes public (it changes every count of public posts with
+    /// no write to notify): the count is not served from then on.
     until: Option<Timestamp>,
 }
 
@@ -232,9 +224,11 @@ pub(super) struct Caches {
     /// By viewer (the nil UUID for anonymous) and lookup: `favorited` and `following` are the
     /// viewer's.
     posts: Cache<(Uuid, PostLookup), CachedPost, PostWeight>,
-    /// Under the posts' epoch: every change that can change a count (a post, a favorite, a
-    /// follow, an account) bumps it.
-    aggregates: Cache<AggregateKey, CachedAggregate>,
+    /// `/tags` by its `limit`, and `articlesCount` by filters. Under the posts' epoch: every
+    /// change that can change a count (a post, its tags, a favorite, a follow, an account)
+    /// bumps it.
+    pub tag_counts: Counts<usize, Arc<[(Tag, usize)]>>,
+    pub totals: Counts<TotalKey, usize>,
 }
 
 impl Caches {
@@ -257,7 +251,8 @@ impl Caches {
             posts_epoch: AtomicU64::new(0),
             sessions: Cache::new(room),
             posts: Cache::with_weighter(room, room as u64 * POST_BYTES_PER_ENTRY, PostWeight),
-            aggregates: Cache::new(AGGREGATES.min(room)),
+            tag_counts: Cache::new(COUNTS.min(room)),
+            totals: Cache::new(COUNTS.min(room)),
         }
     }
 
@@ -336,54 +331,53 @@ impl Caches {
 
     /// Whether `entry` may be served at `now`: counted under the current posts epoch, within
     /// the TTL, and before the next scheduled post became public.
-    fn serves(&self, entry: &CachedAggregate, now: Timestamp) -> bool {
+    fn serves<T>(&self, entry: &Counted<T>, now: Timestamp) -> bool {
         self.fresh(entry.epoch, entry.filled, &self.posts_epoch)
             && entry.until.is_none_or(|until| now < until)
     }
 
-    /// The aggregate of `key` at `now`, or else the guard to count it with (`None` while the
-    /// cache does not serve: count without storing). One count of a key at a time: a request
-    /// that misses while another counts waits for what that one stores.
-    pub async fn aggregate(
+    /// The count of `key` in `counts` at `now`, or else the guard to count it with (`None`
+    /// while the cache does not serve: count without keeping). One count of a key at a time: a
+    /// request that misses while another counts waits for what that one keeps.
+    pub async fn counted<'a, K: Clone + Eq + std::hash::Hash, T: Clone>(
         &self,
-        key: &AggregateKey,
+        counts: &'a Counts<K, T>,
+        key: &K,
         now: Timestamp,
-    ) -> Result<Aggregate, Option<AggregateGuard<'_>>> {
+    ) -> Result<T, Option<CountGuard<'a, K, T>>> {
         loop {
             if !self.live() {
                 return Err(None);
             }
-            match self.aggregates.get_value_or_guard_async(key).await {
+            match counts.get_value_or_guard_async(key).await {
                 Ok(entry) if self.serves(&entry, now) => return Ok(entry.value),
                 // Outdated: dropped (unless replaced meanwhile), then asked again.
                 Ok(_) => {
-                    self.aggregates
-                        .remove_if(key, |entry| !self.serves(entry, now));
+                    counts.remove_if(key, |entry| !self.serves(entry, now));
                 }
                 Err(guard) => return Err(Some(guard)),
             }
         }
     }
 
-    /// Stores `value` through `guard`, counted after `ticket` was taken (a
+    /// Keeps `value` through `guard`, counted after `ticket` was taken (a
     /// [`Caches::post_ticket`]), until the next scheduled post, due at `until`, becomes public.
-    /// Without a ticket (the cache stopped serving meanwhile) nothing is stored, and the
-    /// requests waiting on the guard count for themselves.
-    pub fn put_aggregate(
+    /// Without a ticket (the cache stopped serving meanwhile) nothing is kept, and the requests
+    /// waiting on the guard count for themselves.
+    pub fn keep<K: Clone + Eq + std::hash::Hash, T: Clone>(
         &self,
-        guard: AggregateGuard<'_>,
+        guard: CountGuard<'_, K, T>,
         ticket: Ticket,
-        value: Aggregate,
+        value: T,
         until: Option<Timestamp>,
     ) {
-        if let Ticket(Some((epoch, asked))) = ticket {
-            let entry = CachedAggregate {
+        if let Ticket(Some((epoch, filled))) = ticket {
+            let _ = guard.insert(Counted {
                 value,
                 epoch,
-                filled: asked,
+                filled,
                 until,
-            };
-            let _ = guard.insert(entry);
+            });
         }
     }
 
@@ -545,7 +539,8 @@ impl Caches {
         self.bump();
         self.sessions.clear();
         self.posts.clear();
-        self.aggregates.clear();
+        self.tag_counts.clear();
+        self.totals.clear();
         was
     }
 

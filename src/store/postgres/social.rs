@@ -15,7 +15,7 @@ use crate::store::{
 };
 
 use super::accounts::{end_other_sessions, taken};
-use super::cache::{Aggregate, AggregateKey};
+use super::cache::{Counts, TotalKey};
 use super::{
     author_from, get, now, parsed, post_from, unavailable, user_from, viewer_uuid, Postgres,
     POST_VIEW, USER_COLUMNS,
@@ -416,37 +416,27 @@ impl Postgres {
     /// From the read cache while nothing changed (a scan of every tag row otherwise).
     pub async fn tags(&self, limit: usize) -> Result<Vec<(Tag, usize)>, StoreError> {
         let at = now();
-        let pick = |value| match value {
-            Aggregate::Tags(tags) => Some(tags),
-            Aggregate::Total(_) => None,
-        };
         let tags = self
-            .aggregate(
-                AggregateKey::Tags(limit),
-                at,
-                pick,
-                Aggregate::Tags,
-                || async {
-                    // `post_tags` holds published posts only; scheduled ones sit past now. Names
-                    // compare byte by byte (`C`), as the embedded engine sorts them.
-                    let rows = sqlx::query(
-                        "SELECT tag, count(*) AS uses FROM post_tags WHERE published_at <= $1 \
+            .counted(&self.cache.tag_counts, limit, at, || async {
+                // `post_tags` holds published posts only; scheduled ones sit past now. Names
+                // compare byte by byte (`C`), as the embedded engine sorts them.
+                let rows = sqlx::query(
+                    "SELECT tag, count(*) AS uses FROM post_tags WHERE published_at <= $1 \
                      GROUP BY tag ORDER BY uses DESC, tag COLLATE \"C\" LIMIT $2",
-                    )
-                    .bind(at)
-                    .bind(sql_count(limit))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(unavailable)?;
-                    rows.iter()
-                        .map(|row| -> Result<(Tag, usize), StoreError> {
-                            let tag = parsed("tag", &get::<String>(row, "tag")?, Tag::parse)?;
-                            let uses = get::<i64>(row, "uses")?;
-                            Ok((tag, usize::try_from(uses).unwrap_or(0)))
-                        })
-                        .collect::<Result<Arc<[_]>, _>>()
-                },
-            )
+                )
+                .bind(at)
+                .bind(sql_count(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                rows.iter()
+                    .map(|row| -> Result<(Tag, usize), StoreError> {
+                        let tag = parsed("tag", &get::<String>(row, "tag")?, Tag::parse)?;
+                        let uses = get::<i64>(row, "uses")?;
+                        Ok((tag, usize::try_from(uses).unwrap_or(0)))
+                    })
+                    .collect::<Result<Arc<[_]>, _>>()
+            })
             .await?;
         Ok(tags.to_vec())
     }
@@ -458,7 +448,7 @@ impl Postgres {
         query: &ArticleQuery,
         at: Timestamp,
     ) -> Result<usize, StoreError> {
-        let key = AggregateKey::Total {
+        let key = TotalKey {
             tag: query.tag.as_ref().map(|tag| tag.as_str().into()),
             author: query
                 .author
@@ -470,11 +460,7 @@ impl Postgres {
                 .map(|name| username_key(name).into()),
             feed_of: query.feed_of.map(|reader| reader.as_uuid()),
         };
-        let pick = |value| match value {
-            Aggregate::Total(total) => Some(total),
-            Aggregate::Tags(_) => None,
-        };
-        self.aggregate(key, at, pick, Aggregate::Total, || async {
+        self.counted(&self.cache.totals, key, at, || async {
             let mut count: QueryBuilder<'_, sqlx::Postgres> =
                 QueryBuilder::new("SELECT count(*) AS total FROM posts p");
             push_selection(&mut count, query, at);
@@ -488,23 +474,25 @@ impl Postgres {
         .await
     }
 
-    /// The aggregate of `key` over the posts public at `at`: from the read cache, or counted by
-    /// `count` and kept until something changes or the next scheduled post becomes public. One
-    /// count of a key at a time: the requests that miss meanwhile wait for it and take its
-    /// result, rather than each scanning the same rows (at 1M posts a scan takes 150-300 ms).
-    async fn aggregate<T: Clone, F: std::future::Future<Output = Result<T, StoreError>>>(
+    /// The count of `key` over the posts public at `at`: from `counts` in the read cache, or
+    /// counted by `count` and kept until something changes or the next scheduled post becomes
+    /// public. One count of a key at a time: the requests that miss meanwhile wait for it and
+    /// take its result, rather than each scanning the same rows (at 1M posts a scan takes
+    /// 150-300 ms).
+    async fn counted<K, T, F>(
         &self,
-        key: AggregateKey,
+        counts: &Counts<K, T>,
+        key: K,
         at: Timestamp,
-        pick: impl FnOnce(Aggregate) -> Option<T>,
-        wrap: impl FnOnce(T) -> Aggregate,
         count: impl FnOnce() -> F,
-    ) -> Result<T, StoreError> {
-        let guard = match self.cache.aggregate(&key, at).await {
-            Ok(value) => match pick(value) {
-                Some(value) => return Ok(value),
-                None => None,
-            },
+    ) -> Result<T, StoreError>
+    where
+        K: Clone + Eq + std::hash::Hash,
+        T: Clone,
+        F: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let guard = match self.cache.counted(counts, &key, at).await {
+            Ok(value) => return Ok(value),
             Err(guard) => guard,
         };
         let ticket = self.cache.post_ticket();
@@ -512,8 +500,7 @@ impl Postgres {
         if let Some(guard) = guard {
             // Without the next due time the count is answered, not kept.
             if let Ok(until) = self.next_public(at).await {
-                self.cache
-                    .put_aggregate(guard, ticket, wrap(value.clone()), until);
+                self.cache.keep(guard, ticket, value.clone(), until);
             }
         }
         Ok(value)
